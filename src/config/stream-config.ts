@@ -1,0 +1,107 @@
+/**
+ * The normalized, validated configuration of one stream: what every other module reads. Both the
+ * native `pgcdc/v1 Stream` document and StackGres `SGStream` documents are turned into this shape.
+ */
+
+/** Debezium snapshot modes (only `never`/`no_data` stream without a snapshot). */
+export const SNAPSHOT_MODES = ['initial', 'initial_only', 'never', 'no_data', 'always', 'when_needed'] as const;
+export type SnapshotMode = (typeof SNAPSHOT_MODES)[number];
+
+/** Debezium's `publication.autocreate.mode`. */
+export const PUBLICATION_AUTOCREATE_MODES = ['all_tables', 'filtered', 'disabled'] as const;
+export type PublicationAutocreateMode = (typeof PUBLICATION_AUTOCREATE_MODES)[number];
+
+/** libpq `sslmode` values. */
+export const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
+export type SslMode = (typeof SSL_MODES)[number];
+
+/** Where and how to connect to a PostgreSQL server. */
+export interface ConnectionConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly database: string;
+  readonly user: string;
+  readonly password: string | undefined;
+  readonly sslMode: SslMode;
+  /** PEM contents (not paths) of the CA, client certificate and key, when given. */
+  readonly sslRootCert: string | undefined;
+  readonly sslCert: string | undefined;
+  readonly sslKey: string | undefined;
+  readonly applicationName: string;
+  /** Milliseconds to wait for a TCP connection. */
+  readonly connectTimeoutMs: number;
+}
+
+/** Operations Debezium's `skipped.operations` can name. */
+export type SkippableOperation = 'c' | 'u' | 'd' | 't';
+
+/** The source database and how changes are read from it. */
+export interface SourceConfig {
+  readonly connection: ConnectionConfig;
+  /** Anchored regular expressions over `schema.table` and `schema.table.column`. */
+  readonly includes: readonly string[];
+  readonly excludes: readonly string[];
+  readonly snapshotMode: SnapshotMode;
+  readonly slotName: string;
+  readonly publicationName: string;
+  readonly publicationAutocreateMode: PublicationAutocreateMode;
+  readonly publishViaPartitionRoot: boolean;
+  /** Drop the slot when the stream stops gracefully (Debezium `slot.drop.on.stop`). */
+  readonly slotDropOnStop: boolean;
+  /** Emit a tombstone after each delete (only targets with keyed records write them). */
+  readonly tombstonesOnDelete: boolean;
+  /** What an unchanged TOASTed value is rendered as. */
+  readonly unavailableValuePlaceholder: string;
+  /** Add Debezium transaction metadata (`transaction` block, BEGIN/END records). */
+  readonly provideTransactionMetadata: boolean;
+  /** Operations to drop (Debezium `skipped.operations`; `none` gives an empty list). */
+  readonly skippedOperations: readonly SkippableOperation[];
+  /** Prefixes of logical decoding messages to pass on (empty = all) or drop. */
+  readonly messagePrefixIncludeList: readonly string[];
+  readonly messagePrefixExcludeList: readonly string[];
+  /** Ask the server to stream large in-progress transactions (spilled to local disk until commit). */
+  readonly streamInProgressTransactions: boolean;
+  /** Interval of standby status updates sent to the server. */
+  readonly statusIntervalMs: number;
+  /** Retries (and delay) when the slot is in use by another connection. */
+  readonly slotMaxRetries: number;
+  readonly slotRetryDelayMs: number;
+}
+
+/** Newline-delimited JSON written to standard output. */
+export interface StdoutTargetConfig {
+  readonly type: 'Stdout';
+  readonly format: RecordFormat;
+}
+
+/** Newline-delimited JSON appended to a file, fsynced before each acknowledgement. */
+export interface FileTargetConfig {
+  readonly type: 'File';
+  readonly path: string;
+  readonly format: RecordFormat;
+}
+
+/**
+ * `value`: one Debezium envelope (payload form) per line.
+ * `record`: `{"key":…,"value":…}` per line, as a Kafka record; tombstones are `"value":null`.
+ */
+export type RecordFormat = 'value' | 'record';
+
+export type TargetConfig = StdoutTargetConfig | FileTargetConfig;
+export type TargetType = TargetConfig['type'];
+
+/** One stream: a source, a target and how failures are retried. */
+export interface StreamConfig {
+  /** `metadata.name`: names the slot, the publication and `source.name` in events. */
+  readonly name: string;
+  readonly source: SourceConfig;
+  readonly target: TargetConfig;
+  /** Retries after a failure; -1 retries forever, 0 never retries. */
+  readonly maxRetries: number;
+  /** Local state (slot ownership, spill files, snapshot progress). */
+  readonly stateDir: string;
+  /** Where the document came from (`pgcdc/v1` or `stackgres.io/v1alpha1`). */
+  readonly apiVersion: string;
+  /** Things accepted but not applied, each naming the key; logged at start. */
+  readonly warnings: readonly string[];
+}

@@ -1,0 +1,146 @@
+/**
+ * A byte-level JSON writer for the hot path: events are encoded straight from the replication
+ * stream's bytes into large output chunks, with no intermediate JavaScript strings for values.
+ */
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const HEX = '0123456789abcdef';
+
+/** Bytes that need escaping inside a JSON string: control characters, `"` and `\`. */
+const NEEDS_ESCAPE = new Uint8Array(256);
+for (let i = 0; i < 0x20; i++) NEEDS_ESCAPE[i] = 1;
+NEEDS_ESCAPE[QUOTE] = 1;
+NEEDS_ESCAPE[BACKSLASH] = 1;
+
+/** Short escapes JSON defines; the other control characters become `\u00XX`. */
+const SHORT_ESCAPES: Record<number, string> = { 0x08: '\\b', 0x09: '\\t', 0x0a: '\\n', 0x0c: '\\f', 0x0d: '\\r', 0x22: '\\"', 0x5c: '\\\\' };
+
+/**
+ * Appends JSON text to a list of large Buffers.
+ *
+ * @example
+ * const w = new JsonWriter();
+ * w.raw('{"a":'); w.stringFromBytes(Buffer.from('x"y'), 0, 3); w.raw('}\n');
+ * const chunks = w.take(); // [Buffer('{"a":"x\\"y"}\n')]
+ */
+export class JsonWriter {
+  #chunks: Buffer[] = [];
+  #buf: Buffer;
+  #pos = 0;
+  #taken = 0;
+  readonly #chunkSize: number;
+
+  constructor(chunkSize = 256 * 1024) {
+    this.#chunkSize = chunkSize;
+    this.#buf = Buffer.allocUnsafe(chunkSize);
+  }
+
+  /** Bytes written since the last `take()`. */
+  get length(): number {
+    return this.#taken + this.#pos;
+  }
+
+  /** Writes ASCII text as is (keys, punctuation, digits). */
+  raw(ascii: string): void {
+    const n = ascii.length;
+    if (this.#pos + n > this.#buf.length) this.#grow(n);
+    this.#pos += this.#buf.latin1Write(ascii, this.#pos, n);
+  }
+
+  /** Writes bytes as is (numbers or JSON text already valid). */
+  bytes(src: Buffer, start: number, end: number): void {
+    const n = end - start;
+    if (this.#pos + n > this.#buf.length) this.#grow(n);
+    src.copy(this.#buf, this.#pos, start, end);
+    this.#pos += n;
+  }
+
+  /** Writes UTF-8 bytes as a quoted JSON string, escaping what JSON requires. */
+  stringFromBytes(src: Buffer, start: number, end: number): void {
+    // Worst case every byte becomes \u00XX (6 bytes), plus two quotes.
+    const worst = (end - start) * 6 + 2;
+    if (this.#pos + worst > this.#buf.length) this.#grow(worst);
+    const buf = this.#buf;
+    let pos = this.#pos;
+    buf[pos++] = QUOTE;
+    let runStart = start;
+    for (let i = start; i < end; i++) {
+      const b = src[i]!;
+      if (NEEDS_ESCAPE[b] === 0) continue;
+      if (i > runStart) pos += src.copy(buf, pos, runStart, i);
+      pos = writeEscape(buf, pos, b);
+      runStart = i + 1;
+    }
+    if (end > runStart) pos += src.copy(buf, pos, runStart, end);
+    buf[pos++] = QUOTE;
+    this.#pos = pos;
+  }
+
+  /** Writes a JavaScript string as a quoted JSON string. */
+  string(value: string): void {
+    const worst = value.length * 6 + 2;
+    if (this.#pos + worst > this.#buf.length) this.#grow(worst);
+    const start = this.#pos + 1;
+    const written = this.#buf.utf8Write(value, start);
+    // Escape in place only when needed: scan what was just written.
+    let clean = true;
+    for (let i = start, end = start + written; i < end; i++) {
+      if (NEEDS_ESCAPE[this.#buf[i]!] === 1) {
+        clean = false;
+        break;
+      }
+    }
+    if (clean) {
+      this.#buf[this.#pos] = QUOTE;
+      this.#buf[start + written] = QUOTE;
+      this.#pos = start + written + 1;
+      return;
+    }
+    const copy = Buffer.from(this.#buf.subarray(start, start + written));
+    this.stringFromBytes(copy, 0, copy.length);
+  }
+
+  /** Writes a finite number in JSON form. */
+  number(value: number): void {
+    this.raw(String(value));
+  }
+
+  /** Returns everything written so far as Buffers and starts afresh. */
+  take(): Buffer[] {
+    if (this.#pos > 0) {
+      this.#chunks.push(this.#buf.subarray(0, this.#pos));
+      this.#buf = this.#buf.length - this.#pos >= 4096 ? this.#buf.subarray(this.#pos) : Buffer.allocUnsafe(this.#chunkSize);
+      this.#pos = 0;
+    }
+    const out = this.#chunks;
+    this.#chunks = [];
+    this.#taken = 0;
+    return out;
+  }
+
+  #grow(needed: number): void {
+    if (this.#pos > 0) {
+      this.#chunks.push(this.#buf.subarray(0, this.#pos));
+      this.#taken += this.#pos;
+    }
+    this.#buf = Buffer.allocUnsafe(Math.max(this.#chunkSize, needed));
+    this.#pos = 0;
+  }
+}
+
+function writeEscape(buf: Buffer, pos: number, b: number): number {
+  const short = SHORT_ESCAPES[b];
+  if (short !== undefined) {
+    buf[pos] = BACKSLASH;
+    buf[pos + 1] = short.charCodeAt(1);
+    return pos + 2;
+  }
+  buf[pos] = BACKSLASH;
+  buf[pos + 1] = 0x75; // u
+  buf[pos + 2] = 0x30;
+  buf[pos + 3] = 0x30;
+  buf[pos + 4] = HEX.charCodeAt(b >> 4);
+  buf[pos + 5] = HEX.charCodeAt(b & 15);
+  return pos + 6;
+}

@@ -1,0 +1,68 @@
+/**
+ * Test helpers around a real PostgreSQL: one embedded server per test file (major from PGCDC_TEST_PG),
+ * a fresh database per test, and SQL helpers.
+ */
+import pg from 'pg';
+import { afterAll, beforeAll } from 'vitest';
+import {
+  majorFromEnvironment,
+  startEmbeddedPostgres,
+  type EmbeddedPostgresOptions,
+  type EmbeddedPostgresServer,
+} from '../../src/embedded/embedded-postgres-server.js';
+
+let counter = 0;
+
+/** Starts one server for the current test file and stops it afterwards. */
+export function useTestServer(options: Omit<EmbeddedPostgresOptions, 'major'> = {}): () => EmbeddedPostgresServer {
+  let server: EmbeddedPostgresServer | undefined;
+  beforeAll(async () => {
+    server = await startEmbeddedPostgres({ ...options, major: majorFromEnvironment() });
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+  return () => {
+    if (!server) throw new Error('test server not started');
+    return server;
+  };
+}
+
+/** Creates a fresh database and returns its URL. */
+export async function createDatabase(server: EmbeddedPostgresServer, prefix = 'db'): Promise<string> {
+  const name = `${prefix}_${process.pid}_${++counter}`;
+  await withClient(server.url(), (client) => client.query(`CREATE DATABASE ${name}`));
+  return server.url(name);
+}
+
+/** Runs `fn` with a connected client and closes it afterwards. */
+export async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Runs SQL statements on a database. */
+export async function sql(url: string, text: string, params: unknown[] = []): Promise<pg.QueryResult> {
+  return withClient(url, (client) => client.query(text, params));
+}
+
+/** Polls `check` until it returns a value other than undefined, or fails after `timeoutMs`. */
+export async function waitFor<T>(check: () => Promise<T | undefined> | T | undefined, timeoutMs = 20_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
