@@ -1,0 +1,43 @@
+/**
+ * What every command shares: the options common to commands that read a stream spec, the logger,
+ * loading the spec, and reporting a failure as one line with a fix.
+ */
+import type { Command } from 'commander';
+import { loadStreamConfig } from '../config/load-stream-config.js';
+import type { StreamConfig } from '../config/stream-config.js';
+import { asPgcdcError } from '../errors/pgcdc-error.js';
+import { createLogger, type LogFormat, type Logger, type LogLevel } from '../logging/logger.js';
+
+/** Options of commands that take a stream spec. */
+export interface SpecOptions {
+  readonly config: string;
+  readonly secretsDir?: string;
+}
+
+/** Adds `-c/--config` and `--secrets-dir` to a command. */
+export function withSpecOptions(command: Command): Command {
+  return command
+    .requiredOption('-c, --config <file>', 'stream spec (pgcdc/v1 Stream or stackgres.io/v1alpha1 SGStream YAML)')
+    .option('--secrets-dir <dir>', 'directory of secrets laid out as <dir>/<secret name>/<key> (Kubernetes mount style)');
+}
+
+/** The process logger built from the global options. */
+export function loggerFor(command: Command): Logger {
+  const globals = command.optsWithGlobals<{ logLevel: LogLevel; logFormat: LogFormat }>();
+  return createLogger({ level: globals.logLevel, format: globals.logFormat });
+}
+
+/** Loads and validates the spec named by `-c`. */
+export function loadSpec(options: SpecOptions): Promise<StreamConfig> {
+  return loadStreamConfig(options.config, options.secretsDir ? { secretsDir: options.secretsDir } : {});
+}
+
+/** Prints a failure as one line and returns the exit code. */
+export function reportFailure(error: unknown): number {
+  const failure = asPgcdcError(error);
+  process.stderr.write(`pgcdc: error[${failure.code}] ${failure.toLine()}\n`);
+  if (failure.code === 'INTERNAL' && failure.cause instanceof Error && failure.cause.stack) {
+    process.stderr.write(`${failure.cause.stack}\n`);
+  }
+  return failure.code === 'CONFIG_INVALID' || failure.code === 'CONFIG_UNREADABLE' ? 2 : 1;
+}

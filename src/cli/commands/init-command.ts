@@ -1,0 +1,31 @@
+/**
+ * `pgcdc init -c FILE`: creates the publication and the replication slot ahead of time (run does it
+ * too when they are missing). The slot starts retaining WAL from now on.
+ */
+import type { Command } from 'commander';
+import { CatalogConnection } from '../../source/catalog-connection.js';
+import { formatLsn } from '../../source/lsn.js';
+import { ensurePublication } from '../../source/publication-manager.js';
+import { ensureSlot } from '../../source/slot-manager.js';
+import { assertChecksPass, checkSource } from '../../source/source-prerequisites.js';
+import { StateStore } from '../../state/state-store.js';
+import { loadSpec, loggerFor, withSpecOptions, type SpecOptions } from '../cli-context.js';
+
+export function initCommand(program: Command): void {
+  withSpecOptions(program.command('init').description('create the publication and replication slot')).action(async (options: SpecOptions, command: Command) => {
+    const logger = loggerFor(command);
+    const config = await loadSpec(options);
+    const catalog = await CatalogConnection.open(config.source.connection);
+    try {
+      const facts = await checkSource(catalog, config);
+      assertChecksPass(facts.checks);
+      await ensurePublication(catalog, config.source, facts.capturedTables, logger);
+      const slot = await ensureSlot(catalog, config.source.connection, config.source, new StateStore(config.stateDir), logger);
+      process.stdout.write(
+        `publication ${config.source.publicationName}: ready\nslot ${config.source.slotName}: ${slot.created ? 'created' : 'already present'} at ${formatLsn(slot.confirmedFlush)}\n`,
+      );
+    } finally {
+      await catalog.close();
+    }
+  });
+}

@@ -1,0 +1,31 @@
+/**
+ * `pgcdc validate -c FILE`: checks the spec, then the source's prerequisites, printing every check
+ * with its fix. Exits non-zero when any check fails.
+ */
+import type { Command } from 'commander';
+import { CatalogConnection } from '../../source/catalog-connection.js';
+import { checkSource, type CheckResult } from '../../source/source-prerequisites.js';
+import { loadSpec, withSpecOptions, type SpecOptions } from '../cli-context.js';
+
+const MARK: Record<CheckResult['verdict'], string> = { ok: 'ok  ', warn: 'warn', fail: 'FAIL' };
+
+export function validateCommand(program: Command): void {
+  withSpecOptions(program.command('validate').description('check the stream spec and the source prerequisites')).action(async (options: SpecOptions) => {
+    const config = await loadSpec(options);
+    const lines = [`${MARK.ok} spec: ${config.apiVersion} stream "${config.name}" to ${config.target.type}`];
+    for (const warning of config.warnings) lines.push(`${MARK.warn} spec: ${warning}`);
+    const catalog = await CatalogConnection.open(config.source.connection);
+    let failed = false;
+    try {
+      const { checks } = await checkSource(catalog, config);
+      for (const check of checks) {
+        lines.push(`${MARK[check.verdict]} ${check.name}: ${check.message}${check.hint ? `\n       fix: ${check.hint}` : ''}`);
+        failed ||= check.verdict === 'fail';
+      }
+    } finally {
+      await catalog.close();
+    }
+    process.stdout.write(`${lines.join('\n')}\n`);
+    if (failed) process.exitCode = 1;
+  });
+}

@@ -1,0 +1,30 @@
+#!/usr/bin/env node
+/**
+ * The `pgcdc` command line: parses arguments, runs one command, and turns failures into one line
+ * on standard error (what is wrong and how to fix it) with a non-zero exit code.
+ */
+import { Command, Option } from 'commander';
+import { PGCDC_VERSION } from '../version.js';
+import { LOG_LEVELS } from '../logging/logger.js';
+import { reportFailure } from './cli-context.js';
+import { demoCommand } from './commands/demo-command.js';
+import { initCommand } from './commands/init-command.js';
+import { runCommand } from './commands/run-command.js';
+import { statusCommand } from './commands/status-command.js';
+import { teardownCommand } from './commands/teardown-command.js';
+import { validateCommand } from './commands/validate-command.js';
+
+const program = new Command('pgcdc')
+  .description('Change data capture for PostgreSQL: every committed change, in order, to a target.')
+  .version(PGCDC_VERSION)
+  .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
+  .addOption(new Option('--log-format <format>', 'log format on standard error').choices(['auto', 'json', 'pretty']).default('auto'))
+  .showHelpAfterError();
+
+for (const register of [runCommand, validateCommand, initCommand, teardownCommand, statusCommand, demoCommand]) register(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  process.exitCode = reportFailure(error);
+}

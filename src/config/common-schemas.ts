@@ -1,0 +1,93 @@
+/**
+ * Schema pieces both document kinds share: names, regular-expression lists, secret references,
+ * retry counts and durations, each with the `expected` phrase its error messages quote.
+ */
+import { z } from 'zod';
+import { describeValue } from './config-issues.js';
+
+/** A string schema whose extra rule returns the reason (`expected …` phrase) when a value breaks it. */
+function checkedString(expected: string, breaks: (value: string) => string | undefined): z.ZodString {
+  return z
+    .string()
+    .superRefine((value, ctx) => {
+      const reason = breaks(value);
+      if (reason !== undefined) ctx.addIssue({ code: 'custom', message: `is ${describeValue(value)}${reason}; expected ${expected}`, input: value });
+    })
+    .meta({ expected });
+}
+
+export const KUBERNETES_NAME_PATTERN = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+export const KUBERNETES_NAME_MAX_LENGTH = 56;
+const KUBERNETES_NAME_EXPECTED =
+  'a Kubernetes name: lowercase letters, digits and "-", starting with a letter, ending with a letter or digit, at most 56 characters';
+
+/** `metadata.name` of both kinds, as the SGStream CRD defines it. */
+export const kubernetesNameSchema = checkedString(KUBERNETES_NAME_EXPECTED, (name) => {
+  if (name.length > KUBERNETES_NAME_MAX_LENGTH) return ` (${name.length} characters)`;
+  return KUBERNETES_NAME_PATTERN.test(name) ? undefined : '';
+}).meta({ pattern: KUBERNETES_NAME_PATTERN.source, maxLength: KUBERNETES_NAME_MAX_LENGTH });
+
+const REGEX_EXPECTED = 'a regular expression, e.g. "public\\\\.orders" or "inventory\\\\..*"';
+
+/** One regular expression; the reason the engine rejects it is quoted in the error. */
+export const regexSchema = checkedString(REGEX_EXPECTED, (pattern) => {
+  try {
+    new RegExp(pattern);
+    return undefined;
+  } catch (error) {
+    const reason = (error as Error).message.split(': ').pop() ?? 'invalid';
+    return `, which is not a valid regular expression (${reason})`;
+  }
+});
+
+/** A list of regular expressions (includes, excludes, message prefixes). */
+export const regexListSchema = z.array(regexSchema);
+
+const SLOT_NAME_EXPECTED = 'a replication slot name: 1 to 63 lowercase letters, digits and "_"';
+
+/** PostgreSQL replication slot naming rules. */
+export const slotNameSchema = checkedString(SLOT_NAME_EXPECTED, (name) => (/^[a-z0-9_]{1,63}$/.test(name) ? undefined : '')).meta({
+  pattern: '^[a-z0-9_]{1,63}$',
+});
+
+const PUBLICATION_NAME_EXPECTED = 'a publication name of 1 to 63 characters';
+
+/** A PostgreSQL identifier (the publication is quoted, so any character but NUL is fine). */
+export const publicationNameSchema = checkedString(PUBLICATION_NAME_EXPECTED, (name) =>
+  name.length >= 1 && Buffer.byteLength(name) <= 63 && !name.includes('\0') ? undefined : '',
+);
+
+const SECRET_NAME_PATTERN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const SECRET_KEY_PATTERN = /^[-._a-zA-Z0-9]+$/;
+
+/** A reference to one key of a (Kubernetes) Secret; both parts are safe as file names. */
+export const secretKeyRefSchema = z.strictObject({
+  name: checkedString('a Secret name: lowercase letters, digits, "-" and "."', (name) => (SECRET_NAME_PATTERN.test(name) ? undefined : '')).describe(
+    'Name of the Secret (a directory under the secrets directory).',
+  ),
+  key: checkedString('a Secret key: letters, digits, "-", "_" and "."', (key) =>
+    SECRET_KEY_PATTERN.test(key) && key !== '.' && key !== '..' ? undefined : '',
+  ).describe('Key within the Secret (a file in that directory).'),
+});
+export type SecretKeyRef = z.infer<typeof secretKeyRefSchema>;
+
+/** `spec.maxRetries` of both kinds. */
+export const maxRetriesSchema = z
+  .int()
+  .min(-1)
+  .default(-1)
+  .describe('Retries after a failure before pgcdc gives up: -1 retries forever, 0 never retries.');
+
+/** Largest delay a Node.js timer accepts. */
+export const MAX_TIMER_MS = 2_147_483_647;
+
+/** A whole number of milliseconds from `min` to what a timer accepts. */
+export function millisecondsSchema(min: number): z.ZodInt {
+  return z.int().min(min).max(MAX_TIMER_MS);
+}
+
+/** A TCP port. */
+export const portSchema = z.int().min(1).max(65535);
+
+/** A Kubernetes-style string map (labels, annotations, selectors). */
+export const stringMapSchema = z.record(z.string(), z.string());

@@ -1,0 +1,91 @@
+/**
+ * Entry point of the configuration layer: reads a stream file (native `pgcdc/v1 Stream` or
+ * StackGres `SGStream`), interpolates the environment, validates, resolves secrets and returns
+ * the StreamConfig, or throws one PgcdcError listing every problem.
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { PgcdcError } from '../errors/pgcdc-error.js';
+import { type ConfigPath, ConfigProblems, configError, type IssueLocator } from './config-issues.js';
+import { interpolateDocument } from './env-interpolation.js';
+import { validateWithSchema } from './schema-validation.js';
+import type { StreamConfig } from './stream-config.js';
+import { selectStreamDocument, streamKindOf, unknownKindIssues } from './stream-kinds.js';
+import { locatorFor, parseYamlSource } from './yaml-source.js';
+
+export interface StreamConfigOptions {
+  /** Directory of secrets laid out `<name>/<key>` (a Kubernetes Secret mount); relative to `cwd`. */
+  readonly secretsDir?: string;
+  /** Variables for `${VAR}`, `PGCDC_SECRET_*` and `PGCDC_CLUSTER_*`; defaults to `process.env`. */
+  readonly env?: NodeJS.ProcessEnv;
+  /** Base of relative paths (state directory, target file, certificates); defaults to `process.cwd()`. */
+  readonly cwd?: string;
+}
+
+/**
+ * Loads the stream file `file` (relative to `options.cwd`).
+ *
+ * @example
+ * const config = await loadStreamConfig('streams/orders.yaml', { secretsDir: '/run/secrets' });
+ * for (const warning of config.warnings) logger.warn(warning);
+ *
+ * @throws PgcdcError CONFIG_UNREADABLE (missing file, bad YAML), CONFIG_INVALID, SECRET_NOT_FOUND
+ */
+export async function loadStreamConfig(file: string, options: StreamConfigOptions = {}): Promise<StreamConfig> {
+  const cwd = options.cwd ?? process.cwd();
+  const absolute = path.resolve(cwd, file);
+  let text: string;
+  try {
+    text = await readFile(absolute, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const reason = code === 'ENOENT' ? 'the file does not exist' : code === 'EISDIR' ? 'it is a directory' : (error as Error).message;
+    const shown = absolute === file ? file : `${file} (${absolute})`;
+    throw new PgcdcError('CONFIG_UNREADABLE', `cannot read the stream spec ${shown}: ${reason}`, {
+      cause: error,
+      hint: 'check the path of the stream file; a relative path is read from the current directory',
+    });
+  }
+  return parseStreamConfig(text, { ...options, fileName: file });
+}
+
+/**
+ * Parses the YAML text of a stream file. `fileName` only names the source in messages.
+ *
+ * @example
+ * const config = await parseStreamConfig(yamlText, { fileName: 'orders.yaml', env: { PGPASSWORD: 'pw' } });
+ */
+export async function parseStreamConfig(yamlText: string, options: StreamConfigOptions & { readonly fileName?: string } = {}): Promise<StreamConfig> {
+  const env = options.env ?? process.env;
+  const cwd = options.cwd ?? process.cwd();
+  const source = parseYamlSource(yamlText, options.fileName);
+  const selected = selectStreamDocument(source);
+  if ('issues' in selected) {
+    const only = source.documents.length === 1 ? source.documents[0] : undefined;
+    const locator: IssueLocator = only === undefined ? { fileName: options.fileName, lineOf: () => undefined } : locatorFor(source, only);
+    throw configError(selected.issues, locator);
+  }
+  const { document } = selected;
+  const locator = locatorFor(source, document);
+  const problems = new ConfigProblems();
+  for (const warning of selected.ignored) problems.warn(warning);
+
+  const unresolved = interpolateDocument(document, env, problems);
+  const raw: unknown = document.toJS();
+  const kind = streamKindOf(raw);
+  if (kind === undefined) throw configError(unknownKindIssues(raw), locator);
+  const validation = validateWithSchema(kind.schema, raw);
+  if (!validation.ok) {
+    for (const issue of validation.issues) if (!unresolved.some((failed) => startsWith(issue.path, failed))) problems.addIssue(issue);
+  }
+  if (!validation.ok || problems.hasIssues) throw configError(problems.issues, locator);
+
+  const built = await kind.build(validation.data, { cwd, env, secretsDir: options.secretsDir, raw }, problems);
+  if (built === undefined && !problems.hasIssues) throw new PgcdcError('INTERNAL', `the ${kind.kind} document was valid but could not be turned into a stream configuration`);
+  if (built === undefined || problems.hasIssues) throw configError(problems.issues, locator);
+  return { ...built, warnings: problems.warningsInOrder(locator) };
+}
+
+function startsWith(path: ConfigPath, prefix: ConfigPath): boolean {
+  return prefix.length <= path.length && prefix.every((part, index) => path[index] === part);
+}

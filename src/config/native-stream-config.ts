@@ -1,0 +1,75 @@
+/**
+ * Turns a valid native `pgcdc/v1 Stream` document into a StreamConfig: URL → connection, settings
+ * given directly win over the same ones in debeziumProperties, defaults derived from the name.
+ */
+import path from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
+import { type ConfigPath, type ConfigProblems, formatPath } from './config-issues.js';
+import { connectionConfigFromParts, parseConnectionUrl } from './connection-url.js';
+import { APPLIED_DEBEZIUM_PROPERTIES, sourceOptionsFromDebezium } from './debezium-properties.js';
+import { NATIVE_API_VERSION, type NativeStreamDocument } from './native-stream-schema.js';
+import { buildSourceConfig, type SourceOptionName, type SourceOptions, sourceOptionsShape } from './source-options-schema.js';
+import type { BuildContext, BuiltStream } from './stream-kinds.js';
+import { buildTarget } from './target-types.js';
+
+const SOURCE_PATH: ConfigPath = ['spec', 'source', 'postgres'];
+
+/** The StreamConfig of a valid native document, or undefined after adding problems. */
+export async function buildNativeStream(document: NativeStreamDocument, context: BuildContext, problems: ConfigProblems): Promise<BuiltStream | undefined> {
+  const name = document.metadata.name;
+  const postgres = document.spec.source.postgres;
+  const target = buildTarget(document.spec.target, ['spec', 'target'], problems, context.cwd);
+  const options = sourceOptions(postgres, explicitKeys(context.raw), problems);
+
+  const parsed = parseConnectionUrl(postgres.url);
+  if (!('parts' in parsed)) return undefined; // the schema has reported it
+  const connection = await connectionConfigFromParts(
+    parsed.parts,
+    { user: 'postgres', database: parsed.parts.user ?? 'postgres', applicationName: `pgcdc-${name}` },
+    context.cwd,
+  );
+  if ('problems' in connection) {
+    for (const problem of connection.problems) problems.add([...SOURCE_PATH, 'url'], problem, { hint: 'give the path of a readable PEM file, relative to the current directory' });
+    return undefined;
+  }
+  if (target === undefined) return undefined;
+  return {
+    name,
+    source: buildSourceConfig(name, connection.config, postgres, options),
+    target,
+    maxRetries: document.spec.maxRetries,
+    stateDir: path.resolve(context.cwd, document.spec.stateDir ?? path.join('.pgcdc', name)),
+    apiVersion: NATIVE_API_VERSION,
+  };
+}
+
+type NativePostgresSource = NativeStreamDocument['spec']['source']['postgres'];
+
+/** The keys written in the document under spec.source.postgres (defaults excluded). */
+function explicitKeys(raw: unknown): ReadonlySet<string> {
+  let node: unknown = raw;
+  for (const key of SOURCE_PATH) node = node !== null && typeof node === 'object' ? (node as Record<string, unknown>)[key as string] : undefined;
+  return new Set(node !== null && typeof node === 'object' ? Object.keys(node) : []);
+}
+
+/** Settings given directly, then debeziumProperties, then defaults; a warning when both disagree. */
+function sourceOptions(postgres: NativePostgresSource, explicit: ReadonlySet<string>, problems: ConfigProblems): SourceOptions {
+  const debeziumPath = [...SOURCE_PATH, 'debeziumProperties'];
+  const fromDebezium = sourceOptionsFromDebezium(postgres.debeziumProperties, debeziumPath, problems);
+  const options: Record<string, unknown> = {};
+  for (const key of Object.keys(sourceOptionsShape) as SourceOptionName[]) {
+    const debeziumValue = fromDebezium[key];
+    if (explicit.has(key) || debeziumValue === undefined) options[key] = postgres[key];
+    else options[key] = debeziumValue;
+    if (explicit.has(key) && debeziumValue !== undefined && !isDeepStrictEqual(debeziumValue, postgres[key])) {
+      const debeziumKey = debeziumKeyFor(key);
+      problems.warn(`${formatPath([...debeziumPath, debeziumKey])} is overridden by ${formatPath([...SOURCE_PATH, key])}`, [...debeziumPath, debeziumKey]);
+    }
+  }
+  return options as SourceOptions;
+}
+
+function debeziumKeyFor(setting: SourceOptionName): string {
+  const entry = Object.entries(APPLIED_DEBEZIUM_PROPERTIES).find(([, applied]) => applied === setting);
+  return entry?.[0] ?? setting;
+}

@@ -1,0 +1,75 @@
+/**
+ * The schema of native `pgcdc/v1 Stream` documents: the single source of truth for their
+ * validation, defaults and reference documentation (docs/configuration.md is rendered from it).
+ */
+import { z } from 'zod';
+import { kubernetesNameSchema, maxRetriesSchema, regexListSchema } from './common-schemas.js';
+import { CONNECTION_URL_EXAMPLE, parseConnectionUrl } from './connection-url.js';
+import { debeziumPropertiesSchema } from './debezium-properties.js';
+import { sourceOptionsShape } from './source-options-schema.js';
+import { requireTargetSection, SUPPORTED_REQUIRED_SECTIONS, SUPPORTED_TARGET_TYPES, supportedTargetSections } from './target-types.js';
+
+export const NATIVE_API_VERSION = 'pgcdc/v1';
+export const NATIVE_KIND = 'Stream';
+
+/** A connection URL; each thing wrong with it is its own problem, the password never shown. */
+export const connectionUrlSchema = z
+  .string()
+  .superRefine((url, ctx) => {
+    const parsed = parseConnectionUrl(url);
+    if ('problems' in parsed) {
+      for (const problem of parsed.problems) {
+        ctx.addIssue({ code: 'custom', message: problem, input: '(connection URL)', params: { hint: `write the URL like ${CONNECTION_URL_EXAMPLE}` } });
+      }
+    }
+  })
+  .meta({ expected: `a postgres:// or postgresql:// URL, e.g. ${CONNECTION_URL_EXAMPLE}` });
+
+export const nativePostgresSourceSchema = z
+  .strictObject({
+    url: connectionUrlSchema.describe(
+      'Where to connect: `postgres://user:password@host:port/database?sslmode=…`. Query parameters: `sslmode` (default `prefer`), `sslrootcert`, `sslcert`, `sslkey` (PEM files, read at start), `application_name` (default `pgcdc-<metadata.name>`), `connect_timeout` (seconds, default 10), `host`, `port`, `user`, `password`. User defaults to `postgres`, database to the user name, host to `localhost`.',
+    ),
+    includes: regexListSchema
+      .default([])
+      .describe('Regular expressions over `schema.table` (and `schema.table.column`) to capture, anchored at both ends; empty captures everything.'),
+    excludes: regexListSchema.default([]).describe('Regular expressions over `schema.table` (and `schema.table.column`) not to capture.'),
+    ...sourceOptionsShape,
+    debeziumProperties: debeziumPropertiesSchema
+      .optional()
+      .describe('Debezium PostgreSQL connector properties, as in SGStream; a setting given directly above wins over the same one here.'),
+  })
+  .describe('The PostgreSQL server changes are captured from.');
+
+export const nativeSourceSchema = z.strictObject({
+  type: z.literal('Postgres').describe('The kind of source; `Postgres` is the only one.'),
+  postgres: nativePostgresSourceSchema,
+});
+
+export const nativeTargetSchema = z
+  .strictObject({
+    type: z.enum(SUPPORTED_TARGET_TYPES).describe('Where change events go.'),
+    ...supportedTargetSections(),
+  })
+  .superRefine(requireTargetSection(SUPPORTED_REQUIRED_SECTIONS));
+
+export const nativeStreamSchema = z.strictObject({
+  apiVersion: z.literal(NATIVE_API_VERSION).describe('Document format version.'),
+  kind: z.literal(NATIVE_KIND).describe('Document kind.'),
+  metadata: z.strictObject({
+    name: kubernetesNameSchema.describe('Name of the stream: names the default slot, publication and state directory, and `source.name` in events.'),
+  }),
+  spec: z.strictObject({
+    source: nativeSourceSchema,
+    target: nativeTargetSchema,
+    maxRetries: maxRetriesSchema,
+    stateDir: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('Directory of local state (slot ownership, spill files, snapshot progress), relative to the current directory.')
+      .meta({ defaultText: '.pgcdc/<metadata.name>' }),
+  }),
+});
+
+export type NativeStreamDocument = z.output<typeof nativeStreamSchema>;

@@ -1,0 +1,86 @@
+/**
+ * Resolves secret references `{name, key}`: from `<secretsDir>/<name>/<key>` (a Kubernetes secret
+ * mount) when a secrets directory is given and holds the file, else from `PGCDC_SECRET_<NAME>_<KEY>`.
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { SecretKeyRef } from './common-schemas.js';
+import type { ConfigPath, ConfigProblems } from './config-issues.js';
+
+/** Where secrets are looked up. */
+export interface SecretSources {
+  /** Directory laid out `<name>/<key>`; absolute or relative to `cwd`. */
+  readonly secretsDir: string | undefined;
+  readonly env: NodeJS.ProcessEnv;
+  readonly cwd: string;
+}
+
+/** A name as part of an environment variable: upper-cased, every character outside [A-Z0-9] → `_`. */
+export function envNamePart(name: string): string {
+  return name.toUpperCase().replace(/[^A-Z0-9]/g, '_');
+}
+
+/**
+ * The environment variable holding a secret.
+ *
+ * @example
+ * secretEnvName({ name: 'external-pg-credentials', key: 'password' });
+ * // 'PGCDC_SECRET_EXTERNAL_PG_CREDENTIALS_PASSWORD'
+ */
+export function secretEnvName(ref: SecretKeyRef): string {
+  return `PGCDC_SECRET_${envNamePart(ref.name)}_${envNamePart(ref.key)}`;
+}
+
+/** The file holding a secret under a secrets directory. */
+export function secretFilePath(ref: SecretKeyRef, sources: SecretSources): string | undefined {
+  return sources.secretsDir === undefined ? undefined : path.resolve(sources.cwd, sources.secretsDir, ref.name, ref.key);
+}
+
+/** What the file of a secret holds: its text with one trailing newline removed. */
+function withoutTrailingNewline(text: string): string {
+  return text.replace(/\r?\n$/, '');
+}
+
+/**
+ * The value of the secret `ref` (used at `at`), or undefined after adding a SECRET_NOT_FOUND
+ * problem naming the reference, the file tried and the variable tried.
+ */
+export async function resolveSecret(
+  ref: SecretKeyRef,
+  at: ConfigPath,
+  sources: SecretSources,
+  problems: ConfigProblems,
+): Promise<string | undefined> {
+  const file = secretFilePath(ref, sources);
+  const envName = secretEnvName(ref);
+  const reference = `key "${ref.key}" of secret "${ref.name}"`;
+  if (file !== undefined) {
+    try {
+      return withoutTrailingNewline(await readFile(file, 'utf8'));
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') {
+        problems.add(at, `refers to ${reference}, whose file ${file} cannot be read (${(error as Error).message})`, {
+          code: 'SECRET_NOT_FOUND',
+          hint: `make ${file} readable by the user running pgcdc`,
+        });
+        return undefined;
+      }
+    }
+  }
+  const fromEnv = sources.env[envName];
+  if (fromEnv !== undefined) return fromEnv;
+  const tried =
+    file === undefined
+      ? `no secrets directory was given, and the environment variable ${envName} is not set`
+      : `neither the file ${file} exists nor the environment variable ${envName} is set`;
+  problems.add(at, `refers to ${reference}, which cannot be found: ${tried}`, {
+    code: 'SECRET_NOT_FOUND',
+    hint:
+      file === undefined
+        ? `set ${envName}, or give a secrets directory holding ${ref.name}/${ref.key}`
+        : `create ${file} (or mount the Secret there), or set ${envName}`,
+  });
+  return undefined;
+}
+

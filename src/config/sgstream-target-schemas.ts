@@ -1,0 +1,106 @@
+/**
+ * The SGStream target sections this version of pgcdc does not write to (`cloudEvent`,
+ * `pgLambda`, `sgCluster`), validated fully as the CRD defines them so documents stay portable.
+ */
+import { z } from 'zod';
+import { secretKeyRefSchema, stringMapSchema } from './common-schemas.js';
+import { describeValue } from './config-issues.js';
+
+const httpSettingsShape = {
+  url: z.url({ protocol: /^https?$/, error: (issue) => `is ${describeValue(issue.input)}; expected an http:// or https:// URL` }),
+  headers: stringMapSchema.optional(),
+  connectTimeout: z.string().optional(),
+  readTimeout: z.string().optional(),
+  retryLimit: z.int().optional(),
+  retryBackoffDelay: z.int().default(60),
+  skipHostnameVerification: z.boolean().optional(),
+};
+
+const cloudEventHttpSchema = z.strictObject(httpSettingsShape);
+
+/** `spec.target.cloudEvent`. */
+export const cloudEventTargetSchema = z.strictObject({
+  format: z.enum(['json']).optional(),
+  binding: z.enum(['http']).optional(),
+  http: cloudEventHttpSchema.optional(),
+});
+
+const keyRefSchema = z.strictObject({ name: z.string().optional(), key: z.string().optional() });
+
+const scriptFromSchema = z
+  .strictObject({ secretKeyRef: keyRefSchema.optional(), configMapKeyRef: keyRefSchema.optional() })
+  .superRefine((scriptFrom, ctx) => {
+    const given = [scriptFrom.secretKeyRef, scriptFrom.configMapKeyRef].filter((ref) => ref !== undefined).length;
+    if (given !== 1) {
+      ctx.addIssue({
+        code: 'custom',
+        input: scriptFrom,
+        message: `has ${given === 0 ? 'neither' : 'both'} secretKeyRef and configMapKeyRef; expected exactly one of them`,
+      });
+    }
+  });
+
+/** `spec.target.pgLambda`. */
+export const pgLambdaTargetSchema = z
+  .strictObject({
+    scriptType: z.enum(['javascript']).optional(),
+    script: z.string().optional(),
+    scriptFrom: scriptFromSchema.optional(),
+    knative: z
+      .strictObject({
+        annotations: stringMapSchema.optional(),
+        labels: stringMapSchema.optional(),
+        http: z.strictObject({ ...httpSettingsShape, url: httpSettingsShape.url.optional() }).optional(),
+      })
+      .optional(),
+  })
+  .superRefine((lambda, ctx) => {
+    if (lambda.script !== undefined && lambda.scriptFrom !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['scriptFrom'], input: lambda.scriptFrom, message: 'is given together with script; expected only one of script and scriptFrom' });
+    }
+  });
+
+const strings = z.array(z.string());
+
+/** `spec.target.sgCluster.debeziumProperties`: the Debezium JDBC sink properties. */
+const jdbcSinkPropertiesSchema = z.strictObject({
+  connectionUrlParameters: z.string().optional(),
+  detectInsertMode: z.boolean().optional(),
+  removePlaceholders: z.boolean().optional(),
+  connectionPoolMin_size: z.int().optional(),
+  connectionPoolMax_size: z.int().optional(),
+  connectionPoolAcquire_increment: z.int().optional(),
+  connectionPoolTimeout: z.int().optional(),
+  connectionRestartOnErrors: z.boolean().optional(),
+  useTimeZone: z.string().optional(),
+  deleteEnabled: z.boolean().optional(),
+  truncateEnabled: z.boolean().optional(),
+  insertMode: z.string().optional(),
+  primaryKeyMode: z.string().optional(),
+  primaryKeyFields: strings.optional(),
+  quoteIdentifiers: z.boolean().optional(),
+  schemaEvolution: z.string().optional(),
+  collectionNameFormat: z.string().optional(),
+  dialectPostgresPostgisSchema: z.string().optional(),
+  dialectSqlserverIdentityInsert: z.boolean().optional(),
+  batchSize: z.int().optional(),
+  useReductionBuffer: z.boolean().optional(),
+  flushMaxRetries: z.int().optional(),
+  flushRetryDelayMs: z.int().optional(),
+  columnNamingStrategy: z.string().optional(),
+  collectionNamingStrategy: z.string().optional(),
+});
+
+/** `spec.target.sgCluster`. */
+export const sgClusterTargetSchema = z.strictObject({
+  name: z.string().min(1),
+  database: z.string().optional(),
+  username: secretKeyRefSchema.optional(),
+  password: secretKeyRefSchema.optional(),
+  skipDdlImport: z.boolean().optional(),
+  ddlImportRoleSkipFilter: z.string().optional(),
+  skipDropPrimaryKeys: z.boolean().optional(),
+  skipDropIndexesAndConstraints: z.boolean().optional(),
+  skipRestoreIndexesAfterSnapshot: z.boolean().optional(),
+  debeziumProperties: jdbcSinkPropertiesSchema.optional(),
+});

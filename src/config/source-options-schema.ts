@@ -1,0 +1,119 @@
+/**
+ * The tunable settings of a source, with pgcdc's defaults: set directly under
+ * `spec.source.postgres` in native documents, or through `debeziumProperties` in either kind.
+ */
+import { z } from 'zod';
+import { millisecondsSchema, publicationNameSchema, regexListSchema, slotNameSchema } from './common-schemas.js';
+import {
+  type ConnectionConfig,
+  PUBLICATION_AUTOCREATE_MODES,
+  SNAPSHOT_MODES,
+  type SkippableOperation,
+  type SourceConfig,
+} from './stream-config.js';
+
+export const SKIPPABLE_OPERATIONS = ['c', 'u', 'd', 't'] as const satisfies readonly SkippableOperation[];
+
+/** The schemas of the settings, without defaults (debeziumProperties reuses them). */
+export const sourceOptionValueSchemas = {
+  snapshotMode: z.enum(SNAPSHOT_MODES),
+  slotName: slotNameSchema,
+  publicationName: publicationNameSchema,
+  publicationAutocreateMode: z.enum(PUBLICATION_AUTOCREATE_MODES),
+  publishViaPartitionRoot: z.boolean(),
+  slotDropOnStop: z.boolean(),
+  tombstonesOnDelete: z.boolean(),
+  unavailableValuePlaceholder: z.string(),
+  provideTransactionMetadata: z.boolean(),
+  skippedOperations: z.array(z.enum(SKIPPABLE_OPERATIONS)),
+  messagePrefixIncludeList: regexListSchema,
+  messagePrefixExcludeList: regexListSchema,
+  streamInProgressTransactions: z.boolean(),
+  statusIntervalMs: millisecondsSchema(100),
+  slotMaxRetries: z.int().min(0).max(1000),
+  slotRetryDelayMs: millisecondsSchema(0),
+};
+
+const v = sourceOptionValueSchemas;
+
+/** The settings with their defaults and documentation. */
+export const sourceOptionsShape = {
+  snapshotMode: v.snapshotMode
+    .default('initial')
+    .describe('When to copy existing rows before streaming (Debezium snapshot modes; `never` and `no_data` skip the copy, `initial_only` stops after it).'),
+  slotName: v.slotName
+    .optional()
+    .describe('Logical replication slot the stream reads from; created when missing.')
+    .meta({ defaultText: 'pgcdc_<metadata.name> (characters outside [a-z0-9_] replaced by _)' }),
+  publicationName: v.publicationName
+    .optional()
+    .describe('Publication that selects the tables the slot decodes.')
+    .meta({ defaultText: 'pgcdc_<metadata.name> (characters outside [a-z0-9_] replaced by _)' }),
+  publicationAutocreateMode: v.publicationAutocreateMode
+    .default('filtered')
+    .describe('Whether pgcdc creates the publication when missing: for all tables, for the tables the filters select, or not at all.'),
+  publishViaPartitionRoot: v.publishViaPartitionRoot
+    .default(false)
+    .describe('Report changes of partitions as changes of their partitioned root table.'),
+  slotDropOnStop: v.slotDropOnStop.default(false).describe('Drop the replication slot when the stream stops gracefully.'),
+  tombstonesOnDelete: v.tombstonesOnDelete.default(true).describe('Follow each delete with a tombstone record (written by targets with keyed records).'),
+  unavailableValuePlaceholder: v.unavailableValuePlaceholder
+    .default('__debezium_unavailable_value')
+    .describe('What an unchanged TOASTed value that the server did not send is rendered as.'),
+  provideTransactionMetadata: v.provideTransactionMetadata
+    .default(false)
+    .describe('Add a `transaction` block to each event and emit BEGIN/END transaction records.'),
+  skippedOperations: v.skippedOperations
+    .default([])
+    .describe('Operations not to emit: `c` create, `u` update, `d` delete, `t` truncate.'),
+  messagePrefixIncludeList: v.messagePrefixIncludeList
+    .default([])
+    .describe('Regular expressions over logical decoding message prefixes to emit (empty: all).'),
+  messagePrefixExcludeList: v.messagePrefixExcludeList
+    .default([])
+    .describe('Regular expressions over logical decoding message prefixes to drop.'),
+  streamInProgressTransactions: v.streamInProgressTransactions
+    .default(true)
+    .describe('Ask the server to stream large transactions before they commit (spilled to the state directory until commit).'),
+  statusIntervalMs: v.statusIntervalMs.default(10_000).describe('Milliseconds between standby status updates sent to the server.'),
+  slotMaxRetries: v.slotMaxRetries.default(6).describe('Attempts to acquire the slot while another connection holds it.'),
+  slotRetryDelayMs: v.slotRetryDelayMs.default(10_000).describe('Milliseconds between attempts to acquire the slot.'),
+};
+
+export const sourceOptionsSchema = z.strictObject(sourceOptionsShape);
+export type SourceOptions = z.output<typeof sourceOptionsSchema>;
+export type SourceOptionName = keyof SourceOptions;
+
+/** Every setting at its default (slot and publication names are derived later). */
+export const SOURCE_OPTION_DEFAULTS: SourceOptions = sourceOptionsSchema.parse({});
+
+/**
+ * The default slot and publication name of a stream: `pgcdc_` + the name lower-cased, every
+ * character outside [a-z0-9_] replaced by `_`, cut to PostgreSQL's 63 characters.
+ *
+ * @example
+ * defaultObjectName('orders-to-file'); // 'pgcdc_orders_to_file'
+ */
+export function defaultObjectName(streamName: string): string {
+  return `pgcdc_${streamName.toLowerCase().replace(/[^a-z0-9_]/g, '_')}`.slice(0, 63);
+}
+
+/** The complete source configuration of a stream. */
+export function buildSourceConfig(
+  streamName: string,
+  connection: ConnectionConfig,
+  filters: { readonly includes?: readonly string[]; readonly excludes?: readonly string[] },
+  options: SourceOptions,
+): SourceConfig {
+  return {
+    connection,
+    includes: [...(filters.includes ?? [])],
+    excludes: [...(filters.excludes ?? [])],
+    ...options,
+    slotName: options.slotName ?? defaultObjectName(streamName),
+    publicationName: options.publicationName ?? defaultObjectName(streamName),
+    skippedOperations: [...options.skippedOperations],
+    messagePrefixIncludeList: [...options.messagePrefixIncludeList],
+    messagePrefixExcludeList: [...options.messagePrefixExcludeList],
+  };
+}

@@ -1,0 +1,115 @@
+/**
+ * The target types this version of pgcdc writes to, one table entry each: the settings section,
+ * its schema, and how it becomes a TargetConfig. Adding a target type is adding an entry here.
+ */
+import path from 'node:path';
+import { z } from 'zod';
+import { type ConfigPath, type ConfigProblems, formatPath } from './config-issues.js';
+import type { RecordFormat, TargetConfig, TargetType } from './stream-config.js';
+
+export const RECORD_FORMATS = ['value', 'record'] as const satisfies readonly RecordFormat[];
+
+const recordFormatSchema = z
+  .enum(RECORD_FORMATS)
+  .default('value')
+  .describe('`value`: one Debezium change event (payload form) per line; `record`: `{"key":…,"value":…}` per line, like a Kafka record, tombstones as `"value":null`.');
+
+/** One supported target type. */
+interface TargetTypeDefinition<T extends TargetType, S extends z.ZodType> {
+  /** The key under `spec.target` holding the settings, e.g. `file`. */
+  readonly section: string;
+  /** Whether the section must be given when `spec.target.type` is this type. */
+  readonly sectionRequired: boolean;
+  readonly schema: S;
+  /** The TargetConfig of valid settings; relative paths are resolved against `cwd`. */
+  build(settings: z.output<S>, context: { readonly cwd: string }): Extract<TargetConfig, { type: T }>;
+}
+
+function defineTargetType<T extends TargetType, S extends z.ZodType>(definition: TargetTypeDefinition<T, S>): TargetTypeDefinition<T, S> {
+  return definition;
+}
+
+const stdoutSettingsSchema = z
+  .strictObject({ format: recordFormatSchema })
+  .describe('Settings of the `Stdout` target: newline-delimited JSON on standard output.');
+
+const fileSettingsSchema = z
+  .strictObject({
+    path: z.string().min(1).describe('File the records are appended to (relative to the current directory); fsynced before each acknowledgement.'),
+    format: recordFormatSchema,
+  })
+  .describe('Settings of the `File` target: newline-delimited JSON appended to a file. Required when the type is `File`.');
+
+/** Every target type pgcdc supports, by `spec.target.type`. */
+export const TARGET_TYPES = {
+  Stdout: defineTargetType({
+    section: 'stdout',
+    sectionRequired: false,
+    schema: stdoutSettingsSchema,
+    build: (settings) => ({ type: 'Stdout', format: settings.format }),
+  }),
+  File: defineTargetType({
+    section: 'file',
+    sectionRequired: true,
+    schema: fileSettingsSchema,
+    build: (settings, { cwd }) => ({ type: 'File', path: path.resolve(cwd, settings.path), format: settings.format }),
+  }),
+} satisfies { readonly [T in TargetType]: TargetTypeDefinition<T, z.ZodType> };
+
+export const SUPPORTED_TARGET_TYPES = Object.keys(TARGET_TYPES) as TargetType[];
+
+function isSupportedTargetType(type: string): type is TargetType {
+  return Object.hasOwn(TARGET_TYPES, type);
+}
+
+/** The optional settings sections of all supported target types, for a target object schema. */
+export function supportedTargetSections(): Record<string, z.ZodOptional<z.ZodType>> {
+  return Object.fromEntries(Object.values(TARGET_TYPES).map((definition) => [definition.section, definition.schema.optional()]));
+}
+
+/** The section a type needs, for types known to a document kind (supported or not). */
+export type RequiredSections = Readonly<Record<string, string | undefined>>;
+
+/** Sections required by the supported types: `{ File: 'file' }`. */
+export const SUPPORTED_REQUIRED_SECTIONS: RequiredSections = Object.fromEntries(
+  Object.entries(TARGET_TYPES).map(([type, definition]) => [type, definition.sectionRequired ? definition.section : undefined]),
+);
+
+/** Zod check of a target object: the section its type requires is present. */
+export function requireTargetSection(required: RequiredSections) {
+  return (target: { readonly type: string } & Readonly<Record<string, unknown>>, ctx: z.RefinementCtx): void => {
+    const section = required[target.type];
+    if (section !== undefined && target[section] === undefined) {
+      ctx.addIssue({ code: 'custom', path: [section], input: undefined, message: `is missing; expected a map, required when the target type is ${target.type}` });
+    }
+  };
+}
+
+/**
+ * The TargetConfig of a valid target object found at `at`; a CONFIG_INVALID problem when its type
+ * is not supported by this version, and a warning for each section of another type.
+ */
+export function buildTarget(
+  target: { readonly type: string } & Readonly<Record<string, unknown>>,
+  at: ConfigPath,
+  problems: ConfigProblems,
+  cwd: string,
+): TargetConfig | undefined {
+  const type = target.type;
+  if (!isSupportedTargetType(type)) {
+    problems.addIssue({
+      path: [...at, 'type'],
+      text: `${formatPath([...at, 'type'])}: ${type} is not supported by this version of pgcdc (supported: ${SUPPORTED_TARGET_TYPES.join(', ')})`,
+      hint: 'write to a file or standard output instead, e.g. target: {type: File, file: {path: changes.jsonl}}',
+    });
+    return undefined;
+  }
+  const definition = TARGET_TYPES[type] as TargetTypeDefinition<TargetType, z.ZodType>;
+  for (const key of Object.keys(target)) {
+    if (key !== 'type' && key !== definition.section && target[key] !== undefined) {
+      problems.warnNotApplied([...at, key], `${formatPath([...at, 'type'])} is ${type}`);
+    }
+  }
+  const settings = target[definition.section] ?? definition.schema.parse({});
+  return definition.build(settings, { cwd });
+}

@@ -1,0 +1,105 @@
+/**
+ * The event model every target consumes: row changes, truncates, logical messages and transaction
+ * boundaries, in commit order. Row images stay as references into the received pgoutput bytes;
+ * `TableInfo` carries what is needed to render them (chosen once per relation).
+ */
+import type { TupleRef } from '../decoding/pgoutput-messages.js';
+import type { ValueRenderer } from '../decoding/values/value-renderer.js';
+import type { JsonWriter } from '../encoding/json-writer.js';
+import type { Lsn } from '../source/lsn.js';
+
+/** A column of a captured table, with its renderers resolved. */
+export interface ColumnInfo {
+  readonly name: string;
+  readonly typeOid: number;
+  readonly typeModifier: number;
+  /** Sent in `K` tuples (part of the replica identity). */
+  readonly isReplicaIdentity: boolean;
+  /** Passes the column filters: filtered-out columns are absent from events. */
+  readonly included: boolean;
+  /** `"name":` and `,"name":`, JSON-encoded once. */
+  readonly jsonKey: string;
+  readonly jsonKeyAfterComma: string;
+  readonly render: ValueRenderer;
+  /** Writes the unchanged-TOAST placeholder rendered for this column's type. */
+  readonly renderUnchanged: (w: JsonWriter) => void;
+}
+
+/** A captured table as described by the latest Relation message. */
+export interface TableInfo {
+  readonly oid: number;
+  readonly schema: string;
+  readonly table: string;
+  /** `d`, `n`, `f` or `i`, as in pg_class.relreplident. */
+  readonly replicaIdentity: string;
+  /** Every column the server sends, in tuple order. */
+  readonly columns: readonly ColumnInfo[];
+  /** Indexes (into `columns`) of the event key: the primary key, else the replica identity index. */
+  readonly keyColumns: readonly number[];
+  /** Passes the table filters; changes of excluded tables are dropped. */
+  readonly included: boolean;
+  /** `"schema":"…","table":"…"`, JSON-encoded once. */
+  readonly sourceJson: string;
+}
+
+/** The transaction an event belongs to. */
+export interface TransactionInfo {
+  readonly xid: number;
+  /** LSN of the commit record (Begin's final LSN). */
+  readonly commitLsn: Lsn;
+  readonly commitTimeMicros: number;
+  /** Commit LSN of the transaction before this one, 0 when unknown. */
+  readonly previousCommitLsn: Lsn;
+  /** Replication origin, when the change was replayed from elsewhere. */
+  origin: string | undefined;
+}
+
+/** An insert (`c`), update (`u`), delete (`d`) or snapshot read (`r`). */
+export interface RowEvent {
+  readonly kind: 'row';
+  readonly op: 'c' | 'u' | 'd' | 'r';
+  readonly table: TableInfo;
+  readonly lsn: Lsn;
+  readonly txn: TransactionInfo;
+  /** Old row: `K` (key columns only), `O` (full row) or null. */
+  readonly before: TupleRef | null;
+  readonly after: TupleRef | null;
+}
+
+export interface TruncateEvent {
+  readonly kind: 'truncate';
+  readonly table: TableInfo;
+  readonly lsn: Lsn;
+  readonly txn: TransactionInfo;
+  readonly cascade: boolean;
+  readonly restartIdentity: boolean;
+}
+
+/** A `pg_logical_emit_message` message; `txn` is null for non-transactional ones. */
+export interface MessageEvent {
+  readonly kind: 'message';
+  readonly lsn: Lsn;
+  readonly txn: TransactionInfo | null;
+  readonly prefix: string;
+  readonly content: Buffer;
+}
+
+export interface BeginEvent {
+  readonly kind: 'begin';
+  readonly txn: TransactionInfo;
+}
+
+export interface CommitEvent {
+  readonly kind: 'commit';
+  readonly txn: TransactionInfo;
+  /** End of the commit record: the position acknowledged once this transaction is durable. */
+  readonly endLsn: Lsn;
+}
+
+export type StreamEvent = RowEvent | TruncateEvent | MessageEvent | BeginEvent | CommitEvent;
+export type StreamEventKind = StreamEvent['kind'];
+
+/** A group of consecutive events handed to a target in one call. */
+export interface EventBatch {
+  readonly events: readonly StreamEvent[];
+}

@@ -1,0 +1,156 @@
+/**
+ * The byte-bounded queue between the source and the target. Events gather into a batch; one batch
+ * at a time is written (everything that arrived while the previous write ran goes into the next,
+ * so slow, durable writes are amortised like a group commit). When the queue holds more than
+ * `maxBytes`, `push` returns a promise and the source stops reading until there is room.
+ * After each durable write the checkpointer completes the positions the batch carried.
+ */
+import { PgcdcError, asPgcdcError } from '../errors/pgcdc-error.js';
+import type { StreamEvent } from '../events/stream-event.js';
+import type { Lsn } from '../source/lsn.js';
+import type { Target } from '../targets/target.js';
+import type { Checkpointer } from './checkpointer.js';
+
+export interface DeliveryQueueOptions {
+  /** Pause the source when this many bytes of events are waiting. */
+  readonly maxBytes: number;
+  /** Largest batch handed to the target at once. */
+  readonly maxBatchBytes: number;
+  /** Called after each durable batch (metrics, latency). */
+  readonly onDelivered?: (events: readonly StreamEvent[]) => void;
+}
+
+interface Batch {
+  events: StreamEvent[];
+  bytes: number;
+  /** Highest checkpoint position registered in this batch, or -1. */
+  position: Lsn;
+}
+
+export class DeliveryQueue {
+  readonly #target: Target;
+  readonly #checkpointer: Checkpointer;
+  readonly #options: DeliveryQueueOptions;
+  #open: Batch = newBatch();
+  readonly #sealed: Batch[] = [];
+  #queuedBytes = 0;
+  #writing = false;
+  #scheduled = false;
+  #failure: PgcdcError | undefined;
+  #roomWaiters: (() => void)[] = [];
+  #drainWaiters: { resolve: () => void; reject: (error: PgcdcError) => void }[] = [];
+  #failureListeners: ((error: PgcdcError) => void)[] = [];
+
+  constructor(target: Target, checkpointer: Checkpointer, options: DeliveryQueueOptions) {
+    this.#target = target;
+    this.#checkpointer = checkpointer;
+    this.#options = options;
+  }
+
+  /** Bytes of events waiting or being written. */
+  get queuedBytes(): number {
+    return this.#queuedBytes;
+  }
+
+  /** True when nothing is waiting or being written. */
+  get idle(): boolean {
+    return !this.#writing && this.#sealed.length === 0 && this.#open.events.length === 0;
+  }
+
+  /**
+   * Adds an event weighing `bytes`. `position`, when given, is registered with the checkpointer and
+   * completed once this event is durable. Returns a promise when the caller should wait for room.
+   */
+  push(event: StreamEvent, bytes: number, position?: Lsn): Promise<void> | undefined {
+    if (this.#failure) throw this.#failure;
+    const batch = this.#open;
+    batch.events.push(event);
+    batch.bytes += bytes;
+    this.#queuedBytes += bytes;
+    if (position !== undefined) {
+      this.#checkpointer.register(position);
+      batch.position = position;
+    }
+    if (batch.bytes >= this.#options.maxBatchBytes) this.#seal();
+    this.#schedule();
+    if (this.#queuedBytes < this.#options.maxBytes) return undefined;
+    return new Promise<void>((resolve) => this.#roomWaiters.push(resolve));
+  }
+
+  /** Registers a position with no event (nothing to write, but it must wait for what is queued). */
+  pushPosition(position: Lsn): void {
+    if (this.#failure) throw this.#failure;
+    this.#checkpointer.register(position);
+    this.#open.position = position;
+    this.#schedule();
+  }
+
+  /** Resolves once everything pushed so far is durable; rejects if the target failed. */
+  drain(): Promise<void> {
+    if (this.#failure) return Promise.reject(this.#failure);
+    if (this.idle) return Promise.resolve();
+    return new Promise((resolve, reject) => this.#drainWaiters.push({ resolve, reject }));
+  }
+
+  /** Calls `listener` once if the target fails. */
+  onFailure(listener: (error: PgcdcError) => void): void {
+    if (this.#failure) listener(this.#failure);
+    else this.#failureListeners.push(listener);
+  }
+
+  #seal(): void {
+    if (this.#open.events.length === 0 && this.#open.position < 0) return;
+    this.#sealed.push(this.#open);
+    this.#open = newBatch();
+  }
+
+  #schedule(): void {
+    if (this.#scheduled || this.#writing) return;
+    this.#scheduled = true;
+    // Let the source decode everything that already arrived before the batch is cut.
+    setImmediate(() => {
+      this.#scheduled = false;
+      void this.#writeLoop();
+    });
+  }
+
+  async #writeLoop(): Promise<void> {
+    if (this.#writing || this.#failure) return;
+    this.#writing = true;
+    try {
+      for (;;) {
+        if (this.#sealed.length === 0) this.#seal();
+        const batch = this.#sealed.shift();
+        if (!batch) break;
+        if (batch.events.length > 0) await this.#target.write({ events: batch.events });
+        this.#queuedBytes -= batch.bytes;
+        if (batch.position >= 0) this.#checkpointer.complete(batch.position);
+        this.#options.onDelivered?.(batch.events);
+        this.#wakeRoomWaiters();
+      }
+    } catch (error) {
+      this.#fail(asPgcdcError(error, 'TARGET_FAILED'));
+      return;
+    } finally {
+      this.#writing = false;
+    }
+    for (const waiter of this.#drainWaiters.splice(0)) waiter.resolve();
+  }
+
+  #wakeRoomWaiters(): void {
+    if (this.#queuedBytes >= this.#options.maxBytes / 2 && this.#queuedBytes >= this.#options.maxBytes - this.#options.maxBatchBytes) return;
+    for (const waiter of this.#roomWaiters.splice(0)) waiter();
+  }
+
+  #fail(error: PgcdcError): void {
+    this.#failure = error;
+    for (const waiter of this.#drainWaiters.splice(0)) waiter.reject(error);
+    for (const listener of this.#failureListeners.splice(0)) listener(error);
+    // Wake the source so it notices the failure instead of waiting for room forever.
+    for (const waiter of this.#roomWaiters.splice(0)) waiter();
+  }
+}
+
+function newBatch(): Batch {
+  return { events: [], bytes: 0, position: -1 };
+}

@@ -1,0 +1,229 @@
+/**
+ * Turns the replication stream into events: decodes each pgoutput message, keeps transactions
+ * together, applies filters and skipped operations, spills streamed in-progress transactions to
+ * disk and replays them at commit, and pushes events (with the positions to acknowledge) into the
+ * delivery queue. Any promise it returns pauses reading until it settles.
+ */
+import { PgcdcError } from '../errors/pgcdc-error.js';
+import type { PgoutputDecoder } from '../decoding/pgoutput-decoder.js';
+import type { PgoutputMessage } from '../decoding/pgoutput-messages.js';
+import type { RelationRegistry } from '../decoding/relation-registry.js';
+import type { RowEvent, TableInfo, TransactionInfo } from '../events/stream-event.js';
+import type { Lsn } from '../source/lsn.js';
+import type { ReplicationHandlers } from '../source/replication-session.js';
+import type { SkippableOperation } from '../config/stream-config.js';
+import type { Checkpointer } from './checkpointer.js';
+import type { DeliveryQueue } from './delivery-queue.js';
+import type { StreamedTransactionSpill } from './streamed-transaction-spill.js';
+
+/** Fixed weight added to each event's byte size (object overhead). */
+const EVENT_OVERHEAD = 64;
+
+const STREAM_START = 0x53; // S
+const STREAM_STOP = 0x45; // E
+const STREAM_COMMIT = 0x63; // c
+const STREAM_ABORT = 0x41; // A
+
+export interface StreamProcessorOptions {
+  readonly skippedOperations: readonly SkippableOperation[];
+  readonly messagePrefixIncludeList: readonly string[];
+  readonly messagePrefixExcludeList: readonly string[];
+}
+
+/** Counters for status and metrics. */
+export interface StreamCounters {
+  transactions: number;
+  events: number;
+  filtered: number;
+  streamedTransactions: number;
+}
+
+export interface StreamProcessorParts {
+  readonly decoder: PgoutputDecoder;
+  readonly registry: RelationRegistry;
+  readonly queue: DeliveryQueue;
+  readonly checkpointer: Checkpointer;
+  readonly spill: StreamedTransactionSpill;
+  /** Shared across reconnects. */
+  readonly counters: StreamCounters;
+}
+
+/** Fresh counters. */
+export function newStreamCounters(): StreamCounters {
+  return { transactions: 0, events: 0, filtered: 0, streamedTransactions: 0 };
+}
+
+export class StreamProcessor implements ReplicationHandlers {
+  readonly #parts: StreamProcessorParts;
+  readonly #skip: ReadonlySet<string>;
+  readonly #options: StreamProcessorOptions;
+  #txn: TransactionInfo | undefined;
+  #previousCommitLsn: Lsn = 0;
+  /** Top-level xid of the streamed block being received, if any. */
+  #streamXid: number | undefined;
+  /** Relations announced inside a streamed transaction being replayed. */
+  #overlay: Map<number, TableInfo> | undefined;
+  #stopped = false;
+  /** Called after each keepalive (after the checkpointer saw it). */
+  onKeepaliveSeen: ((walEnd: Lsn, replyRequested: boolean) => void) | undefined;
+  /** Called with the end of each received message. */
+  onReceived: ((lsn: Lsn) => void) | undefined;
+  readonly counters: StreamCounters;
+
+  constructor(parts: StreamProcessorParts, options: StreamProcessorOptions) {
+    this.#parts = parts;
+    this.counters = parts.counters;
+    this.#options = options;
+    this.#skip = new Set(options.skippedOperations);
+  }
+
+  /** Ignores everything from now on (graceful stop): nothing more is delivered or confirmed. */
+  stop(): void {
+    this.#stopped = true;
+  }
+
+  onMessage(lsn: Lsn, buf: Buffer, start: number, end: number): void | Promise<void> {
+    if (this.#stopped) return undefined;
+    if (lsn > 0) this.onReceived?.(lsn);
+    const tag = buf[start];
+    if (this.#streamXid !== undefined && tag !== STREAM_START && tag !== STREAM_STOP && tag !== STREAM_COMMIT && tag !== STREAM_ABORT) {
+      return this.#parts.spill.append(this.#streamXid, lsn, buf, start, end);
+    }
+    return this.#handle(this.#parts.decoder.decode(buf, start, end), lsn, end - start);
+  }
+
+  onKeepalive(walEnd: Lsn, replyRequested: boolean): void {
+    if (this.#stopped) return;
+    this.onReceived?.(walEnd);
+    this.#parts.checkpointer.idle(walEnd);
+    this.onKeepaliveSeen?.(walEnd, replyRequested);
+  }
+
+  #handle(message: PgoutputMessage, lsn: Lsn, size: number): void | Promise<void> {
+    const { queue, checkpointer } = this.#parts;
+    switch (message.tag) {
+      case 'begin':
+        this.#txn = { xid: message.xid, commitLsn: message.finalLsn, commitTimeMicros: message.commitTimeMicros, previousCommitLsn: this.#previousCommitLsn, origin: undefined };
+        checkpointer.transactionOpen = true;
+        return queue.push({ kind: 'begin', txn: this.#txn }, EVENT_OVERHEAD);
+      case 'commit':
+        return this.#commit(this.#requireTxn('Commit'), message.endLsn);
+      case 'origin':
+        if (this.#txn) this.#txn.origin = message.name;
+        return undefined;
+      case 'relation':
+        return this.#overlay
+          ? this.#parts.registry.register(message, this.#overlay).then(() => undefined)
+          : this.#parts.registry.register(message).then(() => undefined);
+      case 'type':
+        return undefined; // types are read from the catalog when their relation is described
+      case 'insert':
+        return this.#row('c', message.relationOid, lsn, null, message.newTuple, size);
+      case 'update':
+        return this.#row('u', message.relationOid, lsn, message.oldTuple, message.newTuple, size);
+      case 'delete':
+        return this.#row('d', message.relationOid, lsn, message.oldTuple, null, size);
+      case 'truncate':
+        return this.#truncate(message.relationOids, message.cascade, message.restartIdentity, lsn);
+      case 'message':
+        return this.#logicalMessage(message.transactional, message.prefix, message.content, message.lsn, size);
+      case 'stream_start':
+        this.#streamXid = message.xid;
+        return this.#parts.spill.startSegment(message.xid, message.firstSegment);
+      case 'stream_stop':
+        this.#streamXid = undefined;
+        return undefined;
+      case 'stream_commit':
+        return this.#replayStreamed(message.xid, message.commitLsn, message.endLsn, message.commitTimeMicros);
+      case 'stream_abort':
+        return this.#parts.spill.abort(message.xid, message.subXid);
+      case 'begin_prepare':
+      case 'prepare':
+      case 'stream_prepare':
+      case 'commit_prepared':
+      case 'rollback_prepared':
+        throw new PgcdcError('PROTOCOL', `received a two-phase message (${message.tag}) although two-phase decoding was not requested`, {
+          hint: 'the slot was created with TWO_PHASE by another tool; give this stream its own slot',
+        });
+    }
+  }
+
+  #row(op: RowEvent['op'], relationOid: number, lsn: Lsn, before: RowEvent['before'], after: RowEvent['after'], size: number): void | Promise<void> {
+    const table = this.#table(relationOid);
+    const txn = this.#requireTxn('a change');
+    if (!table.included || this.#skip.has(op)) {
+      this.counters.filtered++;
+      return undefined;
+    }
+    this.counters.events++;
+    return this.#parts.queue.push({ kind: 'row', op, table, lsn, txn, before, after }, size + EVENT_OVERHEAD);
+  }
+
+  #truncate(relationOids: readonly number[], cascade: boolean, restartIdentity: boolean, lsn: Lsn): void | Promise<void> {
+    const txn = this.#requireTxn('Truncate');
+    let pending: Promise<void> | undefined;
+    for (const oid of relationOids) {
+      const table = this.#table(oid);
+      if (!table.included || this.#skip.has('t')) {
+        this.counters.filtered++;
+        continue;
+      }
+      this.counters.events++;
+      pending = this.#parts.queue.push({ kind: 'truncate', table, lsn, txn, cascade, restartIdentity }, EVENT_OVERHEAD) ?? pending;
+    }
+    return pending;
+  }
+
+  #logicalMessage(transactional: boolean, prefix: string, content: Buffer, lsn: Lsn, size: number): void | Promise<void> {
+    const { messagePrefixIncludeList: include, messagePrefixExcludeList: exclude } = this.#options;
+    const wanted = (include.length === 0 || include.some((p) => prefix.startsWith(p))) && !exclude.some((p) => prefix.startsWith(p));
+    if (transactional) {
+      const txn = this.#requireTxn('a transactional message');
+      if (!wanted) return undefined;
+      this.counters.events++;
+      return this.#parts.queue.push({ kind: 'message', lsn, txn, prefix, content }, size + EVENT_OVERHEAD);
+    }
+    if (!wanted) return undefined;
+    this.counters.events++;
+    // A non-transactional message is its own unit: acknowledge its position once it is durable.
+    return this.#parts.queue.push({ kind: 'message', lsn, txn: null, prefix, content }, size + EVENT_OVERHEAD, lsn);
+  }
+
+  #commit(txn: TransactionInfo, endLsn: Lsn): void | Promise<void> {
+    this.#txn = undefined;
+    this.#previousCommitLsn = txn.commitLsn;
+    this.#parts.checkpointer.transactionOpen = false;
+    this.counters.transactions++;
+    return this.#parts.queue.push({ kind: 'commit', txn, endLsn }, EVENT_OVERHEAD, endLsn);
+  }
+
+  async #replayStreamed(xid: number, commitLsn: Lsn, endLsn: Lsn, commitTimeMicros: number): Promise<void> {
+    const { spill, decoder, queue } = this.#parts;
+    const txn: TransactionInfo = { xid, commitLsn, commitTimeMicros, previousCommitLsn: this.#previousCommitLsn, origin: undefined };
+    this.#txn = txn;
+    this.#overlay = new Map();
+    this.counters.streamedTransactions++;
+    try {
+      await queue.push({ kind: 'begin', txn }, EVENT_OVERHEAD);
+      await spill.replay(xid, (lsn, buf, start, end, aborted) => {
+        const message = decoder.decode(buf, start, end, true);
+        if ('xid' in message && message.xid !== undefined && message.xid !== xid && aborted.has(message.xid)) return undefined;
+        return this.#handle(message, lsn, end - start);
+      });
+    } finally {
+      this.#overlay = undefined;
+    }
+    await this.#commit(txn, endLsn);
+  }
+
+  #table(oid: number): TableInfo {
+    const table = this.#overlay?.get(oid) ?? this.#parts.registry.get(oid);
+    if (!table) throw new PgcdcError('PROTOCOL', `a change refers to relation ${oid} before its Relation message`);
+    return table;
+  }
+
+  #requireTxn(what: string): TransactionInfo {
+    if (!this.#txn) throw new PgcdcError('PROTOCOL', `received ${what} outside a transaction`);
+    return this.#txn;
+  }
+}

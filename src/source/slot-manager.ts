@@ -1,0 +1,117 @@
+/**
+ * Finds, creates and drops the stream's durable pgoutput replication slot. A slot this stream
+ * created earlier (recorded in the state directory) that has since disappeared or been invalidated
+ * is an error, never silently re-created: the changes in between would be lost.
+ */
+import type { ConnectionConfig, SourceConfig } from '../config/stream-config.js';
+import { PgcdcError } from '../errors/pgcdc-error.js';
+import type { Logger } from '../logging/logger.js';
+import type { StateStore } from '../state/state-store.js';
+import type { CatalogConnection } from './catalog-connection.js';
+import { formatLsn, parseLsn, type Lsn } from './lsn.js';
+import { ReplicationSession } from './replication-session.js';
+
+export interface SlotPosition {
+  /** The slot's confirmed_flush_lsn: streaming resumes after it. */
+  readonly confirmedFlush: Lsn;
+  readonly created: boolean;
+}
+
+export interface SlotDetails {
+  readonly name: string;
+  readonly plugin: string | null;
+  readonly slotType: string;
+  readonly database: string | null;
+  readonly active: boolean;
+  readonly activePid: number | null;
+  readonly confirmedFlush: Lsn | undefined;
+  readonly restartLsn: Lsn | undefined;
+  readonly walStatus: string | null;
+}
+
+const SLOT_SQL = `
+  select slot_name, plugin, slot_type, database, active, active_pid,
+         confirmed_flush_lsn::text as confirmed_flush, restart_lsn::text as restart_lsn, wal_status
+    from pg_replication_slots where slot_name = $1`;
+
+/** Reads the slot, or undefined when it does not exist. */
+export async function readSlot(catalog: CatalogConnection, name: string): Promise<SlotDetails | undefined> {
+  const { rows } = await catalog.query(SLOT_SQL, [name]);
+  const row = rows[0];
+  if (!row) return undefined;
+  return {
+    name: row.slot_name,
+    plugin: row.plugin,
+    slotType: row.slot_type,
+    database: row.database,
+    active: row.active,
+    activePid: row.active_pid,
+    confirmedFlush: row.confirmed_flush ? parseLsn(row.confirmed_flush) : undefined,
+    restartLsn: row.restart_lsn ? parseLsn(row.restart_lsn) : undefined,
+    walStatus: row.wal_status,
+  };
+}
+
+/** Returns the slot's position, creating the slot if this stream never had one. */
+export async function ensureSlot(
+  catalog: CatalogConnection,
+  connection: ConnectionConfig,
+  source: SourceConfig,
+  state: StateStore,
+  logger: Logger,
+): Promise<SlotPosition> {
+  const name = source.slotName;
+  const existing = await readSlot(catalog, name);
+  if (existing) return { confirmedFlush: usablePosition(existing, connection.database), created: false };
+  const recorded = (await state.read()).slot;
+  if (recorded && recorded.name === name) {
+    throw new PgcdcError('SLOT_LOST', `replication slot "${name}" that this stream created on ${recorded.createdAt} no longer exists`, {
+      hint: `changes since then may be lost: run "pgcdc teardown -c FILE" to forget it, then "pgcdc run" to start over (with a snapshot, per snapshotMode)`,
+    });
+  }
+  const session = await ReplicationSession.open(connection);
+  try {
+    const identity = await session.identifySystem();
+    const slot = await session.createSlot(name, { exportSnapshot: false });
+    await state.write({
+      version: 1,
+      slot: { name, systemId: identity.systemId, database: identity.database, createdAt: new Date().toISOString(), consistentPoint: slot.consistentPoint },
+    });
+    logger.info({ slot: name, consistentPoint: formatLsn(slot.consistentPoint) }, 'created replication slot');
+    return { confirmedFlush: slot.consistentPoint, created: true };
+  } finally {
+    await session.close();
+  }
+}
+
+/** Drops the slot if it exists; fails if a consumer is still attached. */
+export async function dropSlot(catalog: CatalogConnection, name: string): Promise<boolean> {
+  const slot = await readSlot(catalog, name);
+  if (!slot) return false;
+  if (slot.active) {
+    throw new PgcdcError('SLOT_ACTIVE', `replication slot "${name}" is in use by process ${slot.activePid}`, {
+      hint: 'stop the pgcdc (or other consumer) reading it first',
+    });
+  }
+  await catalog.query('select pg_drop_replication_slot($1)', [name]);
+  return true;
+}
+
+function usablePosition(slot: SlotDetails, database: string): Lsn {
+  if (slot.slotType !== 'logical' || slot.plugin !== 'pgoutput') {
+    throw new PgcdcError('CONFIG_INVALID', `replication slot "${slot.name}" exists but is a ${slot.slotType} slot for plugin ${slot.plugin ?? 'none'}`, {
+      hint: 'choose another slotName, or drop that slot if nothing uses it',
+    });
+  }
+  if (slot.database !== database) {
+    throw new PgcdcError('CONFIG_INVALID', `replication slot "${slot.name}" belongs to database ${slot.database}, not ${database}`, {
+      hint: 'choose another slotName for this database',
+    });
+  }
+  if (slot.walStatus === 'lost') {
+    throw new PgcdcError('SLOT_LOST', `replication slot "${slot.name}" was invalidated: the WAL it needed was removed (max_slot_wal_keep_size)`, {
+      hint: 'changes were lost: run "pgcdc teardown -c FILE", then "pgcdc run" to start over with a snapshot',
+    });
+  }
+  return slot.confirmedFlush ?? 0;
+}

@@ -1,0 +1,36 @@
+/**
+ * Builds the target a stream spec asks for. Each target type has one entry in `TARGET_FACTORIES`,
+ * so a new type does not compile until it is handled here.
+ */
+import type { StreamConfig, TargetConfig, TargetType } from '../config/stream-config.js';
+import { DebeziumJsonEncoder } from '../events/debezium-json-encoder.js';
+import type { Logger } from '../logging/logger.js';
+import { PGCDC_VERSION } from '../version.js';
+import { FileTarget } from './file/file-target.js';
+import { StdoutTarget } from './stdout/stdout-target.js';
+import type { Target } from './target.js';
+
+type TargetFactory<T extends TargetType> = (target: Extract<TargetConfig, { type: T }>, stream: StreamConfig, logger: Logger) => Target;
+
+const TARGET_FACTORIES: { readonly [T in TargetType]: TargetFactory<T> } = {
+  Stdout: (target, stream) => new StdoutTarget(debeziumEncoder(stream, target.format)),
+  File: (target, stream, logger) => new FileTarget(target, debeziumEncoder(stream, target.format), logger),
+};
+
+/** The target of a stream. */
+export function createTarget(stream: StreamConfig, logger: Logger): Target {
+  const factory = TARGET_FACTORIES[stream.target.type] as TargetFactory<TargetType>;
+  return factory(stream.target, stream, logger);
+}
+
+/** A Debezium JSON encoder configured from the stream spec. */
+export function debeziumEncoder(stream: StreamConfig, format: 'value' | 'record'): DebeziumJsonEncoder {
+  return new DebeziumJsonEncoder({
+    serverName: stream.name,
+    database: stream.source.connection.database,
+    version: PGCDC_VERSION,
+    format,
+    tombstonesOnDelete: stream.source.tombstonesOnDelete,
+    transactionMetadata: stream.source.provideTransactionMetadata,
+  });
+}

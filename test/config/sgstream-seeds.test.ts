@@ -1,0 +1,215 @@
+/**
+ * Every SGStream example of the StackGres "creating streams" guide (read from ../shared at test
+ * time): as written, each must validate and stop at its unsupported target; with a File or Stdout
+ * target substituted, each must load into exactly the expected StreamConfig.
+ */
+import { readFileSync } from 'node:fs';
+import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+import { parseStreamConfig } from '../../src/config/load-stream-config.js';
+import type { ConnectionConfig, SourceConfig, StreamConfig } from '../../src/config/stream-config.js';
+import { PgcdcError } from '../../src/errors/pgcdc-error.js';
+
+const GUIDE = new URL('../../../shared/seeds/002_f2e5948791aa36dd.txt', import.meta.url);
+const BLOCKS = [...readFileSync(GUIDE, 'utf8').matchAll(/```yaml\n([\s\S]*?)```/g)].map((match) => match[1]);
+
+/** The example holding `kind: SGStream` and `name: <name>` (and `marker` when two share a name). */
+function example(name: string, marker = ''): string {
+  const found = BLOCKS.filter((block) => block.includes('kind: SGStream') && block.includes(`  name: ${name}\n`) && block.includes(marker));
+  expect(found, `example ${name} ${marker}`).toHaveLength(1);
+  return found[0];
+}
+
+/** The example with `spec.target` replaced (other documents of the file kept). */
+function withTarget(yaml: string, target: Record<string, unknown>, keepOtherSections = false): string {
+  return parseAllDocuments(yaml)
+    .map((document) => {
+      if (document.get('kind') === 'SGStream') {
+        if (keepOtherSections) for (const [key, value] of Object.entries(target)) document.setIn(['spec', 'target', key], value);
+        else document.setIn(['spec', 'target'], document.createNode(target));
+      }
+      return String(document);
+    })
+    .join('');
+}
+
+const CWD = '/work/streams';
+const CLUSTER_URL = 'postgres://replicator:cluster-pw@source-cluster.db.internal:5433/postgres?sslmode=require';
+const ENV = {
+  PGCDC_CLUSTER_SOURCE_CLUSTER: CLUSTER_URL,
+  TOKEN: 'token-1',
+  PGCDC_SECRET_STREAM_CREDENTIALS_USERNAME: 'stream_user',
+  PGCDC_SECRET_STREAM_CREDENTIALS_PASSWORD: 'stream_password',
+};
+const FILE_TARGET = { type: 'File', file: { path: 'changes.jsonl' } };
+const STDOUT_TARGET = { type: 'Stdout' };
+
+function clusterConnection(name: string, overrides: Partial<ConnectionConfig> = {}): ConnectionConfig {
+  return {
+    host: 'source-cluster.db.internal',
+    port: 5433,
+    database: 'postgres',
+    user: 'replicator',
+    password: 'cluster-pw',
+    sslMode: 'require',
+    sslRootCert: undefined,
+    sslCert: undefined,
+    sslKey: undefined,
+    applicationName: `pgcdc-${name}`,
+    connectTimeoutMs: 10_000,
+    ...overrides,
+  };
+}
+
+function expectedConfig(name: string, connection: ConnectionConfig, options: Partial<SourceConfig> & Partial<StreamConfig> = {}): StreamConfig {
+  const { target, maxRetries, warnings, ...source } = options;
+  return {
+    name,
+    source: {
+      connection,
+      includes: [],
+      excludes: [],
+      snapshotMode: 'initial',
+      slotName: `pgcdc_${name.replaceAll('-', '_')}`,
+      publicationName: `pgcdc_${name.replaceAll('-', '_')}`,
+      publicationAutocreateMode: 'filtered',
+      publishViaPartitionRoot: false,
+      slotDropOnStop: false,
+      tombstonesOnDelete: true,
+      unavailableValuePlaceholder: '__debezium_unavailable_value',
+      provideTransactionMetadata: false,
+      skippedOperations: [],
+      messagePrefixIncludeList: [],
+      messagePrefixExcludeList: [],
+      streamInProgressTransactions: true,
+      statusIntervalMs: 10_000,
+      slotMaxRetries: 6,
+      slotRetryDelayMs: 10_000,
+      ...source,
+    },
+    target: target ?? { type: 'File', path: '/work/streams/changes.jsonl', format: 'value' },
+    maxRetries: maxRetries ?? -1,
+    stateDir: `/work/streams/.pgcdc/${name}`,
+    apiVersion: 'stackgres.io/v1alpha1',
+    warnings: warnings ?? [],
+  };
+}
+
+async function rejection(promise: Promise<unknown>): Promise<PgcdcError> {
+  const error = await promise.then(
+    () => undefined,
+    (reason: unknown) => reason,
+  );
+  expect(error).toBeInstanceOf(PgcdcError);
+  return error as PgcdcError;
+}
+
+describe('SGStream examples of the StackGres guide', () => {
+  let secrets: string;
+  beforeAll(async () => {
+    secrets = await mkdtemp(path.join(tmpdir(), 'pgcdc-secrets-'));
+    await mkdir(path.join(secrets, 'external-pg-credentials'));
+    await writeFile(path.join(secrets, 'external-pg-credentials', 'username'), 'cdc_user\n');
+    await writeFile(path.join(secrets, 'external-pg-credentials', 'password'), 'secure_password\n');
+  });
+  afterAll(() => rm(secrets, { recursive: true, force: true }));
+  const load = (yaml: string, fileName = 'stream.yaml') => parseStreamConfig(yaml, { fileName, cwd: CWD, env: ENV, secretsDir: secrets });
+
+  it.each([
+    ['migration-stream', '', 12, 'SGCluster'],
+    ['events-stream', '', 15, 'CloudEvent'],
+    ['external-migration', '', 19, 'SGCluster'],
+    ['custom-auth-stream', '', 26, 'SGCluster'],
+    ['lambda-stream', 'script: |', 11, 'PgLambda'],
+    ['lambda-stream', 'scriptFrom', 22, 'PgLambda'],
+    ['one-time-migration', '', 13, 'SGCluster'],
+  ])('%s %s as written validates, then stops at its %s target', async (name, marker, line, type) => {
+    const error = await rejection(load(example(name, marker)));
+    expect(error.code).toBe('CONFIG_INVALID');
+    expect(error.message).toBe(`stream.yaml:${line}: spec.target.type: ${type} is not supported by this version of pgcdc (supported: Stdout, File)`);
+    expect(error.hint).toBe('write to a file or standard output instead, e.g. target: {type: File, file: {path: changes.jsonl}}');
+  });
+
+  it('migration-stream: SGCluster source, database from the document', async () => {
+    const config = await load(withTarget(example('migration-stream'), FILE_TARGET));
+    expect(config).toStrictEqual(expectedConfig('migration-stream', clusterConnection('migration-stream', { database: 'myapp' })));
+  });
+
+  it('events-stream: includes, and a warning for the CloudEvent section kept beside a File target', async () => {
+    const config = await load(withTarget(example('events-stream'), FILE_TARGET, true));
+    expect(config).toStrictEqual(
+      expectedConfig('events-stream', clusterConnection('events-stream', { database: 'orders' }), {
+        includes: ['public\\.orders', 'public\\.order_items'],
+        warnings: ['spec.target.cloudEvent is accepted but not applied by pgcdc (spec.target.type is File)'],
+      }),
+    );
+  });
+
+  it('events-stream: the ${TOKEN} of its header must be set', async () => {
+    const { TOKEN: _token, ...withoutToken } = ENV;
+    const error = await rejection(parseStreamConfig(example('events-stream'), { fileName: 'events.yaml', cwd: CWD, env: withoutToken }));
+    expect(error.code).toBe('CONFIG_INVALID');
+    expect(error.message).toBe(
+      'events.yaml:22: spec.target.cloudEvent.http.headers.Authorization uses ${TOKEN}, but the environment variable TOKEN is not set; expected it set, or a default: ${TOKEN:-value}',
+    );
+  });
+
+  it('external-migration: Postgres source with credentials from the secrets directory', async () => {
+    const config = await load(withTarget(example('external-migration'), STDOUT_TARGET));
+    expect(config).toStrictEqual(
+      expectedConfig(
+        'external-migration',
+        {
+          host: 'external-postgres.example.com',
+          port: 5432,
+          database: 'production',
+          user: 'cdc_user',
+          password: 'secure_password',
+          sslMode: 'prefer',
+          sslRootCert: undefined,
+          sslCert: undefined,
+          sslKey: undefined,
+          applicationName: 'pgcdc-external-migration',
+          connectTimeoutMs: 10_000,
+        },
+        { target: { type: 'Stdout', format: 'value' } },
+      ),
+    );
+  });
+
+  it('custom-auth-stream: credentials from PGCDC_SECRET_* variables override the cluster URL; its Secret document is ignored', async () => {
+    const config = await load(withTarget(example('custom-auth-stream'), FILE_TARGET));
+    expect(config).toStrictEqual(
+      expectedConfig('custom-auth-stream', clusterConnection('custom-auth-stream', { user: 'stream_user', password: 'stream_password' }), {
+        warnings: ['the document at line 1 (v1 Secret stream-credentials) is ignored; pgcdc reads secrets from the secrets directory or PGCDC_SECRET_* variables'],
+      }),
+    );
+  });
+
+  it.each([
+    ['script: |', []],
+    ['scriptFrom', ['the document at line 1 (v1 ConfigMap lambda-script) is ignored']],
+  ])('lambda-stream (%s) loads with a Stdout target', async (marker, warnings) => {
+    const config = await load(withTarget(example('lambda-stream', marker), { type: 'Stdout', stdout: { format: 'record' } }));
+    expect(config).toStrictEqual(expectedConfig('lambda-stream', clusterConnection('lambda-stream'), { target: { type: 'Stdout', format: 'record' }, warnings }));
+  });
+
+  it('one-time-migration: snapshotMode from debeziumProperties and maxRetries', async () => {
+    const config = await load(withTarget(example('one-time-migration'), FILE_TARGET));
+    expect(config).toStrictEqual(expectedConfig('one-time-migration', clusterConnection('one-time-migration'), { snapshotMode: 'initial_only', maxRetries: 3 }));
+  });
+
+  it.each([
+    ['includes', ['public\\.users', 'public\\.orders', 'inventory\\..*']],
+    ['excludes', ['public\\.audit_logs', 'temp\\..*']],
+  ])('the %s filter snippet works inside a complete document', async (filter, patterns) => {
+    const snippet = BLOCKS.find((block) => block.startsWith('spec:') && block.includes(`      ${filter}:`));
+    expect(snippet).toBeDefined();
+    const yaml = `apiVersion: stackgres.io/v1alpha1\nkind: SGStream\nmetadata:\n  name: filtered\n${snippet}  target:\n    type: Stdout\n`;
+    const config = await load(yaml);
+    expect(config).toStrictEqual(expectedConfig('filtered', clusterConnection('filtered'), { [filter]: patterns, target: { type: 'Stdout', format: 'value' } }));
+  });
+});

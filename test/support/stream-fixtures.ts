@@ -1,0 +1,57 @@
+/**
+ * Builds stream specs for tests and reads what a File target wrote.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseStreamConfig } from '../../src/config/load-stream-config.js';
+import type { StreamConfig } from '../../src/config/stream-config.js';
+
+let counter = 0;
+
+/** A temporary directory removed by the OS eventually; tests remove it when they can. */
+export function tempDir(prefix = 'pgcdc-test-'): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+export interface TestStreamOptions {
+  readonly url: string;
+  readonly name?: string;
+  readonly dir?: string;
+  /** Extra lines under spec.source.postgres (YAML, indented by the helper). */
+  readonly source?: Record<string, unknown>;
+  readonly target?: Record<string, unknown>;
+  readonly maxRetries?: number;
+}
+
+/** Writes a native stream spec with a File target and returns it parsed, plus the file paths. */
+export async function fileStream(options: TestStreamOptions): Promise<{ config: StreamConfig; specFile: string; outFile: string; dir: string }> {
+  const dir = options.dir ?? tempDir();
+  const name = options.name ?? `s${process.pid}x${++counter}`;
+  const outFile = path.join(dir, 'events.ndjson');
+  const spec = {
+    apiVersion: 'pgcdc/v1',
+    kind: 'Stream',
+    metadata: { name },
+    spec: {
+      source: { type: 'Postgres', postgres: { url: options.url, snapshotMode: 'never', ...options.source } },
+      target: { type: 'File', file: { path: outFile, ...options.target } },
+      maxRetries: options.maxRetries ?? 5,
+      stateDir: path.join(dir, 'state'),
+    },
+  };
+  const specFile = path.join(dir, 'stream.yaml');
+  const text = JSON.stringify(spec, null, 2); // JSON is YAML
+  fs.writeFileSync(specFile, text);
+  return { config: await parseStreamConfig(text, { fileName: specFile }), specFile, outFile, dir };
+}
+
+/** Parses every line of an NDJSON file (missing file = no lines). */
+export function readEvents(file: string): any[] {
+  if (!fs.existsSync(file)) return [];
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((line) => line.length > 0)
+    .map((line) => JSON.parse(line));
+}
