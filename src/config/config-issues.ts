@@ -108,14 +108,14 @@ export class ConfigProblems {
 /**
  * The one error for a list of problems: one problem per line, each prefixed with `file:line:`,
  * so the first line alone says what is wrong and where. Configuration problems come before
- * unresolved secrets, each in document order; the code is that of the first line.
+ * unresolved secrets, each in document order; the code and the hint are those of the first line.
  */
 export function configError(issues: readonly ConfigIssue[], locator: IssueLocator): PgcdcError {
   const line = (issue: ConfigIssue): number => locator.lineOf(issue.path) ?? 0;
   const ordered = [...issues].sort((a, b) => rank(a) - rank(b) || line(a) - line(b));
   const lines = ordered.map((issue) => `${locationPrefix(issue.path, locator)}${issue.text}`);
   const first = ordered[0];
-  const hint = ordered.find((issue) => issue.hint !== undefined)?.hint ?? DEFAULT_CONFIG_HINT;
+  const hint = first?.hint ?? DEFAULT_CONFIG_HINT;
   return new PgcdcError(first?.code ?? 'CONFIG_INVALID', lines.join('\n'), { hint });
 }
 

@@ -9,7 +9,7 @@ import { describeValue } from './config-issues.js';
 const strings = z.array(z.string());
 
 /** Resource quantities are strings in the CRD; Kubernetes also accepts plain numbers (`cpu: 1`). */
-const quantityMapSchema = z.record(z.string(), z.union([z.string(), z.number()]));
+const quantityMapSchema = z.record(z.string(), z.union([z.string(), z.number()]).meta({ expected: 'a quantity such as 500m, 2 or 1Gi' }));
 
 const ownerReferenceSchema = z.strictObject({
   apiVersion: z.string(),

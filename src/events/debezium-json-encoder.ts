@@ -22,7 +22,15 @@ export interface DebeziumEncoderOptions {
   readonly tombstonesOnDelete: boolean;
   /** Add `transaction` blocks and BEGIN/END records. */
   readonly transactionMetadata: boolean;
+  /**
+   * Debezium's `skipped.operations`, applied to the records a primary-key change becomes (the
+   * pipeline drops every other skipped event before it reaches the encoder).
+   */
+  readonly skippedOperations: readonly string[];
 }
+
+/** The data collection Debezium counts logical decoding messages under in transaction metadata. */
+const MESSAGE_COLLECTION = 'LOGICAL_DECODING_MESSAGE';
 
 /** Per-transaction counters for transaction metadata. */
 interface TransactionProgress {
@@ -38,10 +46,11 @@ export class DebeziumJsonEncoder {
   readonly #sourcePrefix: string;
   readonly #databaseJson: string;
   #txn: TransactionInfo | undefined;
-  #txnHead = '';
-  #txnMiddle = '';
-  #txnTail = '';
-  #txnId = '';
+  /** Pre-encoded `source` fragments of the current transaction, per table and snapshot marker. */
+  readonly #sourceFragments = new Map<TableInfo, SourceFragments>();
+  readonly #snapshotSourceFragments = new Map<TableInfo, SourceFragments>();
+  /** Pre-encoded endings (`xmin` … `ts_ns}` and newline) of this batch, per op. */
+  readonly #endings = new Map<string, Buffer>();
   #nowMs = 0;
   #progress: TransactionProgress | undefined;
   #nowJson = '';
@@ -57,6 +66,7 @@ export class DebeziumJsonEncoder {
   encode(events: readonly StreamEvent[], w: JsonWriter, nowMs = Date.now()): number {
     this.#nowMs = nowMs;
     this.#nowJson = `,"ts_ms":${nowMs},"ts_us":${nowMs}000,"ts_ns":${nowMs}000000}`;
+    this.#endings.clear();
     let records = 0;
     for (let i = 0; i < events.length; i++) {
       const event = events[i]!;
@@ -85,9 +95,13 @@ export class DebeziumJsonEncoder {
     let records = this.#beginIfNeeded(w, event.txn);
     if (event.op === 'u' && keyChanged(event)) {
       // Debezium: a primary-key change is a delete of the old key, its tombstone, then a create.
-      records += this.#rowRecord(w, event, 'd', event.before, null);
-      records += this.#tombstone(w, event.table, event.before);
-      return records + this.#rowRecord(w, event, 'c', null, event.after);
+      const skipped = this.#options.skippedOperations;
+      if (!skipped.includes('d')) {
+        records += this.#rowRecord(w, event, 'd', event.before, null);
+        records += this.#tombstone(w, event.table, event.before);
+      }
+      if (!skipped.includes('c')) records += this.#rowRecord(w, event, 'c', null, event.after);
+      return records;
     }
     records += this.#rowRecord(w, event, event.op, event.before, event.after);
     if (event.op === 'd') records += this.#tombstone(w, event.table, event.before);
@@ -98,7 +112,7 @@ export class DebeziumJsonEncoder {
     const record = this.#options.format === 'record';
     if (record) {
       w.raw('{"key":');
-      writeKeyJson(w, event.table, after ?? before);
+      writeKeyJson(w, event.table, after ?? before, before);
       w.raw(',"value":');
     }
     w.raw('{"before":');
@@ -109,8 +123,14 @@ export class DebeziumJsonEncoder {
     unchanged.length = 0;
     if (after === null) w.raw('null');
     else writeTupleJson(w, event.table, after, unchanged);
-    this.#writeSource(w, event.txn, event.table, event.lsn, op === 'r');
-    this.#writeTransactionBlock(w, event.txn, event.table);
+    this.#writeSourceOpen(w, event.txn, event.table, event.lsn, op === 'r');
+    if (!this.#options.transactionMetadata && unchanged.length === 0) {
+      // The common case: everything after the LSN is the same for the whole batch.
+      w.fragment(this.#ending(op, record));
+      return 1;
+    }
+    w.raw(',"xmin":null}');
+    this.#writeTransactionBlock(w, event.txn, `${event.table.schema}.${event.table.table}`);
     w.raw(`,"op":"${op}"`);
     if (unchanged.length > 0) {
       w.raw(',"unchanged_toast_columns":[');
@@ -125,6 +145,16 @@ export class DebeziumJsonEncoder {
     return 1;
   }
 
+  /** `,"xmin":null},"transaction":null,"op":"…","ts_ms":…,"ts_us":…,"ts_ns":…}` and the line end. */
+  #ending(op: string, record: boolean): Buffer {
+    let ending = this.#endings.get(op);
+    if (!ending) {
+      ending = Buffer.from(`,"xmin":null},"transaction":null,"op":"${op}"${this.#nowJson}${record ? '}\n' : '\n'}`, 'latin1');
+      this.#endings.set(op, ending);
+    }
+    return ending;
+  }
+
   #tombstone(w: JsonWriter, table: TableInfo, before: RowEvent['before']): number {
     if (!this.#options.tombstonesOnDelete || this.#options.format !== 'record') return 0;
     w.raw('{"key":');
@@ -137,14 +167,20 @@ export class DebeziumJsonEncoder {
     const records = this.#beginIfNeeded(w, event.txn);
     const record = this.#options.format === 'record';
     w.raw(record ? '{"key":null,"value":{"before":null,"after":null' : '{"before":null,"after":null');
-    this.#writeSource(w, event.txn, event.table, event.lsn, false);
-    this.#writeTransactionBlock(w, event.txn, event.table);
+    this.#writeSourceOpen(w, event.txn, event.table, event.lsn, false);
+    w.raw(',"xmin":null}');
+    this.#writeTransactionBlock(w, event.txn, `${event.table.schema}.${event.table.table}`);
     w.raw(',"op":"t"');
     w.raw(this.#nowJson);
     w.raw(record ? '}\n' : '\n');
     return records + 1;
   }
 
+  /**
+   * A message event, laid out as Debezium's message value: `op`, `ts_ms`, `source`, `transaction`,
+   * `message`. A transactional message is an event of its transaction (counted under
+   * `LOGICAL_DECODING_MESSAGE` in transaction metadata); a non-transactional one belongs to none.
+   */
   #message(w: JsonWriter, event: MessageEvent): number {
     const records = event.txn ? this.#beginIfNeeded(w, event.txn) : 0;
     const record = this.#options.format === 'record';
@@ -153,11 +189,10 @@ export class DebeziumJsonEncoder {
       w.string(event.prefix);
       w.raw('},"value":');
     }
-    w.raw('{');
-    w.raw(this.#sourcePrefix.slice(1));
-    this.#writeSourceFields(w, event.txn, '"schema":"","table":""', event.lsn, false);
-    w.raw(',"op":"m"');
-    w.raw(this.#nowJson.slice(0, -1));
+    w.raw(`{"op":"m","ts_ms":${this.#nowMs}`);
+    this.#writeMessageSource(w, event.txn, event.lsn);
+    if (event.txn) this.#writeTransactionBlock(w, event.txn, MESSAGE_COLLECTION);
+    else w.raw(',"transaction":null');
     w.raw(',"message":{"prefix":');
     w.string(event.prefix);
     w.raw(`,"content":"${event.content.toString('base64')}"}}`);
@@ -196,47 +231,66 @@ export class DebeziumJsonEncoder {
     w.raw(this.#options.format === 'record' ? `{"key":{"id":"${id}"},"value":${value}}\n` : `${value}\n`);
   }
 
-  #writeTransactionBlock(w: JsonWriter, txn: TransactionInfo, table: TableInfo): void {
+  #writeTransactionBlock(w: JsonWriter, txn: TransactionInfo, collection: string): void {
     const progress = this.#progress;
     if (!this.#options.transactionMetadata || !progress || progress.txn !== txn) {
       w.raw(',"transaction":null');
       return;
     }
-    const collection = `${table.schema}.${table.table}`;
     const order = (progress.perCollection.get(collection) ?? 0) + 1;
     progress.perCollection.set(collection, order);
     progress.total += 1;
     w.raw(`,"transaction":{"id":"${progress.id}","total_order":${progress.total},"data_collection_order":${order}}`);
   }
 
-  #writeSource(w: JsonWriter, txn: TransactionInfo, table: TableInfo, lsn: Lsn, snapshot: boolean): void {
-    w.raw(this.#sourcePrefix);
-    this.#writeSourceFields(w, txn, table.sourceJson, lsn, snapshot);
-  }
-
-  /** The `source` fields after `name`, in Debezium's order, and the closing brace. */
-  #writeSourceFields(w: JsonWriter, txn: TransactionInfo | null, tableJson: string, lsn: Lsn, snapshot: boolean): void {
-    if (txn === null) {
-      // Non-transactional message: no commit time and no transaction id.
-      w.raw(`"ts_ms":${this.#nowMs},"snapshot":"false","db":${this.#databaseJson},"sequence":"[null,\\"${lsn}\\"]",${tableJson},"txId":null,"lsn":${lsn},"xmin":null}`);
-      return;
-    }
+  /** The `source` block of a transactional event, up to and including its `lsn` (no `xmin`, no brace). */
+  #writeSourceOpen(w: JsonWriter, txn: TransactionInfo, table: TableInfo, lsn: Lsn, snapshot: boolean): void {
     if (txn !== this.#txn) {
       this.#txn = txn;
-      const previous = txn.previousCommitLsn === 0 ? 'null' : `\\"${txn.previousCommitLsn}\\"`;
-      this.#txnHead = `"ts_ms":${Math.floor(txn.commitTimeMicros / 1000)},"snapshot":"`;
-      this.#txnMiddle = `","db":${this.#databaseJson},"sequence":"[${previous},\\"`;
-      this.#txnTail = `\\"]","ts_us":${txn.commitTimeMicros},"ts_ns":${txn.commitTimeMicros}000,`;
-      this.#txnId = `,"txId":${txn.xid},"lsn":`;
+      this.#sourceFragments.clear();
+      this.#snapshotSourceFragments.clear();
     }
-    w.raw(this.#txnHead);
-    w.raw(snapshot ? 'true' : 'false');
-    w.raw(this.#txnMiddle);
-    w.raw(String(lsn));
-    w.raw(this.#txnTail);
-    w.raw(tableJson);
-    w.raw(this.#txnId);
-    w.raw(String(lsn));
+    const cache = snapshot ? this.#snapshotSourceFragments : this.#sourceFragments;
+    let fragments = cache.get(table);
+    if (!fragments) {
+      fragments = this.#sourceFragmentsFor(txn, table.sourceJson, snapshot);
+      cache.set(table, fragments);
+    }
+    w.fragment(fragments.beforeSequenceLsn);
+    w.integer(lsn);
+    w.fragment(fragments.beforeLsn);
+    w.integer(lsn);
+  }
+
+  #sourceFragmentsFor(txn: TransactionInfo, tableJson: string, snapshot: boolean): SourceFragments {
+    const previous = txn.previousCommitLsn === 0 ? 'null' : `\\"${txn.previousCommitLsn}\\"`;
+    const head = `${this.#sourcePrefix}"ts_ms":${Math.floor(txn.commitTimeMicros / 1000)},"snapshot":"${snapshot ? 'true' : 'false'}","db":${this.#databaseJson},"sequence":"[${previous},\\"`;
+    const tail = `\\"]","ts_us":${txn.commitTimeMicros},"ts_ns":${txn.commitTimeMicros}000,${tableJson},"txId":${txn.xid},"lsn":`;
+    return { beforeSequenceLsn: Buffer.from(head, 'utf8'), beforeLsn: Buffer.from(tail, 'utf8') };
+  }
+
+  /** The `source` block of a message event (no schema or table), closing brace included. */
+  #writeMessageSource(w: JsonWriter, txn: TransactionInfo | null, lsn: Lsn): void {
+    const noTable = '"schema":"","table":""';
+    if (txn === null) {
+      // Non-transactional message: no commit time (the processing time instead) and no transaction id.
+      w.raw(`${this.#sourcePrefix}"ts_ms":${this.#nowMs},"snapshot":"false","db":${this.#databaseJson},"sequence":"[null,\\"${lsn}\\"]",`);
+      w.raw(`"ts_us":${this.#nowMs}000,"ts_ns":${this.#nowMs}000000,${noTable},"txId":null,"lsn":${lsn},"xmin":null}`);
+      return;
+    }
+    const fragments = this.#sourceFragmentsFor(txn, noTable, false);
+    w.fragment(fragments.beforeSequenceLsn);
+    w.integer(lsn);
+    w.fragment(fragments.beforeLsn);
+    w.integer(lsn);
     w.raw(',"xmin":null}');
   }
+}
+
+/** A transaction's `source` block for one table, split around the two places the event LSN goes. */
+interface SourceFragments {
+  /** From `,"source":{` to the opening quote of the sequence's second LSN. */
+  readonly beforeSequenceLsn: Buffer;
+  /** From the sequence's end to `"lsn":`. */
+  readonly beforeLsn: Buffer;
 }

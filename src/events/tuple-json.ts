@@ -54,8 +54,12 @@ export function writeTupleJson(w: JsonWriter, table: TableInfo, tuple: TupleRef,
   w.raw('}');
 }
 
-/** Writes the event key `{"k1":v1,…}` from the key columns of `tuple`, or `null` without a key. */
-export function writeKeyJson(w: JsonWriter, table: TableInfo, tuple: TupleRef | null): void {
+/**
+ * Writes the event key `{"k1":v1,…}` from the key columns of `tuple`, or `null` without a key. A
+ * key column left unchanged in TOAST (`u`) is taken from `old` when given: the server sends the old
+ * key whenever a key column is stored out of line, so the key is never lost to a placeholder.
+ */
+export function writeKeyJson(w: JsonWriter, table: TableInfo, tuple: TupleRef | null, old: TupleRef | null = null): void {
   const keys = table.keyColumns;
   if (keys.length === 0 || tuple === null) {
     w.raw('null');
@@ -66,8 +70,17 @@ export function writeKeyJson(w: JsonWriter, table: TableInfo, tuple: TupleRef | 
     const index = keys[k]!;
     const column = table.columns[index]!;
     w.raw(k === 0 ? column.jsonKey : column.jsonKeyAfterComma);
-    const bounds = columnBounds(tuple, index);
-    if (bounds.kind === KIND_TEXT) column.render(w, tuple.buf, bounds.start, bounds.end);
+    let source = tuple;
+    let bounds = columnBounds(tuple, index);
+    if (bounds.kind === KIND_UNCHANGED && old !== null) {
+      const previous = columnBounds(old, index);
+      if (previous.kind === KIND_TEXT) {
+        source = old;
+        bounds = previous;
+      }
+    }
+    if (bounds.kind === KIND_TEXT) column.render(w, source.buf, bounds.start, bounds.end);
+    else if (bounds.kind === KIND_UNCHANGED) column.renderUnchanged(w);
     else w.raw('null');
   }
   w.raw('}');

@@ -2,8 +2,12 @@
  * pgcdc's logger: human-readable lines on a terminal, JSON lines otherwise, always on standard
  * error (standard output belongs to the Stdout target). Password fields are redacted.
  */
+import { createRequire } from 'node:module';
 import { pino, type Logger as PinoLogger } from 'pino';
-import pretty from 'pino-pretty';
+import type { PrettyOptions } from 'pino-pretty';
+
+// pino-pretty is loaded only for terminals: it is the heaviest part of start-up otherwise.
+const require = createRequire(import.meta.url);
 
 export type Logger = PinoLogger;
 export type LogFormat = 'auto' | 'json' | 'pretty';
@@ -30,6 +34,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     redact: { paths: REDACTED_PATHS, censor: '***' },
   };
   if (usePretty) {
+    const pretty = require('pino-pretty') as (options: PrettyOptions) => NodeJS.WritableStream;
     return pino(base, pretty({ destination: fd, sync: true, colorize: true, ignore: 'pid,hostname,name', translateTime: 'HH:MM:ss.l' }));
   }
   return pino({ ...base, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination({ fd, sync: true }));

@@ -24,7 +24,7 @@ import type { Target } from '../targets/target.js';
 import { ChangeFilter } from './change-filter.js';
 import { Checkpointer } from './checkpointer.js';
 import { DeliveryQueue } from './delivery-queue.js';
-import { StreamProcessor, newStreamCounters, type StreamCounters } from './stream-processor.js';
+import { MARKER_MESSAGE_PREFIX, StreamProcessor, newStreamCounters, type StreamCounters } from './stream-processor.js';
 import { StreamedTransactionSpill } from './streamed-transaction-spill.js';
 
 export interface RunStreamOptions {
@@ -39,7 +39,7 @@ export interface RunStreamOptions {
   readonly onDelivered?: (events: readonly StreamEvent[]) => void;
   /** Reconnect backoff: first delay and cap, in milliseconds (default 1000 and 30000). */
   readonly retryDelayMs?: { readonly initial: number; readonly max: number };
-  /** Queue bounds in bytes (default 64 MiB waiting, 4 MiB per batch). */
+  /** Queue bounds in bytes (default 8 MiB waiting, 1 MiB per batch). */
   readonly queueBytes?: { readonly max: number; readonly batch: number };
 }
 
@@ -76,8 +76,8 @@ export async function runStream(config: StreamConfig, options: RunStreamOptions)
     await target.open();
     const checkpointer = new Checkpointer(slot.confirmedFlush);
     const queue = new DeliveryQueue(target, checkpointer, {
-      maxBytes: options.queueBytes?.max ?? 64 * 1024 * 1024,
-      maxBatchBytes: options.queueBytes?.batch ?? 4 * 1024 * 1024,
+      maxBytes: options.queueBytes?.max ?? 8 * 1024 * 1024,
+      maxBatchBytes: options.queueBytes?.batch ?? 1024 * 1024,
       ...(options.onDelivered ? { onDelivered: options.onDelivered } : {}),
     });
     const query = (text: string, params: unknown[]) => catalog.query(text, params);
@@ -120,16 +120,18 @@ async function streamWithRetries(config: StreamConfig, options: RunStreamOptions
   let failures = 0;
   let slotFailures = 0;
   for (let connectedOnce = false; ; ) {
+    const confirmedBefore = parts.checkpointer.confirmed;
     try {
       return await streamOnce(config, options, parts, stopAt, () => {
         connectedOnce = true;
-        failures = 0;
         slotFailures = 0;
       });
     } catch (error) {
       const failure = asPgcdcError(error);
       // Deliver what was received before the failure; a failing target ends the run.
       await parts.queue.drain();
+      // maxRetries bounds consecutive failures: a connection that made progress starts a new count.
+      if (parts.checkpointer.confirmed > confirmedBefore) failures = 0;
       const slotBusy = failure.code === 'SLOT_ACTIVE';
       const unreachableAtStart = !connectedOnce && failure.code === 'SOURCE_UNREACHABLE';
       if (!isRetryable(failure) || unreachableAtStart) throw failure;
@@ -179,7 +181,7 @@ async function streamOnce(config: StreamConfig, options: RunStreamOptions, parts
         unsubscribe = checkpointer.onAdvance(check);
         check();
         // Keepalives carry the server's position: ask for them so an idle source reaches stopAt.
-        stopPolling = setInterval(() => reporter.send(true), 250);
+        stopPolling = setInterval(() => reporter.send(true), 50);
       }
     });
     // Graceful stop: take nothing more, deliver what was taken, acknowledge it, end the stream.
@@ -199,15 +201,15 @@ async function streamOnce(config: StreamConfig, options: RunStreamOptions, parts
 }
 
 /**
- * The source's current WAL position, made reachable: asynchronously committed transactions may not
- * be written yet, so the position is read inside a transaction that takes an xid and commits
- * synchronously, which flushes the WAL past it (the walsender only sends flushed WAL).
+ * The source's current WAL position, made reachable: a transactional marker message (never
+ * delivered to targets) committed synchronously, which flushes every earlier commit, including
+ * asynchronous ones, to the WAL the walsender reads. Its position is after all of them.
  */
 async function currentWalPosition(catalog: CatalogConnection): Promise<Lsn> {
   await catalog.query('begin');
   try {
     await catalog.query('set local synchronous_commit = on');
-    const { rows } = await catalog.query<{ lsn: string }>('select pg_current_wal_insert_lsn()::text as lsn, txid_current()');
+    const { rows } = await catalog.query<{ lsn: string }>('select pg_logical_emit_message(true, $1, $2)::text as lsn', [MARKER_MESSAGE_PREFIX, 'stop-at']);
     await catalog.query('commit');
     return parseLsn(rows[0]!.lsn);
   } catch (error) {

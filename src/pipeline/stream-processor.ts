@@ -12,12 +12,16 @@ import type { RowEvent, TableInfo, TransactionInfo } from '../events/stream-even
 import type { Lsn } from '../source/lsn.js';
 import type { ReplicationHandlers } from '../source/replication-session.js';
 import type { SkippableOperation } from '../config/stream-config.js';
+import { keyChanged } from '../events/tuple-json.js';
 import type { Checkpointer } from './checkpointer.js';
 import type { DeliveryQueue } from './delivery-queue.js';
 import type { StreamedTransactionSpill } from './streamed-transaction-spill.js';
 
 /** Fixed weight added to each event's byte size (object overhead). */
 const EVENT_OVERHEAD = 64;
+
+/** Prefix of pgcdc's own marker messages (e.g. for --stop-at): never delivered. */
+export const MARKER_MESSAGE_PREFIX = 'pgcdc.marker';
 
 const STREAM_START = 0x53; // S
 const STREAM_STOP = 0x45; // E
@@ -56,13 +60,12 @@ export function newStreamCounters(): StreamCounters {
 export class StreamProcessor implements ReplicationHandlers {
   readonly #parts: StreamProcessorParts;
   readonly #skip: ReadonlySet<string>;
-  readonly #options: StreamProcessorOptions;
+  readonly #messageIncludes: readonly RegExp[];
+  readonly #messageExcludes: readonly RegExp[];
   #txn: TransactionInfo | undefined;
   #previousCommitLsn: Lsn = 0;
   /** Top-level xid of the streamed block being received, if any. */
   #streamXid: number | undefined;
-  /** Relations announced inside a streamed transaction being replayed. */
-  #overlay: Map<number, TableInfo> | undefined;
   #stopped = false;
   /** Called after each keepalive (after the checkpointer saw it). */
   onKeepaliveSeen: ((walEnd: Lsn, replyRequested: boolean) => void) | undefined;
@@ -73,8 +76,10 @@ export class StreamProcessor implements ReplicationHandlers {
   constructor(parts: StreamProcessorParts, options: StreamProcessorOptions) {
     this.#parts = parts;
     this.counters = parts.counters;
-    this.#options = options;
     this.#skip = new Set(options.skippedOperations);
+    // Debezium's message.prefix.include/exclude.list: regular expressions matching the whole prefix.
+    this.#messageIncludes = options.messagePrefixIncludeList.map((p) => new RegExp(`^(?:${p})$`));
+    this.#messageExcludes = options.messagePrefixExcludeList.map((p) => new RegExp(`^(?:${p})$`));
   }
 
   /** Ignores everything from now on (graceful stop): nothing more is delivered or confirmed. */
@@ -112,9 +117,9 @@ export class StreamProcessor implements ReplicationHandlers {
         if (this.#txn) this.#txn.origin = message.name;
         return undefined;
       case 'relation':
-        return this.#overlay
-          ? this.#parts.registry.register(message, this.#overlay).then(() => undefined)
-          : this.#parts.registry.register(message).then(() => undefined);
+        // Also inside a replayed streamed transaction: once it commits, the server counts the
+        // relations it sent there as known, so they become the current description.
+        return this.#parts.registry.register(message).then(() => undefined);
       case 'type':
         return undefined; // types are read from the catalog when their relation is described
       case 'insert':
@@ -151,12 +156,18 @@ export class StreamProcessor implements ReplicationHandlers {
   #row(op: RowEvent['op'], relationOid: number, lsn: Lsn, before: RowEvent['before'], after: RowEvent['after'], size: number): void | Promise<void> {
     const table = this.#table(relationOid);
     const txn = this.#requireTxn('a change');
-    if (!table.included || this.#skip.has(op)) {
+    const event: RowEvent = { kind: 'row', op, table, lsn, txn, before, after };
+    if (!table.included || (this.#skip.has(op) && !this.#keyChangeKept(event))) {
       this.counters.filtered++;
       return undefined;
     }
     this.counters.events++;
-    return this.#parts.queue.push({ kind: 'row', op, table, lsn, txn, before, after }, size + EVENT_OVERHEAD);
+    return this.#parts.queue.push(event, size + EVENT_OVERHEAD);
+  }
+
+  /** A primary-key change is a delete and a create for Debezium: skipping `u` does not drop it. */
+  #keyChangeKept(event: RowEvent): boolean {
+    return event.op === 'u' && event.before !== null && !(this.#skip.has('d') && this.#skip.has('c')) && keyChanged(event);
   }
 
   #truncate(relationOids: readonly number[], cascade: boolean, restartIdentity: boolean, lsn: Lsn): void | Promise<void> {
@@ -175,8 +186,9 @@ export class StreamProcessor implements ReplicationHandlers {
   }
 
   #logicalMessage(transactional: boolean, prefix: string, content: Buffer, lsn: Lsn, size: number): void | Promise<void> {
-    const { messagePrefixIncludeList: include, messagePrefixExcludeList: exclude } = this.#options;
-    const wanted = (include.length === 0 || include.some((p) => prefix.startsWith(p))) && !exclude.some((p) => prefix.startsWith(p));
+    const include = this.#messageIncludes;
+    const wanted =
+      prefix !== MARKER_MESSAGE_PREFIX && (include.length === 0 || include.some((re) => re.test(prefix))) && !this.#messageExcludes.some((re) => re.test(prefix));
     if (transactional) {
       const txn = this.#requireTxn('a transactional message');
       if (!wanted) return undefined;
@@ -191,7 +203,8 @@ export class StreamProcessor implements ReplicationHandlers {
 
   #commit(txn: TransactionInfo, endLsn: Lsn): void | Promise<void> {
     this.#txn = undefined;
-    this.#previousCommitLsn = txn.commitLsn;
+    // Debezium's `sequence` starts with the previous commit's position: the end of its record.
+    this.#previousCommitLsn = endLsn;
     this.#parts.checkpointer.transactionOpen = false;
     this.counters.transactions++;
     return this.#parts.queue.push({ kind: 'commit', txn, endLsn }, EVENT_OVERHEAD, endLsn);
@@ -201,23 +214,18 @@ export class StreamProcessor implements ReplicationHandlers {
     const { spill, decoder, queue } = this.#parts;
     const txn: TransactionInfo = { xid, commitLsn, commitTimeMicros, previousCommitLsn: this.#previousCommitLsn, origin: undefined };
     this.#txn = txn;
-    this.#overlay = new Map();
     this.counters.streamedTransactions++;
-    try {
-      await queue.push({ kind: 'begin', txn }, EVENT_OVERHEAD);
-      await spill.replay(xid, (lsn, buf, start, end, aborted) => {
-        const message = decoder.decode(buf, start, end, true);
-        if ('xid' in message && message.xid !== undefined && message.xid !== xid && aborted.has(message.xid)) return undefined;
-        return this.#handle(message, lsn, end - start);
-      });
-    } finally {
-      this.#overlay = undefined;
-    }
+    await queue.push({ kind: 'begin', txn }, EVENT_OVERHEAD);
+    await spill.replay(xid, (lsn, buf, start, end, aborted) => {
+      const message = decoder.decode(buf, start, end, true);
+      if ('xid' in message && message.xid !== undefined && message.xid !== xid && aborted.has(message.xid)) return undefined;
+      return this.#handle(message, lsn, end - start);
+    });
     await this.#commit(txn, endLsn);
   }
 
   #table(oid: number): TableInfo {
-    const table = this.#overlay?.get(oid) ?? this.#parts.registry.get(oid);
+    const table = this.#parts.registry.get(oid);
     if (!table) throw new PgcdcError('PROTOCOL', `a change refers to relation ${oid} before its Relation message`);
     return table;
   }

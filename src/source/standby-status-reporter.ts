@@ -1,8 +1,9 @@
 /**
  * Sends standby status updates: `flush` is always the checkpointer's confirmed position (what the
  * target has durably accepted), never more. Updates go out periodically (keeping the walsender's
- * timeout at bay even while reading is paused), soon after the confirmed position advances, and at
- * once when the server asks for a reply.
+ * timeout at bay even while reading is paused, and asking for a keepalive so that an idle or fully
+ * filtered slot advances), soon after the confirmed position advances, and at once when the server
+ * asks for a reply.
  */
 import type { Checkpointer } from '../pipeline/checkpointer.js';
 import type { Lsn } from './lsn.js';
@@ -33,7 +34,8 @@ export class StandbyStatusReporter {
   }
 
   start(): void {
-    this.#timer = setInterval(() => this.send(), this.#intervalMs);
+    // Asking for a reply makes the server send its position, so an idle slot advances too.
+    this.#timer = setInterval(() => this.send(true), this.#intervalMs);
     this.#timer.unref();
     this.#unsubscribe = this.#checkpointer.onAdvance(() => this.#onAdvance());
   }

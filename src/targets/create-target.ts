@@ -32,5 +32,6 @@ export function debeziumEncoder(stream: StreamConfig, format: 'value' | 'record'
     format,
     tombstonesOnDelete: stream.source.tombstonesOnDelete,
     transactionMetadata: stream.source.provideTransactionMetadata,
+    skippedOperations: stream.source.skippedOperations,
   });
 }

@@ -65,6 +65,7 @@ describe('validation errors', () => {
       's.yaml:17: spec.target.type is "file"; expected one of: Stdout, File (did you mean File?)',
       's.yaml:18: spec.maxRetries is -5; expected an integer ≥ -1',
     ]);
+    expect(error.hint).toBe(DOCS_HINT);
   });
 
   it('tell missing and empty values', async () => {

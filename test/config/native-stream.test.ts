@@ -244,6 +244,27 @@ spec:
     expect(file.target).toStrictEqual({ type: 'File', path: '/var/log/changes.jsonl', format: 'value' });
   });
 
+  it('understands YAML anchors, aliases and merge keys', async () => {
+    const yaml = `apiVersion: pgcdc/v1
+kind: Stream
+metadata:
+  name: orders
+spec:
+  source:
+    type: Postgres
+    postgres:
+      <<: {snapshotMode: never, slotDropOnStop: true}
+      url: postgres://db/shop
+      includes: &tables ["public\\\\.orders"]
+      messagePrefixIncludeList: *tables
+  target:
+    type: Stdout
+`;
+    const config = await parseStreamConfig(yaml, { env: {}, cwd: CWD });
+    expect([config.source.snapshotMode, config.source.slotDropOnStop]).toStrictEqual(['never', true]);
+    expect([config.source.includes, config.source.messagePrefixIncludeList]).toStrictEqual([['public\\.orders'], ['public\\.orders']]);
+  });
+
   it('warns about the settings section of a target type that is not chosen', async () => {
     const yaml = MINIMAL.replace('    type: Stdout\n', '    type: Stdout\n    file:\n      path: unused.jsonl\n');
     const config = await parseStreamConfig(yaml, { cwd: CWD, env: {} });

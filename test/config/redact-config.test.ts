@@ -9,6 +9,7 @@ describe('redactUrl', () => {
     expect(redactUrl('postgres://app:p/a?s#s@db/orders')).toBe('postgres://app:***@db/orders');
     expect(redactUrl('postgres://app:s3cret@db/orders?application_name=a@b')).toBe('postgres://app:***@db/orders?application_name=a@b');
     expect(redactUrl('postgres://db/orders?user=app&password=s3cret&sslmode=require')).toBe('postgres://db/orders?user=app&password=***&sslmode=require');
+    expect(redactUrl('app:s3cret@db:5432/orders')).toBe('app:***@db:5432/orders');
   });
 
   it('leaves URLs without a password alone', () => {

@@ -1,6 +1,6 @@
 /**
- * Every SGStream example of the StackGres "creating streams" guide (read from ../shared at test
- * time): as written, each must validate and stop at its unsupported target; with a File or Stdout
+ * Every SGStream example of the StackGres "creating streams" guide (kept as written in
+ * fixtures/stackgres-guide-examples.yaml): as written, each must validate and stop at its unsupported target; with a File or Stdout
  * target substituted, each must load into exactly the expected StreamConfig.
  */
 import { readFileSync } from 'node:fs';
@@ -13,8 +13,8 @@ import { parseStreamConfig } from '../../src/config/load-stream-config.js';
 import type { ConnectionConfig, SourceConfig, StreamConfig } from '../../src/config/stream-config.js';
 import { PgcdcError } from '../../src/errors/pgcdc-error.js';
 
-const GUIDE = new URL('../../../shared/seeds/002_f2e5948791aa36dd.txt', import.meta.url);
-const BLOCKS = [...readFileSync(GUIDE, 'utf8').matchAll(/```yaml\n([\s\S]*?)```/g)].map((match) => match[1]);
+const GUIDE = new URL('./fixtures/stackgres-guide-examples.yaml', import.meta.url);
+const BLOCKS = readFileSync(GUIDE, 'utf8').split('# ---- example\n').slice(1);
 
 /** The example holding `kind: SGStream` and `name: <name>` (and `marker` when two share a name). */
 function example(name: string, marker = ''): string {

@@ -2,13 +2,15 @@
  * Connections for tests: the ConnectionConfig of a test server URL, and a pgoutput capture that
  * opens a replication session on a fresh slot and decodes everything the server sends.
  */
+import type pg from 'pg';
 import { connectionConfigFromParts, parseConnectionUrl } from '../../src/config/connection-url.js';
 import type { ConnectionConfig } from '../../src/config/stream-config.js';
 import { PgoutputDecoder } from '../../src/decoding/pgoutput-decoder.js';
-import type { PgoutputMessage } from '../../src/decoding/pgoutput-messages.js';
+import type { PgoutputMessage, TupleRef } from '../../src/decoding/pgoutput-messages.js';
+import { columnBounds } from '../../src/events/tuple-json.js';
 import type { Lsn } from '../../src/source/lsn.js';
 import { ReplicationSession } from '../../src/source/replication-session.js';
-import { waitFor } from './postgres.js';
+import { waitFor, withClient } from './postgres.js';
 
 let slotCounter = 0;
 
@@ -19,6 +21,55 @@ export async function connectionConfigFor(url: string): Promise<ConnectionConfig
   const result = await connectionConfigFromParts(parsed.parts, { user: 'postgres', database: 'postgres', applicationName: 'pgcdc-test' }, process.cwd());
   if ('problems' in result) throw new Error(`bad test URL: ${result.problems.join('; ')}`);
   return result.config;
+}
+
+/** How `tupleValues` shows an unchanged TOASTed value (`u`). */
+export const UNCHANGED = Object.freeze({ unchanged: true });
+export type TupleValue = string | null | typeof UNCHANGED;
+
+/** The column values of a TupleData: text as strings, `n` as null, `u` as UNCHANGED. */
+export function tupleValues(tuple: TupleRef): TupleValue[] {
+  const count = tuple.buf.readUInt16BE(tuple.offset);
+  const values: TupleValue[] = [];
+  for (let i = 0; i < count; i++) {
+    const bounds = columnBounds(tuple, i);
+    if (bounds.kind === 0x74) values.push(tuple.buf.toString('utf8', bounds.start, bounds.end));
+    else if (bounds.kind === 0x6e) values.push(null);
+    else if (bounds.kind === 0x75) values.push(UNCHANGED);
+    else throw new Error(`unexpected column kind 0x${bounds.kind.toString(16)} in column ${i}`);
+  }
+  return values;
+}
+
+/** The 32-bit xid of a `txid_current()` result. */
+export function xidOf(txid: string | bigint): number {
+  return Number(BigInt(txid) % 2n ** 32n);
+}
+
+/** Runs `statements` in one transaction on a new connection and returns its 32-bit xid. */
+export async function runTransaction(url: string, statements: readonly string[]): Promise<number> {
+  return withClient(url, async (client) => {
+    await client.query('begin');
+    for (const statement of statements) await client.query(statement);
+    const { rows } = await client.query<{ txid: string }>('select txid_current()::text as txid');
+    await client.query('commit');
+    return xidOf(rows[0]!.txid);
+  });
+}
+
+/** The xid of the open subtransaction of `client` (visible only as the lock it holds on itself). */
+export async function subtransactionXid(client: pg.Client, topXid: number): Promise<number> {
+  const { rows } = await client.query<{ xid: string }>(
+    `select transactionid::text as xid from pg_locks where locktype = 'transactionid' and pid = pg_backend_pid() and transactionid::text <> $1`,
+    [String(topXid)],
+  );
+  if (rows.length !== 1) throw new Error(`expected one subtransaction xid besides ${topXid}, found ${rows.map((r) => r.xid).join(', ') || 'none'}`);
+  return Number(rows[0]!.xid);
+}
+
+/** SQL giving the Unix microseconds of a timestamptz expression, as text. */
+export function microsSql(expression: string): string {
+  return `(extract(epoch from ${expression}) * 1000000)::int8::text`;
 }
 
 /** One decoded message with where it came from. */

@@ -7,6 +7,7 @@ import { isLosslessNumber, parse } from 'lossless-json';
 import type { StreamConfig } from '../../src/config/stream-config.js';
 import { silentLogger } from '../../src/logging/logger.js';
 import { runStream, type RunStreamResult } from '../../src/pipeline/run-stream.js';
+import { canonicalDecimal } from '../decoding/to-jsonb-oracle.js';
 import { withClient } from './postgres.js';
 import { fileStream, type TestStreamOptions } from './stream-fixtures.js';
 
@@ -19,13 +20,19 @@ export interface Capture {
   lines(): Promise<string[]>;
   /** As `lines`, each parsed with JSON.parse. */
   events(): Promise<any[]>;
+  /** What the latest run returned. */
+  readonly lastResult: RunStreamResult | undefined;
 }
 
 /** A File-target stream whose first run (publication and slot) is done, so later changes are captured. */
 export async function startCapture(options: TestStreamOptions): Promise<Capture> {
   const { config, outFile } = await fileStream(options);
   let offset = 0;
-  const run = (): Promise<RunStreamResult> => runStream(config, { logger: silentLogger(), stopAt: 'now' });
+  let lastResult: RunStreamResult | undefined;
+  const run = async (): Promise<RunStreamResult> => {
+    lastResult = await runStream(config, { logger: silentLogger(), stopAt: 'now' });
+    return lastResult;
+  };
   const lines = async (): Promise<string[]> => {
     await run();
     if (!fs.existsSync(outFile)) return [];
@@ -34,7 +41,16 @@ export async function startCapture(options: TestStreamOptions): Promise<Capture>
     offset = all.length;
     return added.split('\n').filter((line) => line.length > 0);
   };
-  const capture: Capture = { config, outFile, run, lines, events: async () => (await lines()).map((line) => JSON.parse(line)) };
+  const capture: Capture = {
+    config,
+    outFile,
+    run,
+    lines,
+    events: async () => (await lines()).map((line) => JSON.parse(line)),
+    get lastResult() {
+      return lastResult;
+    },
+  };
   await run();
   return capture;
 }
@@ -44,17 +60,12 @@ export function parseExact(text: string): any {
   return parse(text);
 }
 
-/** A number's exact text, tagged so that it never equals a string. */
-export interface ExactNumber {
-  readonly '#number': string;
-}
-
 /**
  * Turns a value parsed with `parseExact` into plain data for `toEqual`: each number becomes
  * `{"#number": text}`, its text as written, or with `byValue` its canonical decimal value.
  */
 export function exact(value: unknown, byValue = false): unknown {
-  if (isLosslessNumber(value)) return { '#number': byValue ? canonicalDecimal(value.value) : value.value };
+  if (isLosslessNumber(value)) return { '#number': byValue ? canonicalDecimal(value) : value.value };
   if (Array.isArray(value)) return value.map((item) => exact(item, byValue));
   if (value !== null && typeof value === 'object') {
     return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, exact(item, byValue)]));
@@ -68,18 +79,6 @@ export function exactRow(row: unknown, byValue: readonly string[] = []): unknown
   return Object.fromEntries(Object.entries(row).map(([key, item]) => [key, exact(item, byValue.includes(key))]));
 }
 
-/** A JSON number's exact value as `[-]digits e exponent` with no leading or trailing zeros. */
-export function canonicalDecimal(text: string): string {
-  const match = /^(-?)(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/.exec(text);
-  if (!match) throw new Error(`not a JSON number: ${text}`);
-  const [, sign, whole, fraction = '', exponent = '0'] = match;
-  const digits = `${whole}${fraction}`.replace(/^0+/, '');
-  const trimmed = digits.replace(/0+$/, '');
-  if (trimmed === '') return '0';
-  const scale = Number(exponent) - fraction.length + (digits.length - trimmed.length);
-  return `${sign}${trimmed}e${scale}`;
-}
-
 /**
  * `to_jsonb` of each row of `table` (SQL, e.g. `public.items`) ordered by `orderBy`, read in a
  * session with TimeZone UTC, parsed with exact numbers.
@@ -87,28 +86,27 @@ export function canonicalDecimal(text: string): string {
 export async function rowsAsJsonb(url: string, table: string, orderBy = 'id'): Promise<any[]> {
   return withClient(url, async (client) => {
     await client.query(`set TimeZone = 'UTC'`);
-    const { rows } = await client.query<{ j: string }>(`select to_jsonb(t)::text as j from ${table} as t order by ${orderBy}`);
+    const { rows } = await client.query<{ j: string }>(`select to_jsonb(row__)::text as j from ${table} as row__ order by ${orderBy}`);
     return rows.map((row) => parse(row.j));
   });
 }
 
-/** The slot's confirmed_flush_lsn and the server's current WAL position, as numbers. */
-export async function slotPosition(url: string, slotName: string): Promise<{ confirmedFlush: bigint; current: bigint }> {
+/** The slot's confirmed_flush_lsn, as a number. */
+export async function slotPosition(url: string, slotName: string): Promise<{ confirmedFlush: bigint }> {
   return withClient(url, async (client) => {
-    const { rows } = await client.query<{ confirmed: string; current: string }>(
-      `select (confirmed_flush_lsn - '0/0'::pg_lsn)::text as confirmed, (pg_current_wal_lsn() - '0/0'::pg_lsn)::text as current
-         from pg_replication_slots where slot_name = $1`,
+    const { rows } = await client.query<{ confirmed: string }>(
+      `select (confirmed_flush_lsn - '0/0'::pg_lsn)::text as confirmed from pg_replication_slots where slot_name = $1`,
       [slotName],
     );
     if (rows.length === 0) throw new Error(`no slot ${slotName}`);
-    return { confirmedFlush: BigInt(rows[0]!.confirmed), current: BigInt(rows[0]!.current) };
+    return { confirmedFlush: BigInt(rows[0]!.confirmed) };
   });
 }
 
-/** The current WAL position, as a number. */
+/** The current WAL insert position, as a number: every record written before starts below it. */
 export async function currentWal(url: string): Promise<bigint> {
   return withClient(url, async (client) => {
-    const { rows } = await client.query<{ lsn: string }>(`select (pg_current_wal_lsn() - '0/0'::pg_lsn)::text as lsn`);
+    const { rows } = await client.query<{ lsn: string }>(`select (pg_current_wal_insert_lsn() - '0/0'::pg_lsn)::text as lsn`);
     return BigInt(rows[0]!.lsn);
   });
 }

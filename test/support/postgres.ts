@@ -38,6 +38,7 @@ export async function createDatabase(server: EmbeddedPostgresServer, prefix = 'd
 /** Runs `fn` with a connected client and closes it afterwards. */
 export async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: url });
+  client.on('error', () => undefined); // a server restart in a test must not crash the runner
   await client.connect();
   try {
     return await fn(client);
@@ -65,4 +66,17 @@ export async function waitFor<T>(check: () => Promise<T | undefined> | T | undef
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+/**
+ * A WAL position the walsender will reach: a checkpoint writes and flushes all WAL (asynchronously
+ * committed transactions included); the write position after it ends on a record.
+ */
+export async function flushedWalPosition(url: string): Promise<number> {
+  return withClient(url, async (client) => {
+    await client.query('checkpoint');
+    const { rows } = await client.query('select pg_current_wal_lsn()::text as lsn');
+    const [hi, lo] = (rows[0].lsn as string).split('/');
+    return parseInt(hi!, 16) * 2 ** 32 + parseInt(lo!, 16);
+  });
 }

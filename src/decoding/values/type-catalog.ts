@@ -82,8 +82,11 @@ export class TypeCatalog {
     try {
       ({ rows } = await this.#query(LOAD_TYPES_SQL, [missing, [...this.#types.keys()]]));
     } catch (error) {
-      throw new PgcdcError('QUERY_FAILED', `loading data types ${missing.join(', ')} from pg_type failed: ${String(error)}`, {
-        hint: 'the connecting role must be able to read pg_catalog',
+      // Keep the code of a PgcdcError: a lost connection must stay retryable.
+      const code = error instanceof PgcdcError ? error.code : 'QUERY_FAILED';
+      const message = error instanceof Error ? error.message : String(error);
+      throw new PgcdcError(code, `loading data types ${missing.join(', ')} from pg_type failed: ${message}`, {
+        hint: error instanceof PgcdcError && error.hint ? error.hint : 'the connecting role must be able to read pg_catalog',
         cause: error,
       });
     }

@@ -1,0 +1,101 @@
+/**
+ * Shared pieces of the benchmarks: an embedded PostgreSQL tuned like a real server, the benchmark
+ * table and workload, timing of child processes with their peak memory, and the reference tools
+ * (pg_recvlogical, pg_dump, psql) from Debian's postgresql-client, installed when missing.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import pg from 'pg';
+import { startEmbeddedPostgres } from '../dist/embedded/embedded-postgres-server.js';
+
+/** Settings shared by both sides of every comparison. */
+export const BENCH_SETTINGS = {
+  fsync: 'on',
+  synchronous_commit: 'on',
+  full_page_writes: 'on',
+  shared_buffers: '512MB',
+  max_wal_size: '8GB',
+  checkpoint_timeout: '30min',
+  wal_sender_timeout: '5min',
+};
+
+export async function startBenchServer(major = Number(process.env.PGCDC_BENCH_PG ?? 18)) {
+  return startEmbeddedPostgres({ major, settings: BENCH_SETTINGS });
+}
+
+export const BENCH_TABLE = 'create table bench (id bigserial primary key, a int, b text, c timestamptz, d numeric(12,2))';
+
+/** 1,000,000 inserts then 500,000 updates, in transactions of `rowsPerTransaction` rows. */
+export async function runBenchWorkload(url, { inserts = 1_000_000, updates = 500_000, rowsPerTransaction = 1000 } = {}) {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    for (let done = 0; done < inserts; done += rowsPerTransaction) {
+      const n = Math.min(rowsPerTransaction, inserts - done);
+      await client.query(
+        `insert into bench (a, b, c, d) select g, md5(g::text), now() - g * interval '1 second', (g % 100000) / 7.0 from generate_series($1::int, $2::int) g`,
+        [done + 1, done + n],
+      );
+    }
+    for (let done = 0; done < updates; done += rowsPerTransaction) {
+      const n = Math.min(rowsPerTransaction, updates - done);
+      await client.query(`update bench set a = a + 1, d = d + 1 where id between $1 and $2`, [done + 1, done + n]);
+    }
+  } finally {
+    await client.end();
+  }
+}
+
+/** Runs a command to completion; returns wall seconds and peak RSS in MiB (VmHWM polled from /proc). */
+export function timeCommand(command, args, options = {}) {
+  return new Promise((resolve, reject) => {
+    const started = process.hrtime.bigint();
+    const child = spawn(command, args, { stdio: ['ignore', options.stdout ?? 'ignore', 'pipe'], env: { ...process.env, ...options.env } });
+    let stderr = '';
+    let peakKiB = 0;
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    const poll = setInterval(() => {
+      try {
+        const status = fs.readFileSync(`/proc/${child.pid}/status`, 'utf8');
+        const match = /VmHWM:\s+(\d+) kB/.exec(status);
+        if (match) peakKiB = Math.max(peakKiB, Number(match[1]));
+      } catch {
+        // the process is gone
+      }
+    }, 20);
+    child.on('close', (code) => {
+      clearInterval(poll);
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      if (code !== 0) reject(new Error(`${command} ${args.join(' ')} exited with ${code}\n${stderr}`));
+      else resolve({ seconds, peakMiB: peakKiB / 1024, stderr });
+    });
+  });
+}
+
+/** Finds a PostgreSQL client tool, installing Debian's postgresql-client when it is missing. */
+export function referenceTool(name) {
+  const find = () => {
+    for (const dir of ['/usr/bin', ...fs.readdirSync('/usr/lib/postgresql', { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => `/usr/lib/postgresql/${d.name}/bin`)]) {
+      if (fs.existsSync(`${dir}/${name}`)) return `${dir}/${name}`;
+    }
+    return undefined;
+  };
+  let tool = fs.existsSync('/usr/lib/postgresql') ? find() : undefined;
+  if (!tool) {
+    console.error(`${name} not found: installing postgresql-client with apt-get`);
+    execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit' });
+    execFileSync('apt-get', ['install', '-y', '-qq', 'postgresql-client'], { stdio: 'inherit' });
+    tool = find();
+  }
+  if (!tool) throw new Error(`${name} is not available; install postgresql-client`);
+  return tool;
+}
+
+export function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+export function percentile(sorted, p) {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
