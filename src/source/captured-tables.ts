@@ -18,6 +18,8 @@ export interface SourceTable {
   readonly replicaIdentity: string;
   readonly hasPrimaryKey: boolean;
   readonly hasReplicaIdentityIndex: boolean;
+  /** REPLICA IDENTITY USING INDEX names another index than the primary key. */
+  readonly identityIndexIsNotPrimaryKey: boolean;
   readonly canSelect: boolean;
   readonly columns: readonly string[];
 }
@@ -28,6 +30,8 @@ const TABLES_SQL = `
          c.relreplident as replica_identity,
          exists (select 1 from pg_index i where i.indrelid = c.oid and i.indisprimary) as has_primary_key,
          exists (select 1 from pg_index i where i.indrelid = c.oid and i.indisreplident) as has_replica_identity_index,
+         exists (select 1 from pg_index i where i.indrelid = c.oid and i.indisreplident and not i.indisprimary)
+           and exists (select 1 from pg_index i where i.indrelid = c.oid and i.indisprimary) as identity_index_is_not_primary_key,
          has_table_privilege(c.oid, 'SELECT') as can_select,
          coalesce((select array_agg(a.attname::text order by a.attnum) from pg_attribute a
                     where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped), '{}') as columns
@@ -52,6 +56,7 @@ export async function listSourceTables(catalog: CatalogConnection): Promise<Sour
     replicaIdentity: row.replica_identity,
     hasPrimaryKey: row.has_primary_key,
     hasReplicaIdentityIndex: row.has_replica_identity_index,
+    identityIndexIsNotPrimaryKey: row.replica_identity === 'i' && row.identity_index_is_not_primary_key,
     canSelect: row.can_select,
     columns: row.columns,
   }));

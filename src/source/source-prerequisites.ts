@@ -138,6 +138,15 @@ export async function checkSource(catalog: CatalogConnection, config: StreamConf
       ),
     );
   }
+  for (const table of captured.filter((t) => t.identityIndexIsNotPrimaryKey)) {
+    checks.push(
+      warn(
+        'replica identity',
+        `table ${table.schema}.${table.table} is keyed by its primary key but its replica identity is another index: deletes and key changes carry only that index's columns, so their event keys lack the primary key`,
+        `run ALTER TABLE ${qualifiedName(table)} REPLICA IDENTITY DEFAULT (or FULL)`,
+      ),
+    );
+  }
   const unreadable = captured.filter((t) => !t.canSelect);
   if (unreadable.length > 0) {
     const names = unreadable.map((t) => `${t.schema}.${t.table}`).join(', ');

@@ -62,4 +62,18 @@ describe('large (streamed) transactions in the File target', () => {
     expect(records.at(-1)).toMatchObject({ status: 'END', event_count: ROWS + 9 });
     expect(largeEvents.at(-1).transaction).toMatchObject({ total_order: ROWS + 9, data_collection_order: ROWS + 8 });
   });
+
+  it('knows a table first used inside a streamed transaction in the transactions after it', async () => {
+    const url = await createDatabase(server());
+    await sql(url, 'create table first_seen (id int primary key, body text)');
+    const capture = await startCapture({ url, source: { streamInProgressTransactions: true } });
+    // The first change of this table on the stream is inside a transaction streamed before commit;
+    // the server then counts its Relation as sent and does not repeat it for the next transaction.
+    await sql(url, `insert into first_seen select g, repeat('x', 200) from generate_series(1, ${ROWS}) g`);
+    await sql(url, `insert into first_seen values (${ROWS + 1}, 'after')`);
+    const events = await capture.events();
+    expect(capture.lastResult?.counters.streamedTransactions).toBe(1);
+    expect(events.map((e) => e.after.id)).toEqual(Array.from({ length: ROWS + 1 }, (_, i) => i + 1));
+    expect(events.at(-1).after).toEqual({ id: ROWS + 1, body: 'after' });
+  });
 });

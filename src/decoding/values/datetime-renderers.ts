@@ -33,17 +33,27 @@ export function renderTimestamp(w: JsonWriter, src: Buffer, start: number, end: 
     return;
   }
   const buf = outFor(end - start);
+  let i = openDateTime(buf, src, start, end);
+  let n = i - start + 1;
+  while (i < end) buf[n++] = src[i++]!;
+  buf[n++] = QUOTE;
+  w.bytes(buf, 0, n);
+}
+
+/**
+ * Writes the opening quote, the date and a `T` in place of the space into `buf`; returns where the
+ * time starts in `src`. The output length so far is always that index `- start + 1`.
+ */
+function openDateTime(buf: Buffer, src: Buffer, start: number, end: number): number {
   let n = 0;
   buf[n++] = QUOTE;
   let i = start;
   while (i < end && src[i] !== SPACE) buf[n++] = src[i++]!;
   if (i < end) {
-    buf[n++] = UPPER_T;
+    buf[n] = UPPER_T;
     i++;
   }
-  while (i < end) buf[n++] = src[i++]!;
-  buf[n++] = QUOTE;
-  w.bytes(buf, 0, n);
+  return i;
 }
 
 /**
@@ -57,14 +67,8 @@ export function renderTimestamptz(w: JsonWriter, src: Buffer, start: number, end
     return;
   }
   const buf = outFor(end - start);
-  let n = 0;
-  buf[n++] = QUOTE;
-  let i = start;
-  while (i < end && src[i] !== SPACE) buf[n++] = src[i++]!;
-  if (i < end) {
-    buf[n++] = UPPER_T;
-    i++;
-  }
+  let i = openDateTime(buf, src, start, end);
+  let n = i - start + 1;
   // The time, up to the offset's sign.
   while (i < end) {
     const b = src[i]!;

@@ -1,27 +1,16 @@
 /**
- * A PostgreSQL protocol 3 connection written for replication: TCP or Unix socket, TLS per sslmode,
- * cleartext/MD5/SCRAM-SHA-256 authentication, simple queries, and CopyBoth mode where every
+ * A PostgreSQL protocol 3 connection written for replication: startup and authentication, simple
+ * queries, and CopyBoth mode where every
  * CopyData payload is handed to a handler as a view into the received bytes.
  */
-import crypto from 'node:crypto';
-import net from 'node:net';
-import tls from 'node:tls';
+import type net from 'node:net';
 import type { ConnectionConfig } from '../../config/stream-config.js';
 import { PgcdcError } from '../../errors/pgcdc-error.js';
-import {
-  copyDataMessage,
-  copyDoneMessage,
-  passwordMessage,
-  queryMessage,
-  saslInitialResponseMessage,
-  saslResponseMessage,
-  sslRequestMessage,
-  startupMessage,
-  terminateMessage,
-} from './frontend-messages.js';
+import { Authenticator } from './authenticator.js';
+import { copyDataMessage, copyDoneMessage, queryMessage, startupMessage, terminateMessage } from './frontend-messages.js';
 import { MessageFramer, type MessageHandler } from './message-framer.js';
-import { SCRAM_MECHANISM, ScramSession } from './scram-sha-256.js';
 import { parseErrorFields, serverErrorToPgcdcError, socketErrorToPgcdcError, type ConnectionContext } from './server-error.js';
+import { openSocket } from './socket-opener.js';
 
 /** One result set of a simple query; values in text form. */
 export interface SimpleQueryResult {
@@ -43,7 +32,6 @@ export interface WireConnectOptions {
 const B = (c: string): number => c.charCodeAt(0);
 const MSG_AUTH = B('R');
 const MSG_PARAMETER_STATUS = B('S');
-const MSG_BACKEND_KEY = B('K');
 const MSG_READY = B('Z');
 const MSG_ERROR = B('E');
 const MSG_NOTICE = B('N');
@@ -55,7 +43,6 @@ const MSG_COPY_BOTH = B('W');
 const MSG_COPY_OUT = B('H');
 const MSG_COPY_DATA = B('d');
 const MSG_COPY_DONE = B('c');
-const MSG_NEGOTIATE_VERSION = B('v');
 
 /** A connected, authenticated session. */
 export class WireConnection {
@@ -284,52 +271,18 @@ export class WireConnection {
       application_name: config.applicationName,
       ...extra,
     };
-    let scram: ScramSession | undefined;
+    const authenticator = new Authenticator(config, (message) => this.#write(message));
     let failure: PgcdcError | undefined;
     await this.#exchange<void>(startupMessage(parameters), (type, buf, start, end, done) => {
       if (type === MSG_AUTH) {
-        const kind = buf.readInt32BE(start);
-        if (kind === 0) return; // AuthenticationOk
-        const password = config.password;
-        if (kind !== 0 && password === undefined) {
-          failure = new PgcdcError('AUTH_FAILED', `the server asks for a password for ${config.user}@${config.host}:${config.port} and none was given`, {
-            hint: 'put the password in the source URL, the password secret, or PGPASSWORD',
-          });
-          return done(failure, undefined);
-        }
-        if (kind === 3) {
-          this.#write(passwordMessage(password!));
-        } else if (kind === 5) {
-          const salt = buf.subarray(start + 4, start + 8);
-          const inner = md5Hex(Buffer.concat([Buffer.from(password!, 'utf8'), Buffer.from(config.user, 'utf8')]));
-          this.#write(passwordMessage(`md5${md5Hex(Buffer.concat([Buffer.from(inner), salt]))}`));
-        } else if (kind === 10) {
-          const mechanisms = buf.toString('utf8', start + 4, end).split('\0').filter(Boolean);
-          if (!mechanisms.includes(SCRAM_MECHANISM)) {
-            failure = new PgcdcError('AUTH_FAILED', `the server offers SASL mechanisms ${mechanisms.join(', ')}; pgcdc supports ${SCRAM_MECHANISM}`, {
-              hint: 'allow scram-sha-256 for this user in pg_hba.conf',
-            });
-            return done(failure, undefined);
-          }
-          scram = new ScramSession(password!);
-          this.#write(saslInitialResponseMessage(SCRAM_MECHANISM, scram.clientFirstMessage()));
-        } else if (kind === 11 && scram) {
-          this.#write(saslResponseMessage(scram.clientFinalMessage(buf.toString('utf8', start + 4, end))));
-        } else if (kind === 12 && scram) {
-          scram.verifyServerFinal(buf.toString('utf8', start + 4, end));
-        } else {
-          failure = new PgcdcError('AUTH_FAILED', `the server asks for an authentication method pgcdc does not support (code ${kind})`, {
-            hint: 'use scram-sha-256, md5 or password authentication for this user in pg_hba.conf',
-          });
-          done(failure, undefined);
-        }
+        failure = authenticator.answer(buf, start, end);
+        if (failure) done(failure, undefined);
       } else if (type === MSG_ERROR) {
         done(serverErrorToPgcdcError(parseErrorFields(buf, start, end), this.#context), undefined);
-      } else if (type === MSG_BACKEND_KEY || type === MSG_NEGOTIATE_VERSION) {
-        // not needed
       } else if (type === MSG_READY) {
         done(failure, undefined);
       }
+      // BackendKeyData and NegotiateProtocolVersion need no answer.
     });
   }
 
@@ -353,10 +306,6 @@ export class WireConnection {
     this.#socket.destroy();
     for (const listener of this.#closeListeners.splice(0)) listener(error);
   }
-}
-
-function md5Hex(data: Buffer): string {
-  return crypto.createHash('md5').update(data).digest('hex');
 }
 
 function firstWords(sql: string): string {
@@ -391,82 +340,4 @@ function parseDataRow(buf: Buffer, start: number): (string | null)[] {
     }
   }
   return values;
-}
-
-async function openSocket(config: ConnectionConfig, context: ConnectionContext): Promise<net.Socket> {
-  const socket = await connectSocket(config, context);
-  if (config.sslMode === 'disable' || config.sslMode === 'allow' || config.host.startsWith('/')) return socket;
-  const accepted = await requestSsl(socket, context);
-  if (!accepted) {
-    if (config.sslMode === 'prefer') return socket;
-    socket.destroy();
-    throw new PgcdcError('SOURCE_UNREACHABLE', `the server at ${context.host}:${context.port} does not accept TLS but sslmode=${config.sslMode}`, {
-      hint: 'enable ssl on the server, or use sslmode=prefer/disable',
-    });
-  }
-  return upgradeToTls(socket, config, context);
-}
-
-function connectSocket(config: ConnectionConfig, context: ConnectionContext): Promise<net.Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = config.host.startsWith('/')
-      ? net.connect({ path: `${config.host}/.s.PGSQL.${config.port}` })
-      : net.connect({ host: config.host, port: config.port, noDelay: true });
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(
-        new PgcdcError('SOURCE_UNREACHABLE', `cannot reach PostgreSQL at ${context.host}:${context.port}: no answer within ${config.connectTimeoutMs} ms`, {
-          hint: 'check the host, port, network and firewalls, or raise connect_timeout',
-        }),
-      );
-    }, config.connectTimeoutMs);
-    socket.once('connect', () => {
-      clearTimeout(timer);
-      socket.removeAllListeners('error');
-      socket.setKeepAlive(true, 10_000);
-      resolve(socket);
-    });
-    socket.once('error', (error: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
-      reject(socketErrorToPgcdcError(error, context));
-    });
-  });
-}
-
-function requestSsl(socket: net.Socket, context: ConnectionContext): Promise<boolean> {
-  return new Promise((resolve, reject) => {
-    socket.once('data', (chunk: Buffer) => {
-      socket.removeAllListeners('error');
-      resolve(chunk[0] === B('S'));
-    });
-    socket.once('error', (error: NodeJS.ErrnoException) => reject(socketErrorToPgcdcError(error, context)));
-    socket.write(sslRequestMessage());
-  });
-}
-
-function upgradeToTls(socket: net.Socket, config: ConnectionConfig, context: ConnectionContext): Promise<net.Socket> {
-  const verify = config.sslMode === 'verify-ca' || config.sslMode === 'verify-full';
-  return new Promise((resolve, reject) => {
-    const secure = tls.connect({
-      socket,
-      servername: net.isIP(config.host) ? undefined : config.host,
-      rejectUnauthorized: verify,
-      ca: config.sslRootCert,
-      cert: config.sslCert,
-      key: config.sslKey,
-      checkServerIdentity: config.sslMode === 'verify-full' ? tls.checkServerIdentity : () => undefined,
-    });
-    secure.once('secureConnect', () => {
-      secure.removeAllListeners('error');
-      resolve(secure);
-    });
-    secure.once('error', (error: NodeJS.ErrnoException) => {
-      reject(
-        new PgcdcError('SOURCE_UNREACHABLE', `TLS handshake with ${context.host}:${context.port} failed: ${error.message}`, {
-          cause: error,
-          hint: verify ? 'check sslrootcert (the CA that signed the server certificate) and the host name' : 'check the server TLS configuration',
-        }),
-      );
-    });
-  });
 }
