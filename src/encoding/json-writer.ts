@@ -32,9 +32,14 @@ interface StringWritingBuffer extends Buffer {
  */
 export class JsonWriter {
   #chunks: Buffer[] = [];
+  /** The slab being written: `[#start, #pos)` is written and not yet taken. */
   #buf: Buffer;
+  #start = 0;
   #pos = 0;
   #taken = 0;
+  /** Earlier slabs whose bytes were taken, and slabs free for reuse after `recycle()`. */
+  #inUse: Buffer[] = [];
+  readonly #free: Buffer[] = [];
   readonly #chunkSize: number;
 
   constructor(chunkSize = 256 * 1024) {
@@ -44,7 +49,7 @@ export class JsonWriter {
 
   /** Bytes written since the last `take()`. */
   get length(): number {
-    return this.#taken + this.#pos;
+    return this.#taken + this.#pos - this.#start;
   }
 
   /** Writes ASCII text as is (keys, punctuation, digits). */
@@ -170,12 +175,15 @@ export class JsonWriter {
     this.raw(String(value));
   }
 
-  /** Returns everything written so far as Buffers and starts afresh. */
+  /**
+   * Returns everything written since the last `take()` as Buffers. They stay valid until
+   * `recycle()`, which lets the writer reuse their memory.
+   */
   take(): Buffer[] {
-    if (this.#pos > 0) {
-      this.#chunks.push(this.#buf.subarray(0, this.#pos));
-      this.#buf = this.#buf.length - this.#pos >= 4096 ? this.#buf.subarray(this.#pos) : Buffer.allocUnsafe(this.#chunkSize);
-      this.#pos = 0;
+    if (this.#pos > this.#start) {
+      this.#chunks.push(this.#buf.subarray(this.#start, this.#pos));
+      this.#start = this.#pos;
+      if (this.#buf.length - this.#pos < 4096) this.#nextSlab(0);
     }
     const out = this.#chunks;
     this.#chunks = [];
@@ -183,12 +191,27 @@ export class JsonWriter {
     return out;
   }
 
+  /** Declares every Buffer returned by `take()` consumed: their memory is written over from now on. */
+  recycle(): void {
+    if (this.#pos > this.#start) throw new Error('JsonWriter.recycle() with bytes not taken');
+    for (const slab of this.#inUse) if (slab.length === this.#chunkSize) this.#free.push(slab);
+    this.#inUse = [];
+    this.#start = 0;
+    this.#pos = 0;
+  }
+
   #grow(needed: number): void {
-    if (this.#pos > 0) {
-      this.#chunks.push(this.#buf.subarray(0, this.#pos));
-      this.#taken += this.#pos;
+    if (this.#pos > this.#start) {
+      this.#chunks.push(this.#buf.subarray(this.#start, this.#pos));
+      this.#taken += this.#pos - this.#start;
     }
-    this.#buf = Buffer.allocUnsafe(Math.max(this.#chunkSize, needed));
+    this.#nextSlab(needed);
+  }
+
+  #nextSlab(needed: number): void {
+    this.#inUse.push(this.#buf);
+    this.#buf = needed <= this.#chunkSize ? (this.#free.pop() ?? Buffer.allocUnsafe(this.#chunkSize)) : Buffer.allocUnsafe(needed);
+    this.#start = 0;
     this.#pos = 0;
   }
 }

@@ -51,6 +51,7 @@ export class FileTarget implements Target {
     try {
       await writeAll(handle, chunks);
       if (this.#syncable) await handle.datasync();
+      this.#writer.recycle();
     } catch (error) {
       throw new PgcdcError('TARGET_FAILED', `cannot write to ${this.#config.path}: ${(error as Error).message}`, {
         cause: error,

@@ -27,6 +27,7 @@ export class StdoutTarget implements Target {
     const data = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
     return new Promise((resolve, reject) => {
       this.#out.write(data, (error) => {
+        this.#writer.recycle();
         if (error) reject(new PgcdcError('TARGET_FAILED', `cannot write to standard output: ${error.message}`, { cause: error, hint: 'the reader of pgcdc\'s output went away' }));
         else resolve();
       });
