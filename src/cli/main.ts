@@ -10,6 +10,7 @@ import { reportFailure } from './cli-context.js';
 import { demoCommand } from './commands/demo-command.js';
 import { initCommand } from './commands/init-command.js';
 import { runCommand } from './commands/run-command.js';
+import { signalCommand } from './commands/signal-command.js';
 import { statusCommand } from './commands/status-command.js';
 import { teardownCommand } from './commands/teardown-command.js';
 import { validateCommand } from './commands/validate-command.js';
@@ -21,7 +22,7 @@ const program = new Command('pgcdc')
   .addOption(new Option('--log-format <format>', 'log format on standard error').choices(['auto', 'json', 'pretty']).default('auto'))
   .showHelpAfterError();
 
-for (const register of [runCommand, validateCommand, initCommand, teardownCommand, statusCommand, demoCommand]) register(program);
+for (const register of [runCommand, validateCommand, initCommand, teardownCommand, statusCommand, signalCommand, demoCommand]) register(program);
 
 try {
   await program.parseAsync(process.argv);

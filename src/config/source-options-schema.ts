@@ -32,6 +32,12 @@ export const sourceOptionValueSchemas = {
   statusIntervalMs: millisecondsSchema(100),
   slotMaxRetries: z.int().min(0).max(1000),
   slotRetryDelayMs: millisecondsSchema(0),
+  snapshotParallelism: z.int().min(1).max(64),
+  snapshotChunkRows: z.int().min(1),
+  incrementalSnapshotChunkRows: z.int().min(1).max(1_000_000),
+  snapshotIncludes: regexListSchema,
+  signalTable: z.string().regex(/^[^.\s]+\.[^.\s]+$/, 'is not schema.table'),
+  tableDiscoveryIntervalMs: millisecondsSchema(0),
 };
 
 const v = sourceOptionValueSchemas;
@@ -78,6 +84,22 @@ export const sourceOptionsShape = {
   statusIntervalMs: v.statusIntervalMs.default(10_000).describe('Milliseconds between standby status updates sent to the server.'),
   slotMaxRetries: v.slotMaxRetries.default(6).describe('Attempts to acquire the slot while another connection holds it.'),
   slotRetryDelayMs: v.slotRetryDelayMs.default(10_000).describe('Milliseconds between attempts to acquire the slot.'),
+  snapshotParallelism: v.snapshotParallelism.default(4).describe('Connections reading the initial snapshot in parallel.'),
+  snapshotChunkRows: v.snapshotChunkRows
+    .default(100_000)
+    .describe('Rows per chunk of the initial snapshot: tables are split into ranges of heap pages holding about this many rows.'),
+  incrementalSnapshotChunkRows: v.incrementalSnapshotChunkRows
+    .default(10_000)
+    .describe('Rows per chunk of incremental (watermark) snapshots, resumed snapshots and snapshots of new tables; a chunk is held in memory.'),
+  snapshotIncludes: v.snapshotIncludes
+    .default([])
+    .describe('Regular expressions over schema.table choosing which captured tables the snapshot copies (empty: all of them).'),
+  signalTable: v.signalTable
+    .default('pgcdc.signals')
+    .describe('Signal table (schema.table) with columns id, type, data; created when missing. Rows inserted there are signals, never events.'),
+  tableDiscoveryIntervalMs: v.tableDiscoveryIntervalMs
+    .default(10_000)
+    .describe('Milliseconds between looks for new tables the filters select: they are added to the publication and snapshotted. 0 turns it off.'),
 };
 
 export const sourceOptionsSchema = z.strictObject(sourceOptionsShape);
@@ -115,5 +137,6 @@ export function buildSourceConfig(
     skippedOperations: [...options.skippedOperations],
     messagePrefixIncludeList: [...options.messagePrefixIncludeList],
     messagePrefixExcludeList: [...options.messagePrefixExcludeList],
+    snapshotIncludes: [...options.snapshotIncludes],
   };
 }

@@ -66,6 +66,18 @@ export interface SourceConfig {
   /** Retries (and delay) when the slot is in use by another connection. */
   readonly slotMaxRetries: number;
   readonly slotRetryDelayMs: number;
+  /** Connections reading the initial snapshot in parallel. */
+  readonly snapshotParallelism: number;
+  /** Rows per chunk of the initial snapshot (tables are split by ranges of heap pages). */
+  readonly snapshotChunkRows: number;
+  /** Rows per chunk of an incremental (watermark) snapshot; each chunk is held in memory. */
+  readonly incrementalSnapshotChunkRows: number;
+  /** Anchored regular expressions over `schema.table` selecting the captured tables to snapshot (empty: all). */
+  readonly snapshotIncludes: readonly string[];
+  /** The signal table (`schema.table`), Debezium's `signal.data.collection`. */
+  readonly signalTable: string;
+  /** How often to look for new tables to capture (and snapshot); 0 turns it off. */
+  readonly tableDiscoveryIntervalMs: number;
 }
 
 /** Newline-delimited JSON written to standard output. */

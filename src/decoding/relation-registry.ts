@@ -29,6 +29,8 @@ const KEY_COLUMNS_SQL = `
 export interface RelationRegistryOptions {
   readonly filter: ChangeFilter;
   readonly unavailableValuePlaceholder: string;
+  /** The signal table, whose rows are never events. */
+  readonly signalTable?: { readonly schema: string; readonly table: string };
 }
 
 export class RelationRegistry {
@@ -57,9 +59,10 @@ export class RelationRegistry {
 
   /** Builds a TableInfo without remembering it. */
   async describe(message: RelationMessage): Promise<TableInfo> {
-    const { filter, unavailableValuePlaceholder } = this.#options;
+    const { filter, unavailableValuePlaceholder, signalTable } = this.#options;
     const names = message.columns.map((column) => column.name);
-    const included = filter.includesTable(message.schema, message.table, names);
+    const isSignalTable = signalTable !== undefined && signalTable.schema === message.schema && signalTable.table === message.table;
+    const included = !isSignalTable && filter.includesTable(message.schema, message.table, names);
     await this.#types.load(message.columns.map((column) => column.typeOid));
     const keyNames = included ? await this.#keyColumnNames(message) : [];
     const columns: ColumnInfo[] = message.columns.map((column) => {
@@ -85,6 +88,7 @@ export class RelationRegistry {
       columns,
       keyColumns,
       included,
+      isSignalTable,
       sourceJson: `"schema":${JSON.stringify(message.schema)},"table":${JSON.stringify(message.table)}`,
     };
   }

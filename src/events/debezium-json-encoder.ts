@@ -46,9 +46,8 @@ export class DebeziumJsonEncoder {
   readonly #sourcePrefix: string;
   readonly #databaseJson: string;
   #txn: TransactionInfo | undefined;
-  /** Pre-encoded `source` fragments of the current transaction, per table and snapshot marker. */
-  readonly #sourceFragments = new Map<TableInfo, SourceFragments>();
-  readonly #snapshotSourceFragments = new Map<TableInfo, SourceFragments>();
+  /** Pre-encoded `source` fragments of the current transaction, per snapshot marker and table. */
+  readonly #sourceFragments = new Map<string, Map<TableInfo, SourceFragments>>();
   /** Pre-encoded endings (`xmin` … `ts_ns}` and newline) of this batch, per op. */
   readonly #endings = new Map<string, Buffer>();
   #nowMs = 0;
@@ -123,7 +122,7 @@ export class DebeziumJsonEncoder {
     unchanged.length = 0;
     if (after === null) w.raw('null');
     else writeTupleJson(w, event.table, after, unchanged);
-    this.#writeSourceOpen(w, event.txn, event.table, event.lsn, op === 'r');
+    this.#writeSourceOpen(w, event.txn, event.table, event.lsn, event.snapshot ?? 'false');
     if (!this.#options.transactionMetadata && unchanged.length === 0) {
       // The common case: everything after the LSN is the same for the whole batch.
       w.fragment(this.#ending(op, record));
@@ -167,7 +166,7 @@ export class DebeziumJsonEncoder {
     const records = this.#beginIfNeeded(w, event.txn);
     const record = this.#options.format === 'record';
     w.raw(record ? '{"key":null,"value":{"before":null,"after":null' : '{"before":null,"after":null');
-    this.#writeSourceOpen(w, event.txn, event.table, event.lsn, false);
+    this.#writeSourceOpen(w, event.txn, event.table, event.lsn, 'false');
     w.raw(',"xmin":null}');
     this.#writeTransactionBlock(w, event.txn, `${event.table.schema}.${event.table.table}`);
     w.raw(',"op":"t"');
@@ -243,14 +242,27 @@ export class DebeziumJsonEncoder {
     w.raw(`,"transaction":{"id":"${progress.id}","total_order":${progress.total},"data_collection_order":${order}}`);
   }
 
-  /** The `source` block of a transactional event, up to and including its `lsn` (no `xmin`, no brace). */
-  #writeSourceOpen(w: JsonWriter, txn: TransactionInfo, table: TableInfo, lsn: Lsn, snapshot: boolean): void {
+  /**
+   * The `source` block of a transactional event, up to and including its `lsn` (no `xmin`, no
+   * brace). Reads of incremental snapshots have no transaction id and no position, as in Debezium.
+   */
+  #writeSourceOpen(w: JsonWriter, txn: TransactionInfo, table: TableInfo, lsn: Lsn, snapshot: string): void {
     if (txn !== this.#txn) {
       this.#txn = txn;
       this.#sourceFragments.clear();
-      this.#snapshotSourceFragments.clear();
     }
-    const cache = snapshot ? this.#snapshotSourceFragments : this.#sourceFragments;
+    if (snapshot === 'incremental') {
+      w.raw(
+        `${this.#sourcePrefix}"ts_ms":${Math.floor(txn.commitTimeMicros / 1000)},"snapshot":"incremental","db":${this.#databaseJson},"sequence":null,` +
+          `"ts_us":${txn.commitTimeMicros},"ts_ns":${txn.commitTimeMicros}000,${table.sourceJson},"txId":null,"lsn":null`,
+      );
+      return;
+    }
+    let cache = this.#sourceFragments.get(snapshot);
+    if (!cache) {
+      cache = new Map();
+      this.#sourceFragments.set(snapshot, cache);
+    }
     let fragments = cache.get(table);
     if (!fragments) {
       fragments = this.#sourceFragmentsFor(txn, table.sourceJson, snapshot);
@@ -262,9 +274,9 @@ export class DebeziumJsonEncoder {
     w.integer(lsn);
   }
 
-  #sourceFragmentsFor(txn: TransactionInfo, tableJson: string, snapshot: boolean): SourceFragments {
+  #sourceFragmentsFor(txn: TransactionInfo, tableJson: string, snapshot: string): SourceFragments {
     const previous = txn.previousCommitLsn === 0 ? 'null' : `\\"${txn.previousCommitLsn}\\"`;
-    const head = `${this.#sourcePrefix}"ts_ms":${Math.floor(txn.commitTimeMicros / 1000)},"snapshot":"${snapshot ? 'true' : 'false'}","db":${this.#databaseJson},"sequence":"[${previous},\\"`;
+    const head = `${this.#sourcePrefix}"ts_ms":${Math.floor(txn.commitTimeMicros / 1000)},"snapshot":"${snapshot}","db":${this.#databaseJson},"sequence":"[${previous},\\"`;
     const tail = `\\"]","ts_us":${txn.commitTimeMicros},"ts_ns":${txn.commitTimeMicros}000,${tableJson},"txId":${txn.xid},"lsn":`;
     return { beforeSequenceLsn: Buffer.from(head, 'utf8'), beforeLsn: Buffer.from(tail, 'utf8') };
   }
@@ -278,7 +290,7 @@ export class DebeziumJsonEncoder {
       w.raw(`"ts_us":${this.#nowMs}000,"ts_ns":${this.#nowMs}000000,${noTable},"txId":null,"lsn":${lsn},"xmin":null}`);
       return;
     }
-    const fragments = this.#sourceFragmentsFor(txn, noTable, false);
+    const fragments = this.#sourceFragmentsFor(txn, noTable, 'false');
     w.fragment(fragments.beforeSequenceLsn);
     w.integer(lsn);
     w.fragment(fragments.beforeLsn);

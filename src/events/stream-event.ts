@@ -38,6 +38,8 @@ export interface TableInfo {
   readonly keyColumns: readonly number[];
   /** Passes the table filters; changes of excluded tables are dropped. */
   readonly included: boolean;
+  /** The signal table: its rows are signals, never events. */
+  readonly isSignalTable: boolean;
   /** `"schema":"…","table":"…"`, JSON-encoded once. */
   readonly sourceJson: string;
 }
@@ -54,6 +56,12 @@ export interface TransactionInfo {
   origin: string | undefined;
 }
 
+/**
+ * Debezium's `source.snapshot` of a read event: the first and last of the initial snapshot, the
+ * others, and reads of an incremental (watermark) snapshot.
+ */
+export type SnapshotMarker = 'first' | 'true' | 'last' | 'incremental';
+
 /** An insert (`c`), update (`u`), delete (`d`) or snapshot read (`r`). */
 export interface RowEvent {
   readonly kind: 'row';
@@ -64,6 +72,8 @@ export interface RowEvent {
   /** Old row: `K` (key columns only), `O` (full row) or null. */
   readonly before: TupleRef | null;
   readonly after: TupleRef | null;
+  /** Set on snapshot reads (`op: 'r'`) only. */
+  readonly snapshot?: SnapshotMarker;
 }
 
 export interface TruncateEvent {

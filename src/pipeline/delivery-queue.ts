@@ -25,6 +25,8 @@ interface Batch {
   bytes: number;
   /** Highest checkpoint position registered in this batch, or -1. */
   position: Lsn;
+  /** Called once this batch (and everything before it) is durable. */
+  callbacks: (() => void)[];
 }
 
 export class DeliveryQueue {
@@ -54,7 +56,7 @@ export class DeliveryQueue {
 
   /** True when nothing is waiting or being written. */
   get idle(): boolean {
-    return !this.#writing && this.#sealed.length === 0 && this.#open.events.length === 0;
+    return !this.#writing && this.#sealed.length === 0 && this.#open.events.length === 0 && this.#open.callbacks.length === 0 && this.#open.position < 0;
   }
 
   /**
@@ -85,6 +87,20 @@ export class DeliveryQueue {
     this.#schedule();
   }
 
+  /**
+   * Calls `callback` once everything pushed so far is durable (snapshot progress is recorded this
+   * way: only for rows the target has made durable). Never called if the target fails.
+   */
+  afterDurable(callback: () => void): void {
+    if (this.#failure) return;
+    if (this.idle) {
+      queueMicrotask(callback);
+      return;
+    }
+    this.#open.callbacks.push(callback);
+    this.#schedule();
+  }
+
   /** Resolves once everything pushed so far is durable; rejects if the target failed. */
   drain(): Promise<void> {
     if (this.#failure) return Promise.reject(this.#failure);
@@ -99,7 +115,7 @@ export class DeliveryQueue {
   }
 
   #seal(): void {
-    if (this.#open.events.length === 0 && this.#open.position < 0) return;
+    if (this.#open.events.length === 0 && this.#open.position < 0 && this.#open.callbacks.length === 0) return;
     this.#sealed.push(this.#open);
     this.#open = newBatch();
   }
@@ -126,6 +142,7 @@ export class DeliveryQueue {
         this.#queuedBytes -= batch.bytes;
         if (batch.position >= 0) this.#checkpointer.complete(batch.position);
         this.#options.onDelivered?.(batch.events);
+        for (const callback of batch.callbacks) callback();
         this.#wakeRoomWaiters();
       }
     } catch (error) {
@@ -152,5 +169,5 @@ export class DeliveryQueue {
 }
 
 function newBatch(): Batch {
-  return { events: [], bytes: 0, position: -1 };
+  return { events: [], bytes: 0, position: -1, callbacks: [] };
 }

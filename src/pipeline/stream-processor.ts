@@ -6,13 +6,14 @@
  */
 import { PgcdcError } from '../errors/pgcdc-error.js';
 import type { PgoutputDecoder } from '../decoding/pgoutput-decoder.js';
-import type { PgoutputMessage } from '../decoding/pgoutput-messages.js';
+import type { PgoutputMessage, TupleRef } from '../decoding/pgoutput-messages.js';
 import type { RelationRegistry } from '../decoding/relation-registry.js';
 import type { RowEvent, TableInfo, TransactionInfo } from '../events/stream-event.js';
 import type { Lsn } from '../source/lsn.js';
 import type { ReplicationHandlers } from '../source/replication-session.js';
 import type { SkippableOperation } from '../config/stream-config.js';
-import { keyChanged } from '../events/tuple-json.js';
+import { columnBounds, keyChanged } from '../events/tuple-json.js';
+import { WATERMARK_PREFIX } from '../snapshot/incremental-snapshot.js';
 import type { Checkpointer } from './checkpointer.js';
 import type { DeliveryQueue } from './delivery-queue.js';
 import type { StreamedTransactionSpill } from './streamed-transaction-spill.js';
@@ -50,6 +51,17 @@ export interface StreamProcessorParts {
   readonly spill: StreamedTransactionSpill;
   /** Shared across reconnects. */
   readonly counters: StreamCounters;
+  /** Sees every row and truncate, and the watermark messages of incremental snapshots. */
+  readonly snapshotter?: SnapshotObserver;
+  /** Acts on rows inserted into the signal table. */
+  readonly onSignal?: (id: string, type: string, data: string | null) => Promise<void>;
+}
+
+/** What the incremental snapshot needs from the stream. */
+export interface SnapshotObserver {
+  observe(event: RowEvent): void;
+  observeTruncate(oid: number): void;
+  onWatermark(content: string, txn: TransactionInfo, lsn: Lsn): void | Promise<void>;
 }
 
 /** Fresh counters. */
@@ -157,12 +169,23 @@ export class StreamProcessor implements ReplicationHandlers {
     const table = this.#table(relationOid);
     const txn = this.#requireTxn('a change');
     const event: RowEvent = { kind: 'row', op, table, lsn, txn, before, after };
+    this.#parts.snapshotter?.observe(event);
+    if (table.isSignalTable) return op === 'c' && after ? this.#signal(after) : undefined;
     if (!table.included || (this.#skip.has(op) && !this.#keyChangeKept(event))) {
       this.counters.filtered++;
       return undefined;
     }
     this.counters.events++;
     return this.#parts.queue.push(event, size + EVENT_OVERHEAD);
+  }
+
+  /** A row inserted into the signal table (id, type, data). */
+  #signal(row: TupleRef): Promise<void> | undefined {
+    const text = (index: number): string | null => {
+      const bounds = columnBounds(row, index);
+      return bounds.kind === 0x74 ? row.buf.toString('utf8', bounds.start, bounds.end) : null;
+    };
+    return this.#parts.onSignal?.(text(0) ?? '', text(1) ?? '', text(2));
   }
 
   /** A primary-key change is a delete and a create for Debezium: skipping `u` does not drop it. */
@@ -174,6 +197,7 @@ export class StreamProcessor implements ReplicationHandlers {
     const txn = this.#requireTxn('Truncate');
     let pending: Promise<void> | undefined;
     for (const oid of relationOids) {
+      this.#parts.snapshotter?.observeTruncate(oid);
       const table = this.#table(oid);
       if (!table.included || this.#skip.has('t')) {
         this.counters.filtered++;
@@ -186,6 +210,7 @@ export class StreamProcessor implements ReplicationHandlers {
   }
 
   #logicalMessage(transactional: boolean, prefix: string, content: Buffer, lsn: Lsn, size: number): void | Promise<void> {
+    if (prefix === WATERMARK_PREFIX && transactional) return this.#parts.snapshotter?.onWatermark(content.toString('utf8'), this.#requireTxn('a watermark'), lsn);
     const include = this.#messageIncludes;
     const wanted =
       prefix !== MARKER_MESSAGE_PREFIX && (include.length === 0 || include.some((re) => re.test(prefix))) && !this.#messageExcludes.some((re) => re.test(prefix));

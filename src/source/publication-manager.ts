@@ -10,8 +10,17 @@ import type { CatalogConnection } from './catalog-connection.js';
 import type { SourceTable } from './captured-tables.js';
 import { qualifiedName, quoteIdent } from './sql-quoting.js';
 
-/** Makes sure the publication exists and, in filtered mode, publishes exactly the captured tables. */
-export async function ensurePublication(catalog: CatalogConnection, source: SourceConfig, captured: readonly SourceTable[], logger: Logger): Promise<void> {
+/**
+ * Makes sure the publication exists and, in filtered mode, publishes exactly the captured tables
+ * (and the signal table, when there is one).
+ */
+export async function ensurePublication(
+  catalog: CatalogConnection,
+  source: SourceConfig,
+  captured: readonly SourceTable[],
+  logger: Logger,
+  signalTable?: { readonly schema: string; readonly table: string },
+): Promise<void> {
   const name = source.publicationName;
   const { rows } = await catalog.query(`select puballtables from pg_publication where pubname = $1`, [name]);
   const exists = rows.length > 0;
@@ -38,7 +47,9 @@ export async function ensurePublication(catalog: CatalogConnection, source: Sour
       hint: 'check includes/excludes: they are regular expressions over schema.table (escape the dot: public\\.orders)',
     });
   }
-  const list = tables.map(qualifiedName).join(', ');
+  const wanted: { schema: string; table: string }[] = [...tables];
+  if (signalTable && !wanted.some((t) => t.schema === signalTable.schema && t.table === signalTable.table)) wanted.push(signalTable);
+  const list = wanted.map(qualifiedName).join(', ');
   if (!exists) {
     await catalog.query(`CREATE PUBLICATION ${quoteIdent(name)} FOR TABLE ${list}${options}`);
     logger.info({ publication: name, tables: tables.length }, 'created publication');
@@ -46,7 +57,7 @@ export async function ensurePublication(catalog: CatalogConnection, source: Sour
   }
   if (rows[0].puballtables) return;
   const { rows: published } = await catalog.query(`select schemaname as schema, tablename as table from pg_publication_tables where pubname = $1`, [name]);
-  const want = new Set(tables.map((t) => `${t.schema}.${t.table}`));
+  const want = new Set(wanted.map((t) => `${t.schema}.${t.table}`));
   const have = new Set(published.map((t: { schema: string; table: string }) => `${t.schema}.${t.table}`));
   const same = want.size === have.size && [...want].every((t) => have.has(t));
   if (!same) {

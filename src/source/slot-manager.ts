@@ -9,7 +9,7 @@ import type { Logger } from '../logging/logger.js';
 import type { StateStore } from '../state/state-store.js';
 import type { CatalogConnection } from './catalog-connection.js';
 import { formatLsn, parseLsn, type Lsn } from './lsn.js';
-import { ReplicationSession } from './replication-session.js';
+import { ReplicationSession, type CreatedSlot } from './replication-session.js';
 
 export interface SlotPosition {
   /** The slot's confirmed_flush_lsn: streaming resumes after it. */
@@ -71,17 +71,42 @@ export async function ensureSlot(
   }
   const session = await ReplicationSession.open(connection);
   try {
-    const identity = await session.identifySystem();
-    const slot = await session.createSlot(name, { exportSnapshot: false });
-    await state.write({
-      version: 1,
-      slot: { name, systemId: identity.systemId, database: identity.database, createdAt: new Date().toISOString(), consistentPoint: slot.consistentPoint },
-    });
-    logger.info({ slot: name, consistentPoint: formatLsn(slot.consistentPoint) }, 'created replication slot');
+    const slot = await createRecordedSlot(session, name, false, state, logger);
     return { confirmedFlush: slot.consistentPoint, created: true };
   } finally {
     await session.close();
   }
+}
+
+/** A new slot whose exported snapshot stays usable while `session` runs no other command. */
+export interface SlotWithSnapshot {
+  readonly session: ReplicationSession;
+  readonly consistentPoint: Lsn;
+  readonly snapshotName: string;
+}
+
+/** Creates the slot with an exported snapshot, for the initial snapshot; the caller keeps `session`. */
+export async function createSlotWithSnapshot(connection: ConnectionConfig, source: SourceConfig, state: StateStore, logger: Logger): Promise<SlotWithSnapshot> {
+  const session = await ReplicationSession.open(connection);
+  try {
+    const slot = await createRecordedSlot(session, source.slotName, true, state, logger);
+    if (!slot.snapshotName) throw new PgcdcError('PROTOCOL', 'CREATE_REPLICATION_SLOT exported no snapshot');
+    return { session, consistentPoint: slot.consistentPoint, snapshotName: slot.snapshotName };
+  } catch (error) {
+    session.destroy();
+    throw error;
+  }
+}
+
+async function createRecordedSlot(session: ReplicationSession, name: string, exportSnapshot: boolean, state: StateStore, logger: Logger): Promise<CreatedSlot> {
+  const identity = await session.identifySystem();
+  const slot = await session.createSlot(name, { exportSnapshot });
+  await state.update((current) => ({
+    ...current,
+    slot: { name, systemId: identity.systemId, database: identity.database, createdAt: new Date().toISOString(), consistentPoint: slot.consistentPoint },
+  }));
+  logger.info({ slot: name, consistentPoint: formatLsn(slot.consistentPoint) }, 'created replication slot');
+  return slot;
 }
 
 /** Drops the slot if it exists; fails if a consumer is still attached. */

@@ -120,7 +120,8 @@ export async function checkSource(catalog: CatalogConnection, config: StreamConf
 
   const filter = new ChangeFilter(source.includes, source.excludes);
   const tables = await listSourceTables(catalog);
-  const captured = selectCapturedTables(tables, filter);
+  const [signalSchema, signalTable] = source.signalTable.split('.');
+  const captured = selectCapturedTables(tables, filter).filter((t) => !(t.schema === signalSchema && t.table === signalTable));
   checks.push(
     captured.length > 0
       ? ok('captured tables', `${captured.length} table${captured.length === 1 ? '' : 's'} match the filters`)

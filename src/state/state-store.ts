@@ -1,7 +1,8 @@
 /**
  * The stream's local state directory (SGStream's persistent volume): which slot this stream created
  * and on which server, so that a slot dropped behind its back is reported instead of silently
- * re-created (which would skip every change in between). Written atomically.
+ * re-created (which would skip every change in between), and the progress of snapshots, so that an
+ * interrupted one resumes. Written atomically; updates are serialised.
  */
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
@@ -17,18 +18,70 @@ export interface SlotRecord {
   readonly consistentPoint: Lsn;
 }
 
+/** A range of heap pages `[fromPage, toPage)`; `toPage` null reaches the end of the table. */
+export interface ChunkRecord {
+  readonly fromPage: number;
+  readonly toPage: number | null;
+  readonly done: boolean;
+}
+
+export interface SnapshotTableRecord {
+  readonly oid: number;
+  readonly schema: string;
+  readonly table: string;
+  readonly estimatedRows: number;
+  readonly rowsDone: number;
+  /** Extra SQL condition (execute-snapshot `additional-conditions`). */
+  readonly condition: string | undefined;
+  readonly chunks: readonly ChunkRecord[];
+}
+
+export type SnapshotStatus = 'running' | 'paused' | 'done' | 'stopped';
+
+/** A snapshot's plan and progress. */
+export interface SnapshotRecord {
+  readonly id: string;
+  /** `initial` reads at the slot's exported snapshot; `incremental` between watermarks while streaming. */
+  readonly kind: 'initial' | 'incremental';
+  readonly status: SnapshotStatus;
+  readonly startedAt: string;
+  readonly finishedAt: string | undefined;
+  readonly tables: readonly SnapshotTableRecord[];
+}
+
 export interface StreamState {
   readonly version: 1;
   readonly slot: SlotRecord | undefined;
+  /** The latest snapshot, running or finished. */
+  readonly snapshot?: SnapshotRecord | undefined;
+  /** The initial snapshot (snapshotMode initial/initial_only) has completed. */
+  readonly initialSnapshotDone?: boolean;
+  /**
+   * `schema.table` of every table the stream has taken on: copied completely by a snapshot, or
+   * captured when streaming started without one. Captured tables not listed are new.
+   */
+  readonly knownTables?: readonly string[];
 }
 
 const FILE = 'stream-state.json';
 
 export class StateStore {
   readonly dir: string;
+  #updates: Promise<unknown> = Promise.resolve();
 
   constructor(dir: string) {
     this.dir = dir;
+  }
+
+  /** Reads, changes and writes the state; concurrent updates run one after the other. */
+  update(change: (state: StreamState) => StreamState): Promise<StreamState> {
+    const next = this.#updates.then(async () => {
+      const state = change(await this.read());
+      await this.write(state);
+      return state;
+    });
+    this.#updates = next.catch(() => undefined);
+    return next;
   }
 
   /** Directory for spilled streamed transactions. */

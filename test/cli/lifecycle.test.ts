@@ -27,7 +27,8 @@ describe('command line lifecycle', () => {
 
     const before = JSON.parse((await runCli(['status', '-c', specFile, '--json'])).stdout);
     expect(before.slot).toMatchObject({ name: slot, exists: true, active: false });
-    expect(before.publication).toEqual({ name: config.source.publicationName, exists: true, tables: 1 });
+    // The captured table and the signal table.
+    expect(before.publication).toEqual({ name: config.source.publicationName, exists: true, tables: 2 });
 
     const run = startCli(['run', '-c', specFile]);
     await waitFor(async () => (JSON.parse((await runCli(['status', '-c', specFile, '--json'])).stdout).slot.active ? true : undefined));

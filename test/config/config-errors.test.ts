@@ -41,7 +41,7 @@ describe('validation errors', () => {
     expect(error.message.split('\n')).toStrictEqual([
       's.yaml:5: metadata.labels is not a known key; known keys: name',
       's.yaml:11: spec.source.postgres.slotname is not a known key; did you mean slotName?',
-      's.yaml:12: spec.source.postgres.zzzzzz is not a known key; see docs/configuration.md for the 20 known keys of spec.source.postgres',
+      's.yaml:12: spec.source.postgres.zzzzzz is not a known key; see docs/configuration.md for the 26 known keys of spec.source.postgres',
       's.yaml:15: spec.target.zzz is not a known key; known keys: type, stdout, file',
       's.yaml:16: spec.stateDirs is not a known key; did you mean stateDir?',
     ]);

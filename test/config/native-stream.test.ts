@@ -41,6 +41,12 @@ const DEFAULT_SOURCE_OPTIONS: Omit<SourceConfig, 'connection'> = {
   statusIntervalMs: 10_000,
   slotMaxRetries: 6,
   slotRetryDelayMs: 10_000,
+  snapshotParallelism: 4,
+  snapshotChunkRows: 100_000,
+  incrementalSnapshotChunkRows: 10_000,
+  snapshotIncludes: [],
+  signalTable: 'pgcdc.signals',
+  tableDiscoveryIntervalMs: 10_000,
 };
 
 describe('native pgcdc/v1 Stream documents', () => {
@@ -113,6 +119,12 @@ spec:
       statusIntervalMs: 2500
       slotMaxRetries: 2
       slotRetryDelayMs: 500
+      snapshotParallelism: 8
+      snapshotChunkRows: 50000
+      incrementalSnapshotChunkRows: 2048
+      snapshotIncludes: ["public\\\\.orders"]
+      signalTable: ops.cdc_signals
+      tableDiscoveryIntervalMs: 0
   target:
     type: File
     file:
@@ -156,6 +168,12 @@ spec:
           statusIntervalMs: 2500,
           slotMaxRetries: 2,
           slotRetryDelayMs: 500,
+          snapshotParallelism: 8,
+          snapshotChunkRows: 50_000,
+          incrementalSnapshotChunkRows: 2048,
+          snapshotIncludes: ['public\\.orders'],
+          signalTable: 'ops.cdc_signals',
+          tableDiscoveryIntervalMs: 0,
         },
         target: { type: 'File', path: path.join(dir, 'out/orders.jsonl'), format: 'record' },
         maxRetries: 5,

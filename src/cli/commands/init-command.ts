@@ -1,6 +1,7 @@
 /**
- * `pgcdc init -c FILE`: creates the publication and the replication slot ahead of time (run does it
- * too when they are missing). The slot starts retaining WAL from now on.
+ * `pgcdc init -c FILE`: creates the signal table, the publication and the replication slot ahead of
+ * time (run does it too when they are missing). The slot starts retaining WAL from now on; a
+ * snapshot taken later by run is then read between watermarks.
  */
 import type { Command } from 'commander';
 import { CatalogConnection } from '../../source/catalog-connection.js';
@@ -8,6 +9,7 @@ import { formatLsn } from '../../source/lsn.js';
 import { ensurePublication } from '../../source/publication-manager.js';
 import { ensureSlot } from '../../source/slot-manager.js';
 import { assertChecksPass, checkSource } from '../../source/source-prerequisites.js';
+import { ensureSignalTable, signalTableName } from '../../snapshot/signals.js';
 import { StateStore } from '../../state/state-store.js';
 import { loadSpec, loggerFor, withSpecOptions, type SpecOptions } from '../cli-context.js';
 
@@ -19,7 +21,8 @@ export function initCommand(program: Command): void {
     try {
       const facts = await checkSource(catalog, config);
       assertChecksPass(facts.checks);
-      await ensurePublication(catalog, config.source, facts.capturedTables, logger);
+      const signals = await ensureSignalTable(catalog, config.source, logger);
+      await ensurePublication(catalog, config.source, facts.capturedTables, logger, signals ? signalTableName(config.source) : undefined);
       const slot = await ensureSlot(catalog, config.source.connection, config.source, new StateStore(config.stateDir), logger);
       process.stdout.write(
         `publication ${config.source.publicationName}: ready\nslot ${config.source.slotName}: ${slot.created ? 'created' : 'already present'} at ${formatLsn(slot.confirmedFlush)}\n`,

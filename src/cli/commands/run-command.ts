@@ -1,7 +1,8 @@
 /**
- * `pgcdc run -c FILE [--stop-at now|LSN]`: streams until Ctrl-C/SIGTERM (graceful: what was
- * received is delivered and acknowledged first) or, with --stop-at, until everything up to that
- * position is delivered and acknowledged.
+ * `pgcdc run -c FILE [--stop-at now|LSN]`: snapshots as the snapshot mode says, then streams until
+ * Ctrl-C/SIGTERM (graceful: what was received is delivered and acknowledged first) or, with
+ * --stop-at, until everything up to that position is delivered and acknowledged; with
+ * snapshotMode initial_only, until the snapshot is done.
  */
 import type { Command } from 'commander';
 import { runStream } from '../../pipeline/run-stream.js';
@@ -29,7 +30,7 @@ export function runCommand(program: Command): void {
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
       try {
-        await runStream(config, { logger, signal: controller.signal, ...(stopAt !== undefined ? { stopAt } : {}) });
+        await runStream(config, { logger, signal: controller.signal, progressDisplay: true, ...(stopAt !== undefined ? { stopAt } : {}) });
       } finally {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);

@@ -1,11 +1,12 @@
 /**
  * `pgcdc status -c FILE`: the slot (exists, active, confirmed position, lag in bytes, WAL
- * retained) and the publication, as text or JSON.
+ * retained), the publication, and the latest snapshot's progress, as text or JSON.
  */
 import type { Command } from 'commander';
 import { CatalogConnection } from '../../source/catalog-connection.js';
 import { formatLsn, parseLsn } from '../../source/lsn.js';
 import { readSlot } from '../../source/slot-manager.js';
+import { StateStore, type SnapshotRecord } from '../../state/state-store.js';
 import { loadSpec, withSpecOptions, type SpecOptions } from '../cli-context.js';
 
 export interface StreamStatus {
@@ -22,6 +23,17 @@ export interface StreamStatus {
   };
   readonly publication: { readonly name: string; readonly exists: boolean; readonly tables: number };
   readonly currentLsn: string;
+  /** The latest snapshot recorded in the state directory. */
+  readonly snapshot: SnapshotStatusView | null;
+}
+
+export interface SnapshotStatusView {
+  readonly id: string;
+  readonly kind: string;
+  readonly status: string;
+  readonly startedAt: string;
+  readonly finishedAt: string | null;
+  readonly tables: readonly { readonly table: string; readonly rowsDone: number; readonly estimatedRows: number; readonly chunksDone: number; readonly chunks: number }[];
 }
 
 export function statusCommand(program: Command): void {
@@ -55,6 +67,7 @@ export function statusCommand(program: Command): void {
             : { name: config.source.slotName, exists: false },
           publication: { name: config.source.publicationName, exists: publication.length > 0, tables: publication[0]?.tables ?? 0 },
           currentLsn: formatLsn(current),
+          snapshot: snapshotView((await new StateStore(config.stateDir).read()).snapshot),
         };
       } finally {
         await catalog.close();
@@ -74,7 +87,32 @@ function renderStatus(status: StreamStatus): string {
     );
   }
   lines.push(`publication ${publication.name}: ${publication.exists ? `${publication.tables} table(s)` : 'not created'}`);
+  const snapshot = status.snapshot;
+  if (snapshot) {
+    lines.push(`snapshot ${snapshot.id} (${snapshot.kind}): ${snapshot.status}, started ${snapshot.startedAt}${snapshot.finishedAt ? `, finished ${snapshot.finishedAt}` : ''}`);
+    for (const t of snapshot.tables) {
+      lines.push(`  ${t.table}: ${t.rowsDone} of ~${t.estimatedRows} rows, ${t.chunksDone}/${t.chunks} chunks`);
+    }
+  }
   return `${lines.join('\n')}\n`;
+}
+
+function snapshotView(record: SnapshotRecord | undefined): SnapshotStatusView | null {
+  if (!record) return null;
+  return {
+    id: record.id,
+    kind: record.kind,
+    status: record.status,
+    startedAt: record.startedAt,
+    finishedAt: record.finishedAt ?? null,
+    tables: record.tables.map((t) => ({
+      table: `${t.schema}.${t.table}`,
+      rowsDone: t.rowsDone,
+      estimatedRows: t.estimatedRows,
+      chunksDone: t.chunks.filter((c) => c.done).length,
+      chunks: t.chunks.length,
+    })),
+  };
 }
 
 function formatBytes(bytes: number | null | undefined): string {

@@ -138,6 +138,24 @@ export class WireConnection {
   }
 
   /**
+   * Runs `COPY … TO STDOUT`: each CopyData payload (one row) goes to `onRow`, whose promise holds
+   * further reading. Resolves with the number of rows once the command completes.
+   */
+  copyOut(sql: string, onRow: (buf: Buffer, start: number, end: number) => void | Promise<void>): Promise<number> {
+    let rows = 0;
+    let failure: PgcdcError | undefined;
+    return this.#exchange<number>(queryMessage(sql), (type, buf, start, end, done) => {
+      if (type === MSG_COPY_DATA) {
+        rows++;
+        return onRow(buf, start, end);
+      }
+      if (type === MSG_ERROR) failure = serverErrorToPgcdcError(parseErrorFields(buf, start, end), this.#context, firstWords(sql));
+      else if (type === MSG_READY) done(failure, rows);
+      return undefined;
+    });
+  }
+
+  /**
    * Sends a command that enters CopyBoth mode (START_REPLICATION). Resolves once the server has
    * switched; from then on every CopyData payload goes to `onData`. `ended` settles when the copy
    * stream stops: rejected with the server's error, or resolved on a clean CopyDone.
@@ -242,7 +260,7 @@ export class WireConnection {
 
   #exchange<T>(
     message: Buffer,
-    onMessage: (type: number, buf: Buffer, start: number, end: number, done: (error: PgcdcError | undefined, value: T) => void) => void,
+    onMessage: (type: number, buf: Buffer, start: number, end: number, done: (error: PgcdcError | undefined, value: T) => void) => void | Promise<void>,
   ): Promise<T> {
     if (this.#closed) return Promise.reject(this.#closeError ?? new PgcdcError('CONNECTION_LOST', 'the connection is closed'));
     if (this.#pending) return Promise.reject(new PgcdcError('INTERNAL', 'a request is already in progress on this connection'));
@@ -257,7 +275,7 @@ export class WireConnection {
       this.#framer.setHandler((type, buf, start, end) => {
         if (type === MSG_NOTICE) this.#onNotice(parseErrorFields(buf, start, end).message);
         else if (type === MSG_PARAMETER_STATUS) this.#recordParameter(buf, start);
-        else onMessage(type, buf, start, end, done);
+        else return onMessage(type, buf, start, end, done);
         return undefined;
       });
       this.#write(message);

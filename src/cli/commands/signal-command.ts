@@ -1,0 +1,28 @@
+/**
+ * `pgcdc signal -c FILE <type> [json]`: sends a Debezium-style signal by inserting it into the
+ * signal table, so that it reaches the running stream in order with the data (execute-snapshot,
+ * stop-snapshot, pause-snapshot, resume-snapshot, log).
+ */
+import type { Command } from 'commander';
+import { SIGNAL_TYPES, sendSignal } from '../../snapshot/signals.js';
+import { CatalogConnection } from '../../source/catalog-connection.js';
+import { loadSpec, withSpecOptions, type SpecOptions } from '../cli-context.js';
+
+export function signalCommand(program: Command): void {
+  withSpecOptions(
+    program
+      .command('signal')
+      .description(`send a signal to the stream through its signal table (${SIGNAL_TYPES.join(', ')})`)
+      .argument('<type>', 'signal type')
+      .argument('[data]', 'signal data as JSON, e.g. {"data-collections": ["public.orders"]}'),
+  ).action(async (type: string, data: string | undefined, options: SpecOptions) => {
+    const config = await loadSpec(options);
+    const catalog = await CatalogConnection.open(config.source.connection);
+    try {
+      const id = await sendSignal(catalog, config.source, type, data);
+      process.stdout.write(`signal ${type} sent (id ${id}) through ${config.source.signalTable}\n`);
+    } finally {
+      await catalog.close();
+    }
+  });
+}

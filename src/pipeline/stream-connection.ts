@@ -1,0 +1,146 @@
+/**
+ * Streaming over replication connections: one connection from START_REPLICATION to a graceful stop
+ * or a failure (`streamOnce`), and the reconnect loop with backoff around it (`streamWithRetries`).
+ */
+import type { StreamConfig } from '../config/stream-config.js';
+import { PgcdcError, asPgcdcError, isRetryable } from '../errors/pgcdc-error.js';
+import { PgoutputDecoder } from '../decoding/pgoutput-decoder.js';
+import type { RelationRegistry } from '../decoding/relation-registry.js';
+import type { Logger } from '../logging/logger.js';
+import { formatLsn, type Lsn } from '../source/lsn.js';
+import { ReplicationSession } from '../source/replication-session.js';
+import { StandbyStatusReporter } from '../source/standby-status-reporter.js';
+import type { Checkpointer } from './checkpointer.js';
+import type { DeliveryQueue } from './delivery-queue.js';
+import { StreamProcessor, type SnapshotObserver, type StreamCounters } from './stream-processor.js';
+import type { StreamedTransactionSpill } from './streamed-transaction-spill.js';
+
+export type StopReason = 'signal' | 'stop-at' | 'snapshot-complete';
+
+/** Everything that lives across connections. */
+export interface PipelineParts {
+  readonly registry: RelationRegistry;
+  readonly queue: DeliveryQueue;
+  readonly checkpointer: Checkpointer;
+  readonly spill: StreamedTransactionSpill;
+  readonly counters: StreamCounters;
+  readonly snapshotter?: SnapshotObserver;
+  readonly onSignal?: (id: string, type: string, data: string | null) => Promise<void>;
+}
+
+export interface StreamingOptions {
+  readonly logger: Logger;
+  readonly signal?: AbortSignal;
+  /** Stop once the confirmed position reaches it. */
+  readonly stopAt?: Lsn;
+  /** Stop once it resolves (initial_only snapshots finished while streaming). */
+  readonly until?: Promise<void>;
+  /** A session already open on the slot (the one that exported the initial snapshot). */
+  readonly session?: ReplicationSession;
+  readonly retryDelayMs?: { readonly initial: number; readonly max: number };
+}
+
+/** Streams until stopped; reconnects with backoff after retryable failures. */
+export async function streamWithRetries(config: StreamConfig, parts: PipelineParts, options: StreamingOptions): Promise<StopReason> {
+  const { logger } = options;
+  const delays = options.retryDelayMs ?? { initial: 1000, max: 30_000 };
+  let failures = 0;
+  let slotFailures = 0;
+  let session = options.session;
+  for (let connectedOnce = false; ; ) {
+    const confirmedBefore = parts.checkpointer.confirmed;
+    try {
+      return await streamOnce(config, parts, options, session, () => {
+        connectedOnce = true;
+        slotFailures = 0;
+      });
+    } catch (error) {
+      session = undefined;
+      const failure = asPgcdcError(error);
+      // Deliver what was received before the failure; a failing target ends the run.
+      await parts.queue.drain();
+      // maxRetries bounds consecutive failures: a connection that made progress starts a new count.
+      if (parts.checkpointer.confirmed > confirmedBefore) failures = 0;
+      const slotBusy = failure.code === 'SLOT_ACTIVE';
+      const unreachableAtStart = !connectedOnce && failure.code === 'SOURCE_UNREACHABLE';
+      if (!isRetryable(failure) || unreachableAtStart) throw failure;
+      if (slotBusy ? slotFailures >= config.source.slotMaxRetries : config.maxRetries >= 0 && failures >= config.maxRetries) throw failure;
+      const delay = slotBusy ? config.source.slotRetryDelayMs : Math.min(delays.max, delays.initial * 2 ** failures);
+      if (slotBusy) slotFailures++;
+      else failures++;
+      logger.warn({ error: failure.toLine(), code: failure.code, retryInMs: delay, confirmed: formatLsn(parts.checkpointer.confirmed) }, 'replication interrupted; reconnecting');
+      if (await sleepUnlessAborted(delay, options.signal)) return 'signal';
+    }
+  }
+}
+
+/** One replication connection, from START_REPLICATION to a graceful stop or a failure. */
+async function streamOnce(config: StreamConfig, parts: PipelineParts, options: StreamingOptions, open: ReplicationSession | undefined, onStarted: () => void): Promise<StopReason> {
+  const { source } = config;
+  const { queue, checkpointer, spill, registry, counters } = parts;
+  const session = open ?? (await ReplicationSession.open(source.connection, (notice) => options.logger.debug({ notice }, 'server notice')));
+  const reporter = new StandbyStatusReporter(session, checkpointer, source.statusIntervalMs);
+  let stopPolling: NodeJS.Timeout | undefined;
+  let unsubscribe: (() => void) | undefined;
+  try {
+    // After a reconnect the server resends everything after the confirmed position.
+    await spill.reset();
+    registry.clear();
+    checkpointer.resetPending();
+    const processor = new StreamProcessor({ ...parts, decoder: new PgoutputDecoder(session.protocolVersion) }, source);
+    processor.onReceived = (lsn) => reporter.received(lsn);
+    processor.onKeepaliveSeen = (_walEnd, replyRequested) => replyRequested && reporter.send();
+    const { ended } = await session.startReplication(
+      { slotName: source.slotName, publicationNames: [source.publicationName], startLsn: checkpointer.confirmed, streamInProgress: source.streamInProgressTransactions },
+      processor,
+    );
+    onStarted();
+    reporter.start();
+    const stopReason = await new Promise<StopReason>((resolve, reject) => {
+      ended.then(() => reject(new PgcdcError('CONNECTION_LOST', 'the server ended the replication stream')), reject);
+      queue.onFailure(reject);
+      if (options.signal?.aborted) resolve('signal');
+      options.signal?.addEventListener('abort', () => resolve('signal'), { once: true });
+      options.until?.then(() => resolve('snapshot-complete'), reject);
+      const stopAt = options.stopAt;
+      if (stopAt !== undefined) {
+        const check = (): void => {
+          if (checkpointer.confirmed >= stopAt) resolve('stop-at');
+        };
+        unsubscribe = checkpointer.onAdvance(check);
+        check();
+        // Keepalives carry the server's position: ask for them so an idle source reaches stopAt.
+        stopPolling = setInterval(() => reporter.send(true), 50);
+      }
+    });
+    // Graceful stop: take nothing more, deliver what was taken, acknowledge it, end the stream.
+    processor.stop();
+    await queue.drain();
+    reporter.send();
+    session.endStreaming();
+    await Promise.race([ended.catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
+    options.logger.info({ confirmed: formatLsn(checkpointer.confirmed), reason: stopReason, ...counters }, 'stopped');
+    return stopReason;
+  } finally {
+    clearInterval(stopPolling);
+    unsubscribe?.();
+    reporter.stop();
+    session.destroy();
+  }
+}
+
+/** Sleeps; returns true if the signal aborted the wait. */
+function sleepUnlessAborted(ms: number, signal: AbortSignal | undefined): Promise<boolean> {
+  if (signal?.aborted) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve(false);
+    }, ms);
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      resolve(true);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

@@ -1,0 +1,180 @@
+/**
+ * Owns the stream's snapshots: plans them (the initial one, resumed ones, those asked for by
+ * signals, and those of tables that appear while streaming), keeps their progress, runs the
+ * incremental snapshotter, and answers snapshot signals.
+ */
+import crypto from 'node:crypto';
+import type { SourceConfig } from '../config/stream-config.js';
+import { PgcdcError } from '../errors/pgcdc-error.js';
+import type { RelationRegistry } from '../decoding/relation-registry.js';
+import type { TableInfo } from '../events/stream-event.js';
+import type { Logger } from '../logging/logger.js';
+import { ChangeFilter } from '../pipeline/change-filter.js';
+import type { DeliveryQueue } from '../pipeline/delivery-queue.js';
+import type { CatalogConnection } from '../source/catalog-connection.js';
+import { listSourceTables, selectCapturedTables, type SourceTable } from '../source/captured-tables.js';
+import type { SnapshotRecord, SnapshotTableRecord, StateStore } from '../state/state-store.js';
+import { IncrementalSnapshotter } from './incremental-snapshot.js';
+import { describeSnapshotTables, splitRemaining, tableRecord, type SnapshotTable } from './snapshot-plan.js';
+import { SnapshotProgress } from './snapshot-progress.js';
+import { signalTableName, type SignalHandlers, type SnapshotRequest } from './signals.js';
+
+export interface SnapshotControllerOptions {
+  readonly catalog: CatalogConnection;
+  readonly source: SourceConfig;
+  readonly registry: RelationRegistry;
+  readonly state: StateStore;
+  readonly queue: DeliveryQueue;
+  readonly logger: Logger;
+}
+
+export class SnapshotController implements SignalHandlers {
+  readonly #options: SnapshotControllerOptions;
+  readonly #filter: ChangeFilter;
+  readonly #snapshotFilter: ChangeFilter;
+  #progress: SnapshotProgress | undefined;
+  readonly snapshotter: IncrementalSnapshotter;
+
+  constructor(options: SnapshotControllerOptions) {
+    this.#options = options;
+    this.#filter = new ChangeFilter(options.source.includes, options.source.excludes);
+    this.#snapshotFilter = new ChangeFilter(options.source.snapshotIncludes, []);
+    this.snapshotter = new IncrementalSnapshotter({
+      connection: options.source.connection,
+      progress: this.progress,
+      describe: (oids) => this.describe(oids),
+      queue: options.queue,
+      logger: options.logger,
+    });
+  }
+
+  /** The progress of the current snapshot (an empty, finished one until something is planned). */
+  get progress(): SnapshotProgress {
+    this.#progress ??= new SnapshotProgress(emptyRecord('incremental', 'done'), this.#options.state);
+    return this.#progress;
+  }
+
+  describe(oids: readonly number[]): Promise<Map<number, SnapshotTable>> {
+    return describeSnapshotTables(this.#options.catalog, this.#options.registry, oids);
+  }
+
+  /** Captured tables (never the signal table). */
+  async capturedTables(): Promise<SourceTable[]> {
+    const signal = signalTableName(this.#options.source);
+    const tables = selectCapturedTables(await listSourceTables(this.#options.catalog), this.#filter);
+    return tables.filter((t) => !(t.schema === signal.schema && t.table === signal.table) && t.kind === 'r');
+  }
+
+  /**
+   * Plans a snapshot of every captured table `snapshotIncludes` selects; the others become known
+   * tables at once. `chunkRows` sizes the chunks.
+   */
+  async planAll(kind: SnapshotRecord['kind'], chunkRows: number): Promise<Map<number, TableInfo>> {
+    const captured = await this.capturedTables();
+    const chosen = captured.filter((t) => this.#snapshotFilter.includesTable(t.schema, t.table));
+    const described = await this.describe(chosen.map((t) => t.oid));
+    const tables = [...described.values()].map((table) => tableRecord(table, chunkRows, undefined));
+    const record: SnapshotRecord = { ...emptyRecord(kind, 'running'), tables };
+    this.#progress = new SnapshotProgress(record, this.#options.state);
+    const skipped = captured.filter((t) => !chosen.includes(t)).map((t) => `${t.schema}.${t.table}`);
+    await this.#options.state.update((state) => ({ ...state, snapshot: record, knownTables: union(state.knownTables, skipped) }));
+    this.#rebind();
+    this.#options.logger.info({ snapshot: record.id, kind, tables: tables.length, chunks: tables.reduce((n, t) => n + t.chunks.length, 0) }, 'snapshot planned');
+    return new Map([...described].map(([oid, table]) => [oid, table.info]));
+  }
+
+  /** Continues an interrupted snapshot with incremental chunks (its exported snapshot is gone). */
+  async resume(record: SnapshotRecord): Promise<void> {
+    const described = await this.describe(record.tables.map((t) => t.oid));
+    const chunkRows = this.#options.source.incrementalSnapshotChunkRows;
+    const tables = record.tables.map((t) => {
+      const table = described.get(t.oid);
+      return table ? splitRemaining(t, table, chunkRows) : { ...t, chunks: t.chunks.map((c) => ({ ...c, done: true })) };
+    });
+    this.#progress = new SnapshotProgress({ ...record, status: record.status === 'paused' ? 'paused' : 'running', tables }, this.#options.state);
+    await this.#progress.save();
+    this.#rebind();
+    if (record.status === 'paused') this.snapshotter.pause();
+    this.#options.logger.info({ snapshot: record.id, chunks: this.#progress.pendingChunks().length }, 'resuming the interrupted snapshot between watermarks');
+  }
+
+  /** Records every captured table as known (streaming without a snapshot). */
+  async markAllKnown(): Promise<void> {
+    await this.markKnown(await this.capturedTables());
+  }
+
+  /** Records tables as known without snapshotting them. */
+  async markKnown(tables: readonly SourceTable[]): Promise<void> {
+    const names = tables.map((t) => `${t.schema}.${t.table}`);
+    await this.#options.state.update((state) => ({ ...state, knownTables: union(state.knownTables, names) }));
+  }
+
+  /** Captured tables not known yet. */
+  async newTables(): Promise<SourceTable[]> {
+    const known = new Set((await this.#options.state.read()).knownTables ?? []);
+    const planned = new Set(this.progress.pendingChunks().map(({ table }) => table.oid));
+    return (await this.capturedTables()).filter((t) => !known.has(`${t.schema}.${t.table}`) && !planned.has(t.oid));
+  }
+
+  /** Adds tables to the incremental snapshot. */
+  async snapshotTables(tables: readonly SourceTable[], conditions: ReadonlyMap<number, string> = new Map()): Promise<void> {
+    if (tables.length === 0) return;
+    const described = await this.describe(tables.map((t) => t.oid));
+    const chunkRows = this.#options.source.incrementalSnapshotChunkRows;
+    const records: SnapshotTableRecord[] = [...described.values()].map((table) => tableRecord(table, chunkRows, conditions.get(table.info.oid)));
+    if (this.progress.record.status === 'done' || this.progress.record.status === 'stopped') {
+      this.#progress = new SnapshotProgress({ ...emptyRecord('incremental', 'running'), tables: [] }, this.#options.state);
+      this.#rebind();
+    }
+    await this.progress.addTables(records);
+    this.#options.logger.info({ tables: records.map((r) => `${r.schema}.${r.table}`) }, 'incremental snapshot queued');
+    this.snapshotter.wake();
+  }
+
+  async executeSnapshot(request: SnapshotRequest): Promise<void> {
+    const captured = await this.capturedTables();
+    const chosen = captured.filter((t) => request.dataCollections.some((pattern) => anchored(pattern).test(`${t.schema}.${t.table}`)));
+    if (chosen.length === 0) {
+      throw new PgcdcError('CONFIG_INVALID', `no captured table matches ${request.dataCollections.join(', ')}`, { hint: 'name tables as schema.table; only tables the stream captures can be snapshotted' });
+    }
+    const conditions = new Map<number, string>();
+    for (const table of chosen) {
+      for (const [pattern, condition] of request.conditions) if (anchored(pattern).test(`${table.schema}.${table.table}`)) conditions.set(table.oid, condition);
+    }
+    await this.snapshotTables(chosen, conditions);
+  }
+
+  async stopSnapshot(dataCollections: readonly string[]): Promise<void> {
+    const names = this.progress.record.tables.map((t) => `${t.schema}.${t.table}`).filter((name) => dataCollections.length === 0 || dataCollections.some((p) => anchored(p).test(name)));
+    await this.progress.stopTables(names);
+    if (this.progress.complete) await this.progress.setStatus('stopped');
+    this.#options.logger.info({ tables: names }, 'snapshot stopped');
+  }
+
+  async pauseSnapshot(): Promise<void> {
+    this.snapshotter.pause();
+    await this.progress.setStatus('paused');
+  }
+
+  async resumeSnapshot(): Promise<void> {
+    await this.progress.setStatus('running');
+    this.snapshotter.resume();
+  }
+
+  /** The snapshotter reads the current progress. */
+  #rebind(): void {
+    this.snapshotter.useProgress(this.progress);
+  }
+}
+
+function emptyRecord(kind: SnapshotRecord['kind'], status: SnapshotRecord['status']): SnapshotRecord {
+  return { id: crypto.randomUUID(), kind, status, startedAt: new Date().toISOString(), finishedAt: undefined, tables: [] };
+}
+
+function union(names: readonly string[] | undefined, more: readonly string[]): string[] {
+  return [...new Set([...(names ?? []), ...more])];
+}
+
+function anchored(pattern: string): RegExp {
+  return new RegExp(`^(?:${pattern})$`);
+}

@@ -1,0 +1,61 @@
+/**
+ * Shows the running snapshot's progress: a line kept up to date on a terminal (rows done of
+ * estimated, rows/s, ETA), and a log line every ten seconds otherwise.
+ */
+import type { Logger } from '../logging/logger.js';
+import type { SnapshotController } from './snapshot-controller.js';
+import type { TableProgress } from './snapshot-progress.js';
+
+const LOG_EVERY_MS = 10_000;
+
+/** Starts showing progress; returns the function that stops it. */
+export function watchSnapshotProgress(snapshots: SnapshotController, logger: Logger, display: boolean): () => void {
+  const terminal = display && process.stderr.isTTY === true;
+  let lastLog = Date.now();
+  let shown = false;
+  const timer = setInterval(() => {
+    const progress = snapshots.progress;
+    if (progress.record.status !== 'running' || progress.complete) return;
+    const figures = progress.figures();
+    if (terminal) {
+      process.stderr.write(`\r\u001b[K${summaryLine(figures)}`);
+      shown = true;
+    } else if (Date.now() - lastLog >= LOG_EVERY_MS) {
+      lastLog = Date.now();
+      logger.info({ snapshot: progress.record.id, tables: figures.map(tableFigures) }, 'snapshot progress');
+    }
+  }, 1000);
+  timer.unref();
+  return () => {
+    clearInterval(timer);
+    if (shown) process.stderr.write('\r\u001b[K');
+  };
+}
+
+/** `snapshot 2/5 tables, 1,204,000 of 3,000,000 rows (40%), 210,500 rows/s, ETA 9s`. */
+export function summaryLine(figures: readonly TableProgress[]): string {
+  const done = figures.reduce((n, t) => n + t.rowsDone, 0);
+  const estimated = figures.reduce((n, t) => n + Math.max(t.estimatedRows, t.rowsDone), 0);
+  const rate = figures.reduce((n, t) => n + (t.rowsPerSecond ?? 0), 0);
+  const tablesDone = figures.filter((t) => t.chunksDone === t.chunks).length;
+  const percent = estimated > 0 ? ` (${Math.min(100, Math.floor((100 * done) / estimated))}%)` : '';
+  const eta = rate > 0 ? `, ETA ${formatDuration(Math.max(0, estimated - done) / rate)}` : '';
+  return `snapshot ${tablesDone}/${figures.length} tables, ${done.toLocaleString('en-US')} of ${estimated.toLocaleString('en-US')} rows${percent}, ${Math.round(rate).toLocaleString('en-US')} rows/s${eta}`;
+}
+
+function tableFigures(table: TableProgress): Record<string, unknown> {
+  return {
+    table: table.name,
+    rows: table.rowsDone,
+    estimatedRows: table.estimatedRows,
+    chunks: `${table.chunksDone}/${table.chunks}`,
+    rowsPerSecond: table.rowsPerSecond === undefined ? undefined : Math.round(table.rowsPerSecond),
+    etaSeconds: table.etaSeconds === undefined ? undefined : Math.round(table.etaSeconds),
+  };
+}
+
+function formatDuration(seconds: number): string {
+  if (seconds < 60) return `${Math.ceil(seconds)}s`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)}m${Math.ceil(seconds % 60)}s`;
+  return `${Math.floor(seconds / 3600)}h${Math.floor((seconds % 3600) / 60)}m`;
+}
