@@ -4,12 +4,17 @@
  */
 import type { Lsn } from '../source/lsn.js';
 
-/** A TupleData structure inside `buf`, starting at its Int16 column count. */
+/**
+ * A TupleData structure inside `buf`, starting at its Int16 column count; or (kind `C`, pgcdc's
+ * own) a COPY text row `[offset, end)` read by a snapshot.
+ */
 export interface TupleRef {
   readonly buf: Buffer;
   readonly offset: number;
-  /** `K` (replica identity key columns), `O` (whole old row) or `N` (new row). */
-  readonly kind: 'K' | 'O' | 'N';
+  /** `K` (replica identity key columns), `O` (whole old row), `N` (new row), `C` (COPY text row). */
+  readonly kind: 'K' | 'O' | 'N' | 'C';
+  /** End of a `C` row. */
+  readonly end?: number;
 }
 
 /** A column of a Relation message. */

@@ -50,6 +50,8 @@ export class DebeziumJsonEncoder {
   readonly #sourceFragments = new Map<string, Map<TableInfo, SourceFragments>>();
   /** Pre-encoded endings (`xmin` … `ts_ns}` and newline) of this batch, per op. */
   readonly #endings = new Map<string, Buffer>();
+  /** Counts encode() calls: pre-encoded tails are valid within one batch (they hold its time). */
+  #batch = 0;
   #nowMs = 0;
   #progress: TransactionProgress | undefined;
   #nowJson = '';
@@ -66,6 +68,7 @@ export class DebeziumJsonEncoder {
     this.#nowMs = nowMs;
     this.#nowJson = `,"ts_ms":${nowMs},"ts_us":${nowMs}000,"ts_ns":${nowMs}000000}`;
     this.#endings.clear();
+    this.#batch++;
     let records = 0;
     for (let i = 0; i < events.length; i++) {
       const event = events[i]!;
@@ -122,12 +125,13 @@ export class DebeziumJsonEncoder {
     unchanged.length = 0;
     if (after === null) w.raw('null');
     else writeTupleJson(w, event.table, after, unchanged);
-    this.#writeSourceOpen(w, event.txn, event.table, event.lsn, event.snapshot ?? 'false');
-    if (!this.#options.transactionMetadata && unchanged.length === 0) {
-      // The common case: everything after the LSN is the same for the whole batch.
-      w.fragment(this.#ending(op, record));
+    const snapshot = event.snapshot ?? 'false';
+    if (!this.#options.transactionMetadata && unchanged.length === 0 && snapshot !== 'incremental') {
+      // The common case: the source block, then an ending that is the same for the whole batch.
+      this.#writeSourceAndEnding(w, event.txn, event.table, event.lsn, snapshot, op, record);
       return 1;
     }
+    this.#writeSourceOpen(w, event.txn, event.table, event.lsn, snapshot);
     w.raw(',"xmin":null}');
     this.#writeTransactionBlock(w, event.txn, `${event.table.schema}.${event.table.table}`);
     w.raw(`,"op":"${op}"`);
@@ -243,20 +247,57 @@ export class DebeziumJsonEncoder {
   }
 
   /**
+   * The `source` block of a transactional event and the batch's ending. Events that repeat an LSN
+   * (snapshot reads all carry the consistent point) get it as one pre-encoded tail.
+   */
+  #writeSourceAndEnding(w: JsonWriter, txn: TransactionInfo, table: TableInfo, lsn: Lsn, snapshot: string, op: string, record: boolean): void {
+    const fragments = this.#fragments(txn, table, snapshot);
+    if (fragments.tail !== undefined && fragments.tailLsn === lsn && fragments.tailOp === op && fragments.tailBatch === this.#batch) {
+      w.fragment(fragments.tail);
+      return;
+    }
+    const ending = this.#ending(op, record);
+    if (fragments.lastLsn === lsn) {
+      const digits = Buffer.from(String(lsn), 'latin1');
+      fragments.tail = Buffer.concat([fragments.beforeSequenceLsn, digits, fragments.beforeLsn, digits, ending]);
+      fragments.tailLsn = lsn;
+      fragments.tailOp = op;
+      fragments.tailBatch = this.#batch;
+      w.fragment(fragments.tail);
+      return;
+    }
+    fragments.lastLsn = lsn;
+    w.fragment(fragments.beforeSequenceLsn);
+    w.integer(lsn);
+    w.fragment(fragments.beforeLsn);
+    w.integer(lsn);
+    w.fragment(ending);
+  }
+
+  /**
    * The `source` block of a transactional event, up to and including its `lsn` (no `xmin`, no
    * brace). Reads of incremental snapshots have no transaction id and no position, as in Debezium.
    */
   #writeSourceOpen(w: JsonWriter, txn: TransactionInfo, table: TableInfo, lsn: Lsn, snapshot: string): void {
-    if (txn !== this.#txn) {
-      this.#txn = txn;
-      this.#sourceFragments.clear();
-    }
     if (snapshot === 'incremental') {
       w.raw(
         `${this.#sourcePrefix}"ts_ms":${Math.floor(txn.commitTimeMicros / 1000)},"snapshot":"incremental","db":${this.#databaseJson},"sequence":null,` +
           `"ts_us":${txn.commitTimeMicros},"ts_ns":${txn.commitTimeMicros}000,${table.sourceJson},"txId":null,"lsn":null`,
       );
       return;
+    }
+    const fragments = this.#fragments(txn, table, snapshot);
+    w.fragment(fragments.beforeSequenceLsn);
+    w.integer(lsn);
+    w.fragment(fragments.beforeLsn);
+    w.integer(lsn);
+  }
+
+  /** The cached source fragments of a table in the current transaction. */
+  #fragments(txn: TransactionInfo, table: TableInfo, snapshot: string): SourceFragments {
+    if (txn !== this.#txn) {
+      this.#txn = txn;
+      this.#sourceFragments.clear();
     }
     let cache = this.#sourceFragments.get(snapshot);
     if (!cache) {
@@ -268,17 +309,14 @@ export class DebeziumJsonEncoder {
       fragments = this.#sourceFragmentsFor(txn, table.sourceJson, snapshot);
       cache.set(table, fragments);
     }
-    w.fragment(fragments.beforeSequenceLsn);
-    w.integer(lsn);
-    w.fragment(fragments.beforeLsn);
-    w.integer(lsn);
+    return fragments;
   }
 
   #sourceFragmentsFor(txn: TransactionInfo, tableJson: string, snapshot: string): SourceFragments {
     const previous = txn.previousCommitLsn === 0 ? 'null' : `\\"${txn.previousCommitLsn}\\"`;
     const head = `${this.#sourcePrefix}"ts_ms":${Math.floor(txn.commitTimeMicros / 1000)},"snapshot":"${snapshot}","db":${this.#databaseJson},"sequence":"[${previous},\\"`;
     const tail = `\\"]","ts_us":${txn.commitTimeMicros},"ts_ns":${txn.commitTimeMicros}000,${tableJson},"txId":${txn.xid},"lsn":`;
-    return { beforeSequenceLsn: Buffer.from(head, 'utf8'), beforeLsn: Buffer.from(tail, 'utf8') };
+    return { beforeSequenceLsn: Buffer.from(head, 'utf8'), beforeLsn: Buffer.from(tail, 'utf8'), lastLsn: -1, tail: undefined, tailLsn: -1, tailOp: '', tailBatch: -1 };
   }
 
   /** The `source` block of a message event (no schema or table), closing brace included. */
@@ -305,4 +343,11 @@ interface SourceFragments {
   readonly beforeSequenceLsn: Buffer;
   /** From the sequence's end to `"lsn":`. */
   readonly beforeLsn: Buffer;
+  /** The LSN of the previous event written with these fragments. */
+  lastLsn: Lsn;
+  /** The whole rest of an event for `tailLsn`, `tailOp` and batch `tailBatch`, once an LSN repeats. */
+  tail: Buffer | undefined;
+  tailLsn: Lsn;
+  tailOp: string;
+  tailBatch: number;
 }

@@ -4,6 +4,7 @@
  */
 import type { TupleRef } from '../decoding/pgoutput-messages.js';
 import { JsonWriter } from '../encoding/json-writer.js';
+import { copyRowField, writeCopyRowJson } from './copy-row.js';
 import type { RowEvent, TableInfo } from './stream-event.js';
 
 const KIND_TEXT = 0x74; // t
@@ -17,6 +18,7 @@ const KIND_BINARY = 0x62; // b
  * TOAST columns are appended to `unchanged` when given.
  */
 export function writeTupleJson(w: JsonWriter, table: TableInfo, tuple: TupleRef, unchanged?: string[]): void {
+  if (tuple.kind === 'C') return writeCopyRowJson(w, table, tuple);
   const buf = tuple.buf;
   const columns = table.columns;
   const keyOnly = tuple.kind === 'K';
@@ -70,6 +72,12 @@ export function writeKeyJson(w: JsonWriter, table: TableInfo, tuple: TupleRef | 
     const index = keys[k]!;
     const column = table.columns[index]!;
     w.raw(k === 0 ? column.jsonKey : column.jsonKeyAfterComma);
+    if (tuple.kind === 'C') {
+      const field = copyRowField(tuple, index);
+      if (field.kind === KIND_TEXT) column.render(w, field.buf, field.start, field.end);
+      else w.raw('null');
+      continue;
+    }
     let source = tuple;
     let bounds = columnBounds(tuple, index);
     if (bounds.kind === KIND_UNCHANGED && old !== null) {
@@ -88,6 +96,7 @@ export function writeKeyJson(w: JsonWriter, table: TableInfo, tuple: TupleRef | 
 
 /** Where column `index` of a tuple lies, and its kind byte (`t`, `n`, `u`, `b`). */
 export function columnBounds(tuple: TupleRef, index: number): { kind: number; start: number; end: number } {
+  if (tuple.kind === 'C') throw new Error('columnBounds of a COPY row: use copyRowField');
   const buf = tuple.buf;
   let pos = tuple.offset + 2;
   for (let i = 0; ; i++) {

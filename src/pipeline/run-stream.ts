@@ -45,7 +45,7 @@ export interface RunStreamOptions {
   readonly onDelivered?: (events: readonly StreamEvent[]) => void;
   /** Reconnect backoff: first delay and cap, in milliseconds (default 1000 and 30000). */
   readonly retryDelayMs?: { readonly initial: number; readonly max: number };
-  /** Queue bounds in bytes (default 8 MiB waiting, 1 MiB per batch). */
+  /** Queue bounds in bytes (default 4 MiB waiting, 1 MiB per batch). */
   readonly queueBytes?: { readonly max: number; readonly batch: number };
   /** Show snapshot progress on standard error's terminal (when it is one). */
   readonly progressDisplay?: boolean;
@@ -91,7 +91,7 @@ export async function runStream(config: StreamConfig, options: RunStreamOptions)
     await target.open();
     const checkpointer = new Checkpointer(start.position);
     const queue = new DeliveryQueue(target, checkpointer, {
-      maxBytes: options.queueBytes?.max ?? 8 * 1024 * 1024,
+      maxBytes: options.queueBytes?.max ?? 4 * 1024 * 1024,
       maxBatchBytes: options.queueBytes?.batch ?? 1024 * 1024,
       ...(options.onDelivered ? { onDelivered: options.onDelivered } : {}),
     });
@@ -170,6 +170,8 @@ export async function runStream(config: StreamConfig, options: RunStreamOptions)
         logger,
         ...(options.signal ? { signal: options.signal } : {}),
         ...(stopAt !== undefined ? { stopAt } : {}),
+        // --stop-at also waits for the snapshot planned at start; initial_only stops when it is done.
+        ...(start.kind === 'incremental' || start.kind === 'resume' ? { stopAtAfter: untilSnapshotDone } : {}),
         ...(source.snapshotMode === 'initial_only' ? { until: untilSnapshotDone } : {}),
         ...(start.kind === 'exported' ? { session: start.slot.session } : {}),
         ...(options.retryDelayMs ? { retryDelayMs: options.retryDelayMs } : {}),

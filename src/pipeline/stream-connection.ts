@@ -31,8 +31,10 @@ export interface PipelineParts {
 export interface StreamingOptions {
   readonly logger: Logger;
   readonly signal?: AbortSignal;
-  /** Stop once the confirmed position reaches it. */
+  /** Stop once the confirmed position reaches it (and `stopAtAfter` has resolved, when given). */
   readonly stopAt?: Lsn;
+  /** What `stopAt` also waits for: the snapshot planned at start. */
+  readonly stopAtAfter?: Promise<void>;
   /** Stop once it resolves (initial_only snapshots finished while streaming). */
   readonly until?: Promise<void>;
   /** A session already open on the slot (the one that exported the initial snapshot). */
@@ -104,9 +106,14 @@ async function streamOnce(config: StreamConfig, parts: PipelineParts, options: S
       options.until?.then(() => resolve('snapshot-complete'), reject);
       const stopAt = options.stopAt;
       if (stopAt !== undefined) {
+        let ready = options.stopAtAfter === undefined;
         const check = (): void => {
-          if (checkpointer.confirmed >= stopAt) resolve('stop-at');
+          if (ready && checkpointer.confirmed >= stopAt) resolve('stop-at');
         };
+        options.stopAtAfter?.then(() => {
+          ready = true;
+          check();
+        }, reject);
         unsubscribe = checkpointer.onAdvance(check);
         check();
         // Keepalives carry the server's position: ask for them so an idle source reaches stopAt.

@@ -19,7 +19,7 @@ import type { DeliveryQueue } from './delivery-queue.js';
 import type { StreamedTransactionSpill } from './streamed-transaction-spill.js';
 
 /** Fixed weight added to each event's byte size (object overhead). */
-const EVENT_OVERHEAD = 64;
+const EVENT_OVERHEAD = 160;
 
 /** Prefix of pgcdc's own marker messages (e.g. for --stop-at): never delivered. */
 export const MARKER_MESSAGE_PREFIX = 'pgcdc.marker';

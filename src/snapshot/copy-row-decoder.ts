@@ -1,26 +1,17 @@
 /**
- * Turns rows of `COPY … TO STDOUT` (text format) into pgoutput TupleData, so that snapshot rows are
- * rendered by exactly the same code, and to exactly the same JSON, as streamed rows. The text of a
- * value is the type's output function in both cases; COPY only adds backslash escapes and `\N`.
- * Rows are written one after another into large slabs (no allocation per row).
+ * Turns rows of `COPY … TO STDOUT` (text format) into pgoutput TupleData, for incremental snapshot
+ * chunks: their rows are compared with streamed ones (by key bytes) before they are emitted, so
+ * they need the same unescaped layout. Rows are written one after another into large slabs.
  */
 import { PgcdcError } from '../errors/pgcdc-error.js';
 import type { TupleRef } from '../decoding/pgoutput-messages.js';
+import { unescapeCopyText } from '../events/copy-row.js';
 
 const TAB = 0x09;
 const NEWLINE = 0x0a;
 const BACKSLASH = 0x5c;
 const KIND_TEXT = 0x74; // t
 const KIND_NULL = 0x6e; // n
-
-/** What follows a backslash, as a byte; octal and hex escapes are handled apart. */
-const SIMPLE_ESCAPES = new Int16Array(256).fill(-1);
-SIMPLE_ESCAPES[0x62] = 0x08; // \b
-SIMPLE_ESCAPES[0x66] = 0x0c; // \f
-SIMPLE_ESCAPES[0x6e] = 0x0a; // \n
-SIMPLE_ESCAPES[0x72] = 0x0d; // \r
-SIMPLE_ESCAPES[0x74] = 0x09; // \t
-SIMPLE_ESCAPES[0x76] = 0x0b; // \v
 
 export class CopyRowDecoder {
   readonly #slabSize: number;
@@ -65,8 +56,11 @@ export class CopyRowDecoder {
           i++;
           continue;
         }
-        i = unescape(buf, i + 1, last, out, o);
-        o = unescapedEnd;
+        // An escape: find the field's end, then unescape the rest of it at once.
+        let fieldEnd = i;
+        while (fieldEnd < last && buf[fieldEnd] !== TAB) fieldEnd += buf[fieldEnd] === BACKSLASH ? 2 : 1;
+        o = unescapeCopyText(buf, i, Math.min(fieldEnd, last), out, o);
+        i = Math.min(fieldEnd, last);
       }
       out.writeUInt32BE(o - valueStart, lengthAt);
       i++; // the tab (or past the end)
@@ -80,55 +74,4 @@ export class CopyRowDecoder {
     this.#pos = o;
     return { buf: out, offset, kind: 'N' };
   }
-}
-
-/** Where `unescape` left the output; module state keeps the hot loop free of allocations. */
-let unescapedEnd = 0;
-
-/** Decodes the escape starting at `buf[i]` (after the backslash) into `out[o]`; returns the next input index. */
-function unescape(buf: Buffer, i: number, last: number, out: Buffer, o: number): number {
-  const c = buf[i]!;
-  const simple = SIMPLE_ESCAPES[c]!;
-  if (simple >= 0) {
-    out[o] = simple;
-    unescapedEnd = o + 1;
-    return i + 1;
-  }
-  if (c >= 0x30 && c <= 0x37) {
-    // \ooo: one to three octal digits
-    let value = 0;
-    let n = 0;
-    while (n < 3 && i < last && buf[i]! >= 0x30 && buf[i]! <= 0x37) {
-      value = value * 8 + (buf[i]! - 0x30);
-      i++;
-      n++;
-    }
-    out[o] = value & 0xff;
-    unescapedEnd = o + 1;
-    return i;
-  }
-  if (c === 0x78 /* x */ && i + 1 < last && isHex(buf[i + 1]!)) {
-    // \xhh: one or two hex digits
-    let value = hexValue(buf[i + 1]!);
-    i += 2;
-    if (i < last && isHex(buf[i]!)) {
-      value = value * 16 + hexValue(buf[i]!);
-      i++;
-    }
-    out[o] = value;
-    unescapedEnd = o + 1;
-    return i;
-  }
-  // Any other character stands for itself (\\ among them).
-  out[o] = c;
-  unescapedEnd = o + 1;
-  return i + 1;
-}
-
-function isHex(b: number): boolean {
-  return (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x46) || (b >= 0x61 && b <= 0x66);
-}
-
-function hexValue(b: number): number {
-  return b <= 0x39 ? b - 0x30 : (b | 0x20) - 0x61 + 10;
 }

@@ -24,7 +24,7 @@ import type { SnapshotProgress } from './snapshot-progress.js';
 /** Prefix of watermark messages; they are never delivered to targets. */
 export const WATERMARK_PREFIX = 'pgcdc.watermark';
 
-const EVENT_OVERHEAD = 64;
+const EVENT_OVERHEAD = 160;
 
 /** Reads describing a chunk's table at read time (its shape may have changed since planning). */
 export type DescribeTables = (oids: readonly number[]) => Promise<Map<number, SnapshotTable>>;

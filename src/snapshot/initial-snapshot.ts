@@ -2,7 +2,8 @@
  * The initial snapshot: several connections import the snapshot exported when the slot was created
  * (so every row is read exactly as of the slot's consistent point: no gap and no duplicate with
  * the stream that follows), and read the planned chunks in parallel with COPY. Rows go to the
- * delivery queue as read events; a chunk is recorded done once its rows are durable.
+ * delivery queue as read events, rendered later straight from the COPY bytes; a chunk is recorded
+ * done once its rows are durable.
  */
 import type { ConnectionConfig } from '../config/stream-config.js';
 import { PgcdcError } from '../errors/pgcdc-error.js';
@@ -13,7 +14,7 @@ import type { Lsn } from '../source/lsn.js';
 import { SOURCE_SESSION_SETTINGS, sessionOptionsParameter } from '../source/session-settings.js';
 import { quoteLiteral } from '../source/sql-quoting.js';
 import { WireConnection } from '../source/wire/wire-connection.js';
-import { CopyRowDecoder } from './copy-row-decoder.js';
+import { copyRow } from '../events/copy-row.js';
 import { SnapshotEmitter } from './snapshot-emitter.js';
 import { chunkCopySql } from './snapshot-plan.js';
 import type { SnapshotProgress } from './snapshot-progress.js';
@@ -44,7 +45,6 @@ export async function runInitialSnapshot(options: InitialSnapshotOptions): Promi
     const skipped = new Set<number>();
     let next = 0;
     const work = async (worker: WireConnection): Promise<void> => {
-      const decoder = new CopyRowDecoder();
       while (next < pending.length && !options.signal?.aborted) {
         const { table: record, index } = pending[next++]!;
         if (skipped.has(record.oid)) continue;
@@ -53,7 +53,7 @@ export async function runInitialSnapshot(options: InitialSnapshotOptions): Promi
           skipped.add(record.oid);
           continue;
         }
-        const rows = await readChunk(worker, table, record.chunks[index]!, record.condition, decoder, emitter, progress);
+        const rows = await readChunk(worker, table, record.chunks[index]!, record.condition, emitter, progress);
         if (rows === undefined) {
           skipped.add(record.oid);
           logger.error({ table: `${record.schema}.${record.table}` }, 'the table disappeared during the snapshot; it is skipped');
@@ -110,16 +110,15 @@ async function readChunk(
   table: TableInfo,
   chunk: { fromPage: number; toPage: number | null },
   condition: string | undefined,
-  decoder: CopyRowDecoder,
   emitter: SnapshotEmitter,
   progress: SnapshotProgress,
 ): Promise<number | undefined> {
-  const columns = table.columns.length;
   await worker.query('SAVEPOINT chunk');
   try {
+    // Each CopyData holds one row ending with a newline; rows are rendered from these bytes.
     const rows = await worker.copyOut(chunkCopySql(table, { ...chunk, done: false }, condition), (buf, start, end) => {
       progress.rowRead(table.oid);
-      return emitter.push(table, decoder.decode(buf, start, end, columns), end - start);
+      return emitter.push(table, copyRow(buf, start, end - 1), end - start);
     });
     await worker.query('RELEASE SAVEPOINT chunk');
     return rows;

@@ -9,19 +9,16 @@ import type { DeliveryQueue } from '../pipeline/delivery-queue.js';
 import type { Lsn } from '../source/lsn.js';
 
 /** Weight of an event beyond its row bytes. */
-const EVENT_OVERHEAD = 64;
-
-interface HeldRead {
-  readonly table: TableInfo;
-  readonly tuple: TupleRef;
-  readonly size: number;
-}
+const EVENT_OVERHEAD = 160;
 
 export class SnapshotEmitter {
   readonly #queue: DeliveryQueue;
   readonly #txn: TransactionInfo;
   readonly #lsn: Lsn;
-  #held: HeldRead | undefined;
+  /** The read held back (its three parts, to avoid an object per row). */
+  #heldTable: TableInfo | undefined;
+  #heldTuple: TupleRef | undefined;
+  #heldSize = 0;
   #emitted = 0;
   /** Callbacks waiting for the held event to be pushed before they wait for durability. */
   #waiting: (() => void)[] = [];
@@ -39,30 +36,33 @@ export class SnapshotEmitter {
 
   /** Adds a read; returns a promise when the source should wait for room. */
   push(table: TableInfo, tuple: TupleRef, size: number): Promise<void> | undefined {
-    const held = this.#held;
-    this.#held = { table, tuple, size };
-    return held ? this.#emit(held, this.#emitted === 0 ? 'first' : 'true') : undefined;
+    const heldTable = this.#heldTable;
+    const heldTuple = this.#heldTuple;
+    const heldSize = this.#heldSize;
+    this.#heldTable = table;
+    this.#heldTuple = tuple;
+    this.#heldSize = size;
+    return heldTable ? this.#emit(heldTable, heldTuple!, heldSize, this.#emitted === 0 ? 'first' : 'true') : undefined;
   }
 
   /** Calls `callback` once every read pushed so far (the held one included) is durable. */
   afterDurable(callback: () => void): void {
-    if (this.#held) this.#waiting.push(callback);
+    if (this.#heldTable) this.#waiting.push(callback);
     else this.#queue.afterDurable(callback);
   }
 
   /** Pushes the held read as the last one. */
   finish(): Promise<void> | undefined {
-    const held = this.#held;
-    this.#held = undefined;
-    return held ? this.#emit(held, 'last') : undefined;
+    const table = this.#heldTable;
+    const tuple = this.#heldTuple;
+    this.#heldTable = undefined;
+    this.#heldTuple = undefined;
+    return table ? this.#emit(table, tuple!, this.#heldSize, 'last') : undefined;
   }
 
-  #emit(read: HeldRead, snapshot: SnapshotMarker): Promise<void> | undefined {
+  #emit(table: TableInfo, tuple: TupleRef, size: number, snapshot: SnapshotMarker): Promise<void> | undefined {
     this.#emitted++;
-    const pending = this.#queue.push(
-      { kind: 'row', op: 'r', table: read.table, lsn: this.#lsn, txn: this.#txn, before: null, after: read.tuple, snapshot },
-      read.size + EVENT_OVERHEAD,
-    );
+    const pending = this.#queue.push({ kind: 'row', op: 'r', table, lsn: this.#lsn, txn: this.#txn, before: null, after: tuple, snapshot }, size + EVENT_OVERHEAD);
     for (const callback of this.#waiting.splice(0)) this.#queue.afterDurable(callback);
     return pending;
   }

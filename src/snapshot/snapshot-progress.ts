@@ -73,7 +73,8 @@ export class SnapshotProgress {
   async addTables(tables: readonly SnapshotTableRecord[]): Promise<void> {
     const known = new Set(this.#record.tables.filter((t) => t.chunks.some((c) => !c.done)).map((t) => t.oid));
     const added = tables.filter((t) => !known.has(t.oid));
-    this.#record = { ...this.#record, status: 'running', finishedAt: undefined, tables: [...this.#record.tables.filter((t) => !added.some((a) => a.oid === t.oid)), ...added] };
+    const status = this.#record.status === 'paused' ? 'paused' : 'running';
+    this.#record = { ...this.#record, status, finishedAt: undefined, tables: [...this.#record.tables.filter((t) => !added.some((a) => a.oid === t.oid)), ...added] };
     await this.save();
   }
 
