@@ -15,8 +15,8 @@ export class ChangeFilter {
   readonly #excludes: readonly RegExp[];
 
   constructor(includes: readonly string[], excludes: readonly string[]) {
-    this.#includes = includes.map(anchored);
-    this.#excludes = excludes.map(anchored);
+    this.#includes = includes.map(anchoredPattern);
+    this.#excludes = excludes.map(anchoredPattern);
   }
 
   /** True when no pattern is given: everything is captured. */
@@ -43,6 +43,7 @@ export class ChangeFilter {
   }
 }
 
-function anchored(pattern: string): RegExp {
+/** A regular expression that must match the whole text, as Debezium's include/exclude lists do. */
+export function anchoredPattern(pattern: string): RegExp {
   return new RegExp(`^(?:${pattern})$`);
 }

@@ -11,6 +11,9 @@ import type { Lsn } from '../source/lsn.js';
 import type { Target } from '../targets/target.js';
 import type { Checkpointer } from './checkpointer.js';
 
+/** What an event weighs in the queue beyond its row bytes: its objects and their share of buffers. */
+export const EVENT_OVERHEAD = 160;
+
 export interface DeliveryQueueOptions {
   /** Pause the source when this many bytes of events are waiting. */
   readonly maxBytes: number;

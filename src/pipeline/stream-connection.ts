@@ -5,28 +5,16 @@
 import type { StreamConfig } from '../config/stream-config.js';
 import { PgcdcError, asPgcdcError, isRetryable } from '../errors/pgcdc-error.js';
 import { PgoutputDecoder } from '../decoding/pgoutput-decoder.js';
-import type { RelationRegistry } from '../decoding/relation-registry.js';
 import type { Logger } from '../logging/logger.js';
 import { formatLsn, type Lsn } from '../source/lsn.js';
 import { ReplicationSession } from '../source/replication-session.js';
 import { StandbyStatusReporter } from '../source/standby-status-reporter.js';
-import type { Checkpointer } from './checkpointer.js';
-import type { DeliveryQueue } from './delivery-queue.js';
-import { StreamProcessor, type SnapshotObserver, type StreamCounters } from './stream-processor.js';
-import type { StreamedTransactionSpill } from './streamed-transaction-spill.js';
+import { StreamProcessor, type StreamProcessorParts } from './stream-processor.js';
 
 export type StopReason = 'signal' | 'stop-at' | 'snapshot-complete';
 
-/** Everything that lives across connections. */
-export interface PipelineParts {
-  readonly registry: RelationRegistry;
-  readonly queue: DeliveryQueue;
-  readonly checkpointer: Checkpointer;
-  readonly spill: StreamedTransactionSpill;
-  readonly counters: StreamCounters;
-  readonly snapshotter?: SnapshotObserver;
-  readonly onSignal?: (id: string, type: string, data: string | null) => Promise<void>;
-}
+/** Everything that lives across connections: what a stream processor needs but its decoder. */
+export type PipelineParts = Omit<StreamProcessorParts, 'decoder'>;
 
 export interface StreamingOptions {
   readonly logger: Logger;

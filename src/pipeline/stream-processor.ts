@@ -14,12 +14,11 @@ import type { ReplicationHandlers } from '../source/replication-session.js';
 import type { SkippableOperation } from '../config/stream-config.js';
 import { columnBounds, keyChanged } from '../events/tuple-json.js';
 import { WATERMARK_PREFIX } from '../snapshot/incremental-snapshot.js';
+import { anchoredPattern } from './change-filter.js';
 import type { Checkpointer } from './checkpointer.js';
-import type { DeliveryQueue } from './delivery-queue.js';
+import { EVENT_OVERHEAD, type DeliveryQueue } from './delivery-queue.js';
 import type { StreamedTransactionSpill } from './streamed-transaction-spill.js';
 
-/** Fixed weight added to each event's byte size (object overhead). */
-const EVENT_OVERHEAD = 160;
 
 /** Prefix of pgcdc's own marker messages (e.g. for --stop-at): never delivered. */
 export const MARKER_MESSAGE_PREFIX = 'pgcdc.marker';
@@ -90,8 +89,8 @@ export class StreamProcessor implements ReplicationHandlers {
     this.counters = parts.counters;
     this.#skip = new Set(options.skippedOperations);
     // Debezium's message.prefix.include/exclude.list: regular expressions matching the whole prefix.
-    this.#messageIncludes = options.messagePrefixIncludeList.map((p) => new RegExp(`^(?:${p})$`));
-    this.#messageExcludes = options.messagePrefixExcludeList.map((p) => new RegExp(`^(?:${p})$`));
+    this.#messageIncludes = options.messagePrefixIncludeList.map(anchoredPattern);
+    this.#messageExcludes = options.messagePrefixExcludeList.map(anchoredPattern);
   }
 
   /** Ignores everything from now on (graceful stop): nothing more is delivered or confirmed. */

@@ -8,11 +8,12 @@
  */
 import crypto from 'node:crypto';
 import type { ConnectionConfig } from '../config/stream-config.js';
+import { PgcdcError } from '../errors/pgcdc-error.js';
 import type { TupleRef } from '../decoding/pgoutput-messages.js';
 import type { RowEvent, TableInfo, TransactionInfo } from '../events/stream-event.js';
 import { columnBounds } from '../events/tuple-json.js';
 import type { Logger } from '../logging/logger.js';
-import type { DeliveryQueue } from '../pipeline/delivery-queue.js';
+import { EVENT_OVERHEAD, type DeliveryQueue } from '../pipeline/delivery-queue.js';
 import type { Lsn } from '../source/lsn.js';
 import { SOURCE_SESSION_SETTINGS, sessionOptionsParameter } from '../source/session-settings.js';
 import { quoteLiteral } from '../source/sql-quoting.js';
@@ -24,7 +25,6 @@ import type { SnapshotProgress } from './snapshot-progress.js';
 /** Prefix of watermark messages; they are never delivered to targets. */
 export const WATERMARK_PREFIX = 'pgcdc.watermark';
 
-const EVENT_OVERHEAD = 160;
 
 /** Reads describing a chunk's table at read time (its shape may have changed since planning). */
 export type DescribeTables = (oids: readonly number[]) => Promise<Map<number, SnapshotTable>>;
@@ -123,8 +123,27 @@ export class IncrementalSnapshotter {
     return pending;
   }
 
-  /** Reads chunks until every chunk is done or `signal` aborts; waits (idle) when there is nothing to do. */
+  /**
+   * Reads chunks until `signal` aborts; waits (idle) when there is nothing to do. A failure (the
+   * source restarting, say) is logged and the chunk is read again after a pause: nothing of it was
+   * recorded.
+   */
   async run(signal: AbortSignal, onIdle?: () => void): Promise<void> {
+    while (!signal.aborted) {
+      try {
+        await this.#readChunks(signal, onIdle);
+      } catch (error) {
+        this.#window = undefined;
+        this.#options.logger.warn({ error: (error as Error).message }, 'incremental snapshot interrupted; retrying in 5 s');
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, 5000);
+          signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+        });
+      }
+    }
+  }
+
+  async #readChunks(signal: AbortSignal, onIdle?: () => void): Promise<void> {
     const { logger } = this.#options;
     const connection = await WireConnection.connect(this.#options.connection, { parameters: { options: sessionOptionsParameter(SOURCE_SESSION_SETTINGS) } });
     const decoder = new CopyRowDecoder();
@@ -152,8 +171,18 @@ export class IncrementalSnapshotter {
           await progress.tableSkipped(record.oid);
           continue;
         }
-        const emitted = await this.#chunk(connection, decoder, table.info, record.chunks[index]!, record.condition, signal);
-        if (emitted === undefined) break;
+        let emitted: number | undefined;
+        try {
+          emitted = await this.#chunk(connection, decoder, table.info, record.chunks[index]!, record.condition, signal);
+        } catch (error) {
+          // The server refuses to read this table (privileges, a bad condition): skip it, do not retry.
+          if (!(error instanceof PgcdcError) || (error.code !== 'QUERY_FAILED' && error.code !== 'PERMISSION_DENIED') || connection.closed) throw error;
+          this.#window = undefined;
+          logger.error({ table: `${record.schema}.${record.table}`, error: error.message }, 'the table cannot be snapshotted; it is skipped');
+          await progress.tableSkipped(record.oid);
+          continue;
+        }
+        if (emitted === undefined) return;
         await new Promise<void>((resolve) => this.#options.queue.afterDurable(resolve));
         await progress.chunkDone(record.oid, index, emitted);
       }

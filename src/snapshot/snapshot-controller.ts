@@ -9,10 +9,11 @@ import { PgcdcError } from '../errors/pgcdc-error.js';
 import type { RelationRegistry } from '../decoding/relation-registry.js';
 import type { TableInfo } from '../events/stream-event.js';
 import type { Logger } from '../logging/logger.js';
-import { ChangeFilter } from '../pipeline/change-filter.js';
+import { ChangeFilter, anchoredPattern } from '../pipeline/change-filter.js';
 import type { DeliveryQueue } from '../pipeline/delivery-queue.js';
 import type { CatalogConnection } from '../source/catalog-connection.js';
 import { listSourceTables, selectCapturedTables, type SourceTable } from '../source/captured-tables.js';
+import { qualifiedName } from '../source/sql-quoting.js';
 import type { SnapshotRecord, SnapshotTableRecord, StateStore } from '../state/state-store.js';
 import { IncrementalSnapshotter } from './incremental-snapshot.js';
 import { describeSnapshotTables, splitRemaining, tableRecord, type SnapshotTable } from './snapshot-plan.js';
@@ -133,19 +134,42 @@ export class SnapshotController implements SignalHandlers {
 
   async executeSnapshot(request: SnapshotRequest): Promise<void> {
     const captured = await this.capturedTables();
-    const chosen = captured.filter((t) => request.dataCollections.some((pattern) => anchored(pattern).test(`${t.schema}.${t.table}`)));
+    const chosen = captured.filter((t) => request.dataCollections.some((pattern) => anchoredPattern(pattern).test(`${t.schema}.${t.table}`)));
     if (chosen.length === 0) {
       throw new PgcdcError('CONFIG_INVALID', `no captured table matches ${request.dataCollections.join(', ')}`, { hint: 'name tables as schema.table; only tables the stream captures can be snapshotted' });
     }
     const conditions = new Map<number, string>();
     for (const table of chosen) {
-      for (const [pattern, condition] of request.conditions) if (anchored(pattern).test(`${table.schema}.${table.table}`)) conditions.set(table.oid, condition);
+      for (const [pattern, condition] of request.conditions) {
+        if (!anchoredPattern(pattern).test(`${table.schema}.${table.table}`)) continue;
+        await this.#checkCondition(table, condition);
+        conditions.set(table.oid, condition);
+      }
     }
     await this.snapshotTables(chosen, conditions);
   }
 
+  /**
+   * Refuses an additional condition that is not one boolean expression the server can plan for
+   * the table (checked with the extended protocol, which runs a single statement).
+   */
+  async #checkCondition(table: SourceTable, condition: string): Promise<void> {
+    if (condition.includes(';')) {
+      throw new PgcdcError('CONFIG_INVALID', `the condition for ${table.schema}.${table.table} contains ";"`, { hint: 'give one boolean SQL expression over the table columns' });
+    }
+    try {
+      await this.#options.catalog.query(`EXPLAIN SELECT 1 FROM ${qualifiedName(table)} WHERE $1::int IS NULL AND (${condition})`, [null]);
+    } catch (error) {
+      const server = (error as { cause?: { message?: unknown } }).cause?.message;
+      const reason = typeof server === 'string' ? server : (error as Error).message;
+      throw new PgcdcError('CONFIG_INVALID', `the condition for ${table.schema}.${table.table} is not valid SQL for it: ${reason}`, {
+        hint: 'give a boolean SQL expression over the table columns',
+      });
+    }
+  }
+
   async stopSnapshot(dataCollections: readonly string[]): Promise<void> {
-    const names = this.progress.record.tables.map((t) => `${t.schema}.${t.table}`).filter((name) => dataCollections.length === 0 || dataCollections.some((p) => anchored(p).test(name)));
+    const names = this.progress.record.tables.map((t) => `${t.schema}.${t.table}`).filter((name) => dataCollections.length === 0 || dataCollections.some((p) => anchoredPattern(p).test(name)));
     await this.progress.stopTables(names);
     if (this.progress.complete) await this.progress.setStatus('stopped');
     this.#options.logger.info({ tables: names }, 'snapshot stopped');
@@ -173,8 +197,4 @@ function emptyRecord(kind: SnapshotRecord['kind'], status: SnapshotRecord['statu
 
 function union(names: readonly string[] | undefined, more: readonly string[]): string[] {
   return [...new Set([...(names ?? []), ...more])];
-}
-
-function anchored(pattern: string): RegExp {
-  return new RegExp(`^(?:${pattern})$`);
 }

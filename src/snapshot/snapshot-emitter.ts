@@ -5,11 +5,9 @@
  */
 import type { TupleRef } from '../decoding/pgoutput-messages.js';
 import type { SnapshotMarker, TableInfo, TransactionInfo } from '../events/stream-event.js';
-import type { DeliveryQueue } from '../pipeline/delivery-queue.js';
+import { EVENT_OVERHEAD, type DeliveryQueue } from '../pipeline/delivery-queue.js';
 import type { Lsn } from '../source/lsn.js';
 
-/** Weight of an event beyond its row bytes. */
-const EVENT_OVERHEAD = 160;
 
 export class SnapshotEmitter {
   readonly #queue: DeliveryQueue;

@@ -49,3 +49,20 @@ describe('initial snapshot of a table dropped meanwhile', () => {
     expect(log.lines().some((l) => l.msg === 'the table disappeared during the snapshot; it is skipped' && l.table === 'public.z_gone')).toBe(true);
   });
 });
+
+describe('initial snapshot in the record format', () => {
+  const server = useTestServer();
+
+  it('keys read events by the primary key, escapes included', async () => {
+    const url = await createDatabase(server());
+    await sql(url, "create table codes (code text primary key, label text); insert into codes values (E'a\\tb', 'tab'), (E'back\\\\slash', 'bs'), ('plain', null)");
+    const { config, outFile } = await fileStream({ url, source: { snapshotMode: 'initial_only' }, target: { format: 'record' } });
+    await runStream(config, { logger: silentLogger() });
+    const records = readEvents(outFile).sort((a, b) => (a.key.code < b.key.code ? -1 : 1));
+    expect(records.map((r) => [r.key, r.value.op, r.value.after])).toEqual([
+      [{ code: 'a\tb' }, 'r', { code: 'a\tb', label: 'tab' }],
+      [{ code: 'back\\slash' }, 'r', { code: 'back\\slash', label: 'bs' }],
+      [{ code: 'plain' }, 'r', { code: 'plain', label: null }],
+    ]);
+  });
+});

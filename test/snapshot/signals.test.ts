@@ -124,6 +124,9 @@ describe('signals', () => {
     expect(cli.stderr).toMatch(/error\[CONFIG_INVALID\] the data of execute-snapshot is not JSON/);
     // Rows written straight into the signal table are refused in the log.
     await sql(r.url, "insert into pgcdc.signals values ('a', 'execute-snapshot', '{broken'), ('b', 'nonsense', null), ('c', 'execute-snapshot', '{\"data-collections\": [\"public.nope\"]}')");
+    const badCondition = { 'data-collections': ['public.items'], 'additional-conditions': [{ 'data-collection': 'public.items', filter: 'no_such_column = 1' }] };
+    const stacked = { 'data-collections': ['public.items'], 'additional-conditions': [{ 'data-collection': 'public.items', filter: 'true); drop table items; --' }] };
+    await sql(r.url, 'insert into pgcdc.signals values ($1, $2, $3), ($4, $5, $6)', ['d', 'execute-snapshot', JSON.stringify(badCondition), 'e', 'execute-snapshot', JSON.stringify(stacked)]);
     await sql(r.url, 'insert into items values (1)');
     await waitFor(() => (readEvents(r.outFile).length === 1 ? true : undefined));
     const refusals = logged(r, 'signal refused').map((l) => [l.signal, l.refusal]);
@@ -131,7 +134,10 @@ describe('signals', () => {
       ['a', expect.stringMatching(/^the data of execute-snapshot is not JSON/)],
       ['b', 'unknown signal type "nonsense"; expected one of execute-snapshot, stop-snapshot, pause-snapshot, resume-snapshot, log'],
       ['c', 'no captured table matches public.nope'],
+      ['d', expect.stringMatching(/^the condition for public\.items is not valid SQL for it: column "no_such_column" does not exist/)],
+      ['e', 'the condition for public.items contains ";"'],
     ]);
+    expect((await sql(r.url, "select to_regclass('public.items') is not null as present")).rows[0].present).toBe(true);
   });
 });
 
