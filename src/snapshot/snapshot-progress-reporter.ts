@@ -1,6 +1,8 @@
 /**
- * Shows the running snapshot's progress: a line kept up to date on a terminal (rows done of
- * estimated, rows/s, ETA), and a log line every ten seconds otherwise.
+ * Shows the running snapshot's progress: on a terminal, one line kept up to date (the tables being
+ * copied with rows done of estimated, rows/s and ETA, then the total); a log line every ten seconds
+ * otherwise. The terminal line is rewritten in place only (never the lines above it, which may be
+ * log lines).
  */
 import type { Logger } from '../logging/logger.js';
 import type { SnapshotController } from './snapshot-controller.js';
@@ -15,10 +17,17 @@ export function watchSnapshotProgress(snapshots: SnapshotController, logger: Log
   let shown = false;
   const timer = setInterval(() => {
     const progress = snapshots.progress;
-    if (progress.record.status !== 'running' || progress.complete) return;
+    if (progress.record.status !== 'running' || progress.complete) {
+      if (shown) process.stderr.write('\n');
+      shown = false;
+      return;
+    }
     const figures = progress.figures();
     if (terminal) {
-      process.stderr.write(`\r\u001b[K${summaryLine(figures)}`);
+      const copying = figures.filter((t) => t.chunksDone < t.chunks && t.rowsDone > 0).map(tableLine);
+      const line = [...copying, summaryLine(figures)].join(' | ');
+      const width = process.stderr.columns ?? 120;
+      process.stderr.write(`\r\u001b[K${line.length > width ? `${line.slice(0, width - 1)}…` : line}`);
       shown = true;
     } else if (Date.now() - lastLog >= LOG_EVERY_MS) {
       lastLog = Date.now();
@@ -28,8 +37,16 @@ export function watchSnapshotProgress(snapshots: SnapshotController, logger: Log
   timer.unref();
   return () => {
     clearInterval(timer);
-    if (shown) process.stderr.write('\r\u001b[K');
+    if (shown) process.stderr.write('\n');
   };
+}
+
+/** `public.orders 120,000 of ~300,000 rows (40%) 52,000 rows/s ETA 4s`. */
+export function tableLine(table: TableProgress): string {
+  const percent = table.estimatedRows > 0 ? ` (${Math.min(100, Math.floor((100 * table.rowsDone) / table.estimatedRows))}%)` : '';
+  const rate = table.rowsPerSecond === undefined ? '' : ` ${Math.round(table.rowsPerSecond).toLocaleString('en-US')} rows/s`;
+  const eta = table.etaSeconds === undefined ? '' : ` ETA ${formatDuration(table.etaSeconds)}`;
+  return `${table.name} ${table.rowsDone.toLocaleString('en-US')} of ~${table.estimatedRows.toLocaleString('en-US')} rows${percent}${rate}${eta}`;
 }
 
 /** `snapshot 2/5 tables, 1,204,000 of 3,000,000 rows (40%), 210,500 rows/s, ETA 9s`. */

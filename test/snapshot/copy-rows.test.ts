@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { columnBounds } from '../../src/events/tuple-json.js';
 import { copyRow, copyRowField, unescapeCopyText } from '../../src/events/copy-row.js';
 import { CopyRowDecoder } from '../../src/snapshot/copy-row-decoder.js';
-import { summaryLine } from '../../src/snapshot/snapshot-progress-reporter.js';
+import { summaryLine, tableLine } from '../../src/snapshot/snapshot-progress-reporter.js';
 
 const ROW = Buffer.from('1\t\\N\ta\\tb\\nc\\\\d\\re\\bf\\fg\\vh\t\t\\x41\\101z\n', 'latin1');
 const VALUES = ['1', null, 'a\tb\nc\\d\re\bf\fg\vh', '', 'AAz'];
@@ -43,5 +43,8 @@ describe('snapshot progress line', () => {
         { name: 'public.b', rowsDone: 200_000, estimatedRows: 1_000_000, chunksDone: 1, chunks: 10, rowsPerSecond: 100_000, etaSeconds: 8 },
       ]),
     ).toBe('snapshot 1/2 tables, 201,000 of 1,001,000 rows (20%), 100,500 rows/s, ETA 8s');
+    expect(tableLine({ name: 'public.b', rowsDone: 200_000, estimatedRows: 1_000_000, chunksDone: 1, chunks: 10, rowsPerSecond: 100_000, etaSeconds: 8 })).toBe(
+      'public.b 200,000 of ~1,000,000 rows (20%) 100,000 rows/s ETA 8s',
+    );
   });
 });

@@ -38,6 +38,8 @@ describe('new tables', () => {
     expect(rows.map((r) => r.tablename)).toEqual(['invoices', 'orders', 'signals']);
     expect(log.lines().some((l) => l.msg === 'new tables to capture' && JSON.stringify(l.tables) === '["public.invoices"]')).toBe(true);
     const status = JSON.parse((await runCli(['status', '-c', specFile, '--json'])).stdout);
-    expect(status.snapshot.tables).toEqual([{ table: 'public.invoices', rowsDone: 500, estimatedRows: expect.any(Number), chunksDone: 1, chunks: 1 }]);
+    expect(status.snapshot.tables).toEqual([
+      { table: 'public.invoices', rowsDone: 500, estimatedRows: expect.any(Number), chunksDone: 1, chunks: 1, rowsPerSecond: null, etaSeconds: null },
+    ]);
   });
 });

@@ -33,7 +33,16 @@ export interface SnapshotStatusView {
   readonly status: string;
   readonly startedAt: string;
   readonly finishedAt: string | null;
-  readonly tables: readonly { readonly table: string; readonly rowsDone: number; readonly estimatedRows: number; readonly chunksDone: number; readonly chunks: number }[];
+  readonly tables: readonly {
+    readonly table: string;
+    readonly rowsDone: number;
+    readonly estimatedRows: number;
+    readonly chunksDone: number;
+    readonly chunks: number;
+    /** Since the snapshot started (across restarts), while it runs. */
+    readonly rowsPerSecond: number | null;
+    readonly etaSeconds: number | null;
+  }[];
 }
 
 export function statusCommand(program: Command): void {
@@ -91,7 +100,8 @@ function renderStatus(status: StreamStatus): string {
   if (snapshot) {
     lines.push(`snapshot ${snapshot.id} (${snapshot.kind}): ${snapshot.status}, started ${snapshot.startedAt}${snapshot.finishedAt ? `, finished ${snapshot.finishedAt}` : ''}`);
     for (const t of snapshot.tables) {
-      lines.push(`  ${t.table}: ${t.rowsDone} of ~${t.estimatedRows} rows, ${t.chunksDone}/${t.chunks} chunks`);
+      const rate = t.rowsPerSecond === null ? '' : `, ${t.rowsPerSecond} rows/s, ETA ${t.etaSeconds}s`;
+      lines.push(`  ${t.table}: ${t.rowsDone} of ~${t.estimatedRows} rows, ${t.chunksDone}/${t.chunks} chunks${rate}`);
     }
   }
   return `${lines.join('\n')}\n`;
@@ -99,6 +109,8 @@ function renderStatus(status: StreamStatus): string {
 
 function snapshotView(record: SnapshotRecord | undefined): SnapshotStatusView | null {
   if (!record) return null;
+  const running = record.status === 'running';
+  const seconds = Math.max(0.001, (Date.now() - Date.parse(record.startedAt)) / 1000);
   return {
     id: record.id,
     kind: record.kind,
@@ -111,6 +123,8 @@ function snapshotView(record: SnapshotRecord | undefined): SnapshotStatusView | 
       estimatedRows: t.estimatedRows,
       chunksDone: t.chunks.filter((c) => c.done).length,
       chunks: t.chunks.length,
+      rowsPerSecond: running && t.rowsDone > 0 ? Math.round(t.rowsDone / seconds) : null,
+      etaSeconds: running && t.rowsDone > 0 ? Math.round(Math.max(0, t.estimatedRows - t.rowsDone) / (t.rowsDone / seconds)) : null,
     })),
   };
 }
