@@ -1,7 +1,13 @@
 /**
  * Runs the benchmarks named on the command line (default: all): `npm run bench -- stream latency`.
  */
-const available = { stream: './stream-throughput.mjs', latency: './stream-latency.mjs', snapshot: './snapshot-throughput.mjs' };
+const available = {
+  stream: './stream-throughput.mjs',
+  latency: './stream-latency.mjs',
+  snapshot: './snapshot-throughput.mjs',
+  apply: './postgres-apply.mjs',
+  load: './postgres-load.mjs',
+};
 const names = process.argv.slice(2).length > 0 ? process.argv.slice(2) : Object.keys(available);
 for (const name of names) {
   if (!available[name]) {

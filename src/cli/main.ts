@@ -12,8 +12,10 @@ import { initCommand } from './commands/init-command.js';
 import { runCommand } from './commands/run-command.js';
 import { signalCommand } from './commands/signal-command.js';
 import { statusCommand } from './commands/status-command.js';
+import { syncSequencesCommand } from './commands/sync-sequences-command.js';
 import { teardownCommand } from './commands/teardown-command.js';
 import { validateCommand } from './commands/validate-command.js';
+import { verifyCommand } from './commands/verify-command.js';
 
 const program = new Command('pgcdc')
   .description('Change data capture for PostgreSQL: every committed change, in order, to a target.')
@@ -22,7 +24,7 @@ const program = new Command('pgcdc')
   .addOption(new Option('--log-format <format>', 'log format on standard error').choices(['auto', 'json', 'pretty']).default('auto'))
   .showHelpAfterError();
 
-for (const register of [runCommand, validateCommand, initCommand, teardownCommand, statusCommand, signalCommand, demoCommand]) register(program);
+for (const register of [runCommand, validateCommand, initCommand, teardownCommand, statusCommand, signalCommand, verifyCommand, syncSequencesCommand, demoCommand]) register(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,10 +1,16 @@
 /**
  * Resolves an SGCluster reference outside Kubernetes: the cluster's address is a `postgres://`
- * URL in the environment variable `PGCDC_CLUSTER_<NAME>`.
+ * URL in the environment variable `PGCDC_CLUSTER_<NAME>`; the reference's database and secret
+ * credentials take precedence over the URL's (the same for SGCluster sources and targets).
  */
 import type { ConfigPath, ConfigProblems } from './config-issues.js';
-import { type ConnectionUrlParts, parseConnectionUrl } from './connection-url.js';
-import { envNamePart } from './secret-resolver.js';
+import { type ConnectionUrlParts, connectionConfigFromParts, parseConnectionUrl } from './connection-url.js';
+import { type CredentialRefs, envNamePart, resolveCredentials, type SecretSources } from './secret-resolver.js';
+import type { ConnectionConfig } from './stream-config.js';
+
+/** Database and user of an SGCluster when neither the document nor the URL names them, as StackGres has them. */
+const DEFAULT_CLUSTER_DATABASE = 'postgres';
+const DEFAULT_CLUSTER_USER = 'postgres';
 
 /**
  * The environment variable holding the URL of an SGCluster.
@@ -43,5 +49,46 @@ export function resolveClusterUrl(
       hint: `set ${example}`,
     });
   }
+  return undefined;
+}
+
+/** An SGCluster as an SGStream source or target names it. */
+export interface ClusterReference extends CredentialRefs {
+  readonly name: string;
+  readonly database?: string;
+}
+
+/**
+ * The connection to the SGCluster `cluster` (the section at `at`): the URL of
+ * `PGCDC_CLUSTER_<NAME>`, with `cluster.database` (unless empty) and the `username`/`password`
+ * secrets taking precedence, `postgres` where nothing names the database or user, and
+ * `applicationName` unless the URL has `application_name`. Undefined after adding problems (the
+ * URL's at `<at>.name`, the secrets' at `<at>.username` / `<at>.password`).
+ *
+ * @example
+ * await resolveClusterConnection({ name: 'target-cluster', database: 'myapp' }, ['spec', 'target', 'sgCluster'], sources, problems, 'pgcdc-migration-target');
+ */
+export async function resolveClusterConnection(
+  cluster: ClusterReference,
+  at: ConfigPath,
+  sources: SecretSources,
+  problems: ConfigProblems,
+  applicationName: string,
+): Promise<ConnectionConfig | undefined> {
+  const parts = resolveClusterUrl(cluster.name, [...at, 'name'], sources.env, problems);
+  const secrets = await resolveCredentials(cluster, at, sources, problems);
+  if (parts === undefined || !secrets.ok) return undefined;
+  const result = await connectionConfigFromParts(
+    {
+      ...parts,
+      database: cluster.database || parts.database,
+      user: secrets.user ?? parts.user,
+      password: secrets.password ?? parts.password,
+    },
+    { user: DEFAULT_CLUSTER_USER, database: DEFAULT_CLUSTER_DATABASE, applicationName },
+    sources.cwd,
+  );
+  if ('config' in result) return result.config;
+  for (const problem of result.problems) problems.add([...at, 'name'], `refers to SGCluster "${cluster.name}", whose URL ${problem}`);
   return undefined;
 }

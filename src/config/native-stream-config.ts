@@ -1,11 +1,12 @@
 /**
  * Turns a valid native `pgcdc/v1 Stream` document into a StreamConfig: URL → connection, settings
- * given directly win over the same ones in debeziumProperties, defaults derived from the name.
+ * given directly win over the same ones in debeziumProperties, defaults derived from the name,
+ * the target built by its type's entry in TARGET_TYPES.
  */
 import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { type ConfigPath, type ConfigProblems, formatPath } from './config-issues.js';
-import { connectionConfigFromParts, parseConnectionUrl } from './connection-url.js';
+import { connectionFromUrl } from './connection-url-setting.js';
 import { APPLIED_DEBEZIUM_PROPERTIES, sourceOptionsFromDebezium } from './debezium-properties.js';
 import { NATIVE_API_VERSION, type NativeStreamDocument } from './native-stream-schema.js';
 import { buildSourceConfig, type SourceOptionName, type SourceOptions, sourceOptionsShape } from './source-options-schema.js';
@@ -18,24 +19,15 @@ const SOURCE_PATH: ConfigPath = ['spec', 'source', 'postgres'];
 export async function buildNativeStream(document: NativeStreamDocument, context: BuildContext, problems: ConfigProblems): Promise<BuiltStream | undefined> {
   const name = document.metadata.name;
   const postgres = document.spec.source.postgres;
-  const target = buildTarget(document.spec.target, ['spec', 'target'], problems, context.cwd);
   const options = sourceOptions(postgres, explicitKeys(context.raw), problems);
-
-  const parsed = parseConnectionUrl(postgres.url);
-  if (!('parts' in parsed)) return undefined; // the schema has reported it
-  const connection = await connectionConfigFromParts(
-    parsed.parts,
-    { user: 'postgres', database: parsed.parts.user ?? 'postgres', applicationName: `pgcdc-${name}` },
-    context.cwd,
-  );
-  if ('problems' in connection) {
-    for (const problem of connection.problems) problems.add([...SOURCE_PATH, 'url'], problem, { hint: 'give the path of a readable PEM file, relative to the current directory' });
-    return undefined;
-  }
-  if (target === undefined) return undefined;
+  const [connection, target] = await Promise.all([
+    connectionFromUrl(postgres.url, [...SOURCE_PATH, 'url'], `pgcdc-${name}`, context.cwd, problems),
+    buildTarget(document.spec.target, ['spec', 'target'], problems, { cwd: context.cwd, streamName: name }),
+  ]);
+  if (connection === undefined || target === undefined) return undefined;
   return {
     name,
-    source: buildSourceConfig(name, connection.config, postgres, options),
+    source: buildSourceConfig(name, connection, postgres, options),
     target,
     maxRetries: document.spec.maxRetries,
     stateDir: path.resolve(context.cwd, document.spec.stateDir ?? path.join('.pgcdc', name)),

@@ -4,26 +4,13 @@
  */
 import { z } from 'zod';
 import { kubernetesNameSchema, maxRetriesSchema, regexListSchema } from './common-schemas.js';
-import { CONNECTION_URL_EXAMPLE, parseConnectionUrl } from './connection-url.js';
+import { connectionUrlSchema } from './connection-url-setting.js';
 import { debeziumPropertiesSchema } from './debezium-properties.js';
 import { sourceOptionsShape } from './source-options-schema.js';
 import { requireTargetSection, SUPPORTED_REQUIRED_SECTIONS, SUPPORTED_TARGET_TYPES, supportedTargetSections } from './target-types.js';
 
 export const NATIVE_API_VERSION = 'pgcdc/v1';
 export const NATIVE_KIND = 'Stream';
-
-/** A connection URL; each thing wrong with it is its own problem, the password never shown. */
-export const connectionUrlSchema = z
-  .string()
-  .superRefine((url, ctx) => {
-    const parsed = parseConnectionUrl(url);
-    if ('problems' in parsed) {
-      for (const problem of parsed.problems) {
-        ctx.addIssue({ code: 'custom', message: problem, input: '(connection URL)', params: { hint: `write the URL like ${CONNECTION_URL_EXAMPLE}` } });
-      }
-    }
-  })
-  .meta({ expected: `a postgres:// or postgresql:// URL, e.g. ${CONNECTION_URL_EXAMPLE}` });
 
 export const nativePostgresSourceSchema = z
   .strictObject({

@@ -84,3 +84,24 @@ export async function resolveSecret(
   return undefined;
 }
 
+/** Secret references to a user name and a password, as SGStream sources and targets have them. */
+export interface CredentialRefs {
+  readonly username?: SecretKeyRef;
+  readonly password?: SecretKeyRef;
+}
+
+/**
+ * The user and password `refs` (found under `at`) refer to; `ok` is false after a problem was
+ * added for one that cannot be resolved. A reference not given leaves its value undefined.
+ */
+export async function resolveCredentials(
+  refs: CredentialRefs,
+  at: ConfigPath,
+  sources: SecretSources,
+  problems: ConfigProblems,
+): Promise<{ readonly ok: boolean; readonly user?: string; readonly password?: string }> {
+  const resolve = (ref: SecretKeyRef | undefined, key: string) => (ref === undefined ? Promise.resolve(undefined) : resolveSecret(ref, [...at, key], sources, problems));
+  const [user, password] = await Promise.all([resolve(refs.username, 'username'), resolve(refs.password, 'password')]);
+  const ok = (refs.username === undefined || user !== undefined) && (refs.password === undefined || password !== undefined);
+  return { ok, user, password };
+}

@@ -1,6 +1,6 @@
 /**
  * The schema of StackGres `stackgres.io/v1alpha1 SGStream` documents, accepting every field of the
- * SGStream CRD, plus the `Stdout` and `File` targets as a pgcdc extension.
+ * SGStream CRD, plus pgcdc's own target types (`Stdout`, `File`, `Postgres`) as an extension.
  */
 import { z } from 'zod';
 import { maxRetriesSchema, portSchema, regexListSchema, secretKeyRefSchema } from './common-schemas.js';
@@ -48,7 +48,7 @@ const sgStreamSourceSchema = z
     }
   });
 
-/** The target types of the CRD, which pgcdc validates but does not write to. */
+/** The target types of the CRD; pgcdc writes to SGCluster (as a Postgres target), not to the others. */
 export const SGSTREAM_ONLY_TARGET_TYPES = ['CloudEvent', 'PgLambda', 'SGCluster'] as const;
 
 const sgStreamTargetSchema = z

@@ -1,6 +1,7 @@
 /**
- * The SGStream target sections this version of pgcdc does not write to (`cloudEvent`,
- * `pgLambda`, `sgCluster`), validated fully as the CRD defines them so documents stay portable.
+ * The SGStream-only target sections (`cloudEvent`, `pgLambda`, `sgCluster`), validated fully as
+ * the CRD defines them so documents stay portable. pgcdc writes to `sgCluster` targets (see
+ * sgcluster-target.ts), not to the other two.
  */
 import { z } from 'zod';
 import { secretKeyRefSchema, stringMapSchema } from './common-schemas.js';
@@ -62,8 +63,16 @@ export const pgLambdaTargetSchema = z
 
 const strings = z.array(z.string());
 
+/** Values of the JDBC sink's `insertMode` (Debezium `insert.mode`). */
+export const INSERT_MODES = ['insert', 'upsert', 'update'] as const;
+export type InsertMode = (typeof INSERT_MODES)[number];
+
+/** Values of the JDBC sink's `schemaEvolution` (Debezium `schema.evolution`). */
+export const SCHEMA_EVOLUTION_MODES = ['none', 'basic'] as const;
+export type SchemaEvolutionMode = (typeof SCHEMA_EVOLUTION_MODES)[number];
+
 /** `spec.target.sgCluster.debeziumProperties`: the Debezium JDBC sink properties. */
-const jdbcSinkPropertiesSchema = z.strictObject({
+export const jdbcSinkPropertiesSchema = z.strictObject({
   connectionUrlParameters: z.string().optional(),
   detectInsertMode: z.boolean().optional(),
   removePlaceholders: z.boolean().optional(),
@@ -75,11 +84,11 @@ const jdbcSinkPropertiesSchema = z.strictObject({
   useTimeZone: z.string().optional(),
   deleteEnabled: z.boolean().optional(),
   truncateEnabled: z.boolean().optional(),
-  insertMode: z.string().optional(),
+  insertMode: z.enum(INSERT_MODES).optional(),
   primaryKeyMode: z.string().optional(),
   primaryKeyFields: strings.optional(),
   quoteIdentifiers: z.boolean().optional(),
-  schemaEvolution: z.string().optional(),
+  schemaEvolution: z.enum(SCHEMA_EVOLUTION_MODES).optional(),
   collectionNameFormat: z.string().optional(),
   dialectPostgresPostgisSchema: z.string().optional(),
   dialectSqlserverIdentityInsert: z.boolean().optional(),
@@ -104,3 +113,6 @@ export const sgClusterTargetSchema = z.strictObject({
   skipRestoreIndexesAfterSnapshot: z.boolean().optional(),
   debeziumProperties: jdbcSinkPropertiesSchema.optional(),
 });
+
+export type SgClusterTarget = z.output<typeof sgClusterTargetSchema>;
+export type JdbcSinkProperties = z.output<typeof jdbcSinkPropertiesSchema>;

@@ -38,6 +38,7 @@ export const sourceOptionValueSchemas = {
   snapshotIncludes: regexListSchema,
   signalTable: z.string().regex(/^[^.\s]+\.[^.\s]+$/, 'is not schema.table'),
   tableDiscoveryIntervalMs: millisecondsSchema(0),
+  skipDropReplicationSlotAndPublicationOnTombstone: z.boolean(),
 };
 
 const v = sourceOptionValueSchemas;
@@ -100,6 +101,9 @@ export const sourceOptionsShape = {
   tableDiscoveryIntervalMs: v.tableDiscoveryIntervalMs
     .default(10_000)
     .describe('Milliseconds between looks for new tables the filters select: they are added to the publication and snapshotted. 0 turns it off.'),
+  skipDropReplicationSlotAndPublicationOnTombstone: v.skipDropReplicationSlotAndPublicationOnTombstone
+    .default(false)
+    .describe('After a `tombstone` signal, keep the replication slot and publication instead of dropping them (SGStream\'s option of the same name).'),
 };
 
 export const sourceOptionsSchema = z.strictObject(sourceOptionsShape);

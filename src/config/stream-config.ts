@@ -78,6 +78,8 @@ export interface SourceConfig {
   readonly signalTable: string;
   /** How often to look for new tables to capture (and snapshot); 0 turns it off. */
   readonly tableDiscoveryIntervalMs: number;
+  /** After a `tombstone` signal, keep the slot and publication. */
+  readonly skipDropReplicationSlotAndPublicationOnTombstone: boolean;
 }
 
 /** Newline-delimited JSON written to standard output. */
@@ -99,7 +101,46 @@ export interface FileTargetConfig {
  */
 export type RecordFormat = 'value' | 'record';
 
-export type TargetConfig = StdoutTargetConfig | FileTargetConfig;
+/** What to do when an inserted row already exists on the target. */
+export const CONFLICT_POLICIES = ['update', 'skip', 'fail'] as const;
+export type ConflictPolicy = (typeof CONFLICT_POLICIES)[number];
+
+/** What to do when the target rejects a row or a DDL statement: stop, or log it and go on. */
+export const ERROR_POLICIES = ['fail', 'skip'] as const;
+export type ErrorPolicy = (typeof ERROR_POLICIES)[number];
+
+/**
+ * Another PostgreSQL kept in sync (zero-downtime migration): tables created from the source's
+ * catalogs, the snapshot loaded with COPY, changes applied in source transaction order with the
+ * applied position stored in the same target transaction (exactly once), DDL replayed.
+ */
+export interface PostgresTargetConfig {
+  readonly type: 'Postgres';
+  readonly connection: ConnectionConfig;
+  /** An inserted row that already exists: overwrite it (`update`), keep it (`skip`) or stop (`fail`). */
+  readonly conflictPolicy: ConflictPolicy;
+  /** Create missing schemas, types, sequences and tables from the source's catalogs. */
+  readonly createTables: boolean;
+  /** Replay DDL captured on the source (SGStream `skipDdlImport: false`). */
+  readonly replicateDdl: boolean;
+  /** During the initial load, create indexes and constraints after the data (SGStream `skipDropIndexesAndConstraints: false`). */
+  readonly deferIndexes: boolean;
+  /** Apply deletes and truncates (Debezium JDBC sink `delete.enabled`, `truncate.enabled`). */
+  readonly deleteEnabled: boolean;
+  readonly truncateEnabled: boolean;
+  /** A row the target rejects (a constraint): stop, or log it and skip it. */
+  readonly rowErrorPolicy: ErrorPolicy;
+  /** A DDL statement the target cannot apply: stop, or log it and skip it. */
+  readonly ddlErrorPolicy: ErrorPolicy;
+  /**
+   * Commit each target transaction synchronously (as the server's synchronous_commit says, e.g.
+   * waiting for synchronous standbys); otherwise commit asynchronously and acknowledge the source
+   * once the target's WAL is flushed past the commit (what native logical replication does).
+   */
+  readonly synchronousCommit: boolean;
+}
+
+export type TargetConfig = StdoutTargetConfig | FileTargetConfig | PostgresTargetConfig;
 export type TargetType = TargetConfig['type'];
 
 /** One stream: a source, a target and how failures are retried. */

@@ -5,6 +5,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { type ConfigPath, type ConfigProblems, formatPath } from './config-issues.js';
+import { buildPostgresTarget, postgresTargetSettingsSchema } from './postgres-target.js';
 import type { RecordFormat, TargetConfig, TargetType } from './stream-config.js';
 
 export const RECORD_FORMATS = ['value', 'record'] as const satisfies readonly RecordFormat[];
@@ -14,6 +15,14 @@ const recordFormatSchema = z
   .default('value')
   .describe('`value`: one Debezium change event (payload form) per line; `record`: `{"key":…,"value":…}` per line, like a Kafka record, tombstones as `"value":null`.');
 
+/** What building a target needs besides its settings. */
+export interface TargetBuildContext {
+  /** Base of relative paths (the target file, certificates). */
+  readonly cwd: string;
+  /** `metadata.name` of the stream, for defaults such as the target's application_name. */
+  readonly streamName: string;
+}
+
 /** One supported target type. */
 interface TargetTypeDefinition<T extends TargetType, S extends z.ZodType> {
   /** The key under `spec.target` holding the settings, e.g. `file`. */
@@ -21,8 +30,11 @@ interface TargetTypeDefinition<T extends TargetType, S extends z.ZodType> {
   /** Whether the section must be given when `spec.target.type` is this type. */
   readonly sectionRequired: boolean;
   readonly schema: S;
-  /** The TargetConfig of valid settings; relative paths are resolved against `cwd`. */
-  build(settings: z.output<S>, context: { readonly cwd: string }): Extract<TargetConfig, { type: T }>;
+  /**
+   * The TargetConfig of valid settings found at `at` (the section's path), or undefined after
+   * adding problems there (files are read, e.g. certificates, so building is asynchronous).
+   */
+  build(settings: z.output<S>, at: ConfigPath, context: TargetBuildContext, problems: ConfigProblems): Promise<Extract<TargetConfig, { type: T }> | undefined>;
 }
 
 function defineTargetType<T extends TargetType, S extends z.ZodType>(definition: TargetTypeDefinition<T, S>): TargetTypeDefinition<T, S> {
@@ -46,13 +58,19 @@ export const TARGET_TYPES = {
     section: 'stdout',
     sectionRequired: false,
     schema: stdoutSettingsSchema,
-    build: (settings) => ({ type: 'Stdout', format: settings.format }),
+    build: async (settings) => ({ type: 'Stdout', format: settings.format }),
   }),
   File: defineTargetType({
     section: 'file',
     sectionRequired: true,
     schema: fileSettingsSchema,
-    build: (settings, { cwd }) => ({ type: 'File', path: path.resolve(cwd, settings.path), format: settings.format }),
+    build: async (settings, _at, { cwd }) => ({ type: 'File', path: path.resolve(cwd, settings.path), format: settings.format }),
+  }),
+  Postgres: defineTargetType({
+    section: 'postgres',
+    sectionRequired: true,
+    schema: postgresTargetSettingsSchema,
+    build: buildPostgresTarget,
   }),
 } satisfies { readonly [T in TargetType]: TargetTypeDefinition<T, z.ZodType> };
 
@@ -70,7 +88,7 @@ export function supportedTargetSections(): Record<string, z.ZodOptional<z.ZodTyp
 /** The section a type needs, for types known to a document kind (supported or not). */
 export type RequiredSections = Readonly<Record<string, string | undefined>>;
 
-/** Sections required by the supported types: `{ File: 'file' }`. */
+/** Sections required by the supported types: `{ File: 'file', Postgres: 'postgres' }`. */
 export const SUPPORTED_REQUIRED_SECTIONS: RequiredSections = Object.fromEntries(
   Object.entries(TARGET_TYPES).map(([type, definition]) => [type, definition.sectionRequired ? definition.section : undefined]),
 );
@@ -85,31 +103,43 @@ export function requireTargetSection(required: RequiredSections) {
   };
 }
 
+/** A warning for each settings section of `target` other than `section` (the chosen type's). */
+export function warnOtherTargetSections(
+  target: { readonly type: string } & Readonly<Record<string, unknown>>,
+  at: ConfigPath,
+  section: string | undefined,
+  problems: ConfigProblems,
+): void {
+  for (const key of Object.keys(target)) {
+    if (key !== 'type' && key !== section && target[key] !== undefined) {
+      problems.warnNotApplied([...at, key], `${formatPath([...at, 'type'])} is ${target.type}`);
+    }
+  }
+}
+
 /**
  * The TargetConfig of a valid target object found at `at`; a CONFIG_INVALID problem when its type
- * is not supported by this version, and a warning for each section of another type.
+ * is not supported by this version (`alsoSupported`: types the document kind handles itself, for
+ * the message), and a warning for each section of another type.
  */
-export function buildTarget(
+export async function buildTarget(
   target: { readonly type: string } & Readonly<Record<string, unknown>>,
   at: ConfigPath,
   problems: ConfigProblems,
-  cwd: string,
-): TargetConfig | undefined {
+  context: TargetBuildContext,
+  alsoSupported: readonly string[] = [],
+): Promise<TargetConfig | undefined> {
   const type = target.type;
   if (!isSupportedTargetType(type)) {
     problems.addIssue({
       path: [...at, 'type'],
-      text: `${formatPath([...at, 'type'])}: ${type} is not supported by this version of pgcdc (supported: ${SUPPORTED_TARGET_TYPES.join(', ')})`,
+      text: `${formatPath([...at, 'type'])}: ${type} is not supported by this version of pgcdc (supported: ${[...SUPPORTED_TARGET_TYPES, ...alsoSupported].join(', ')})`,
       hint: 'write to a file or standard output instead, e.g. target: {type: File, file: {path: changes.jsonl}}',
     });
     return undefined;
   }
   const definition = TARGET_TYPES[type] as TargetTypeDefinition<TargetType, z.ZodType>;
-  for (const key of Object.keys(target)) {
-    if (key !== 'type' && key !== definition.section && target[key] !== undefined) {
-      problems.warnNotApplied([...at, key], `${formatPath([...at, 'type'])} is ${type}`);
-    }
-  }
+  warnOtherTargetSections(target, at, definition.section, problems);
   const settings = target[definition.section] ?? definition.schema.parse({});
-  return definition.build(settings, { cwd });
+  return definition.build(settings, [...at, definition.section], context, problems);
 }

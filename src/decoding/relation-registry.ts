@@ -6,14 +6,15 @@
 import type { ColumnInfo, TableInfo } from '../events/stream-event.js';
 import type { ChangeFilter } from '../pipeline/change-filter.js';
 import type { RelationMessage } from './pgoutput-messages.js';
-import type { TypeCatalog } from './values/type-catalog.js';
+import type { CatalogQuery, TypeCatalog } from './values/type-catalog.js';
 import { unchangedToastRenderer, valueRenderer } from './values/value-renderer.js';
 
-/** Runs a catalog query on an ordinary (non-replication) connection. */
-export type CatalogQuery = (text: string, params: unknown[]) => Promise<{ rows: any[] }>;
-
-const KEY_COLUMNS_SQL = `
-  select coalesce(
+const TABLE_FACTS_SQL = `
+  select (select array_agg(a.attname::text order by a.attnum) from pg_attribute a
+           where a.attrelid = $1::oid and a.attnum > 0 and not a.attisdropped) as column_names,
+         (select array_agg(format_type(a.atttypid, a.atttypmod) order by a.attnum) from pg_attribute a
+           where a.attrelid = $1::oid and a.attnum > 0 and not a.attisdropped) as column_types,
+         coalesce(
     (select array_agg(a.attname::text order by k.ord)
        from pg_index i
        cross join lateral unnest(i.indkey::int2[]) with ordinality as k(attnum, ord)
@@ -64,13 +65,14 @@ export class RelationRegistry {
     const isSignalTable = signalTable !== undefined && signalTable.schema === message.schema && signalTable.table === message.table;
     const included = !isSignalTable && filter.includesTable(message.schema, message.table, names);
     await this.#types.load(message.columns.map((column) => column.typeOid));
-    const keyNames = included ? await this.#keyColumnNames(message) : [];
+    const { keyNames, typeNames } = included ? await this.#tableFacts(message) : { keyNames: [], typeNames: new Map<string, string>() };
     const columns: ColumnInfo[] = message.columns.map((column) => {
       const jsonKey = `${JSON.stringify(column.name)}:`;
       return {
         name: column.name,
         typeOid: column.typeOid,
         typeModifier: column.typeModifier,
+        typeName: typeNames.get(column.name) ?? this.#types.sqlName(column.typeOid),
         isReplicaIdentity: column.isKey,
         included: included && filter.includesColumn(message.schema, message.table, column.name),
         jsonKey,
@@ -93,15 +95,19 @@ export class RelationRegistry {
     };
   }
 
-  /** Primary key, else replica identity index; falls back to the Relation's key flags if the table is gone. */
-  async #keyColumnNames(message: RelationMessage): Promise<string[]> {
-    const { rows } = await this.#query(KEY_COLUMNS_SQL, [message.oid]);
+  /**
+   * The event key (primary key, else replica identity index; the Relation's key flags if the table
+   * is gone) and each column's SQL type as `format_type` spells it.
+   */
+  async #tableFacts(message: RelationMessage): Promise<{ keyNames: string[]; typeNames: Map<string, string> }> {
+    const { rows } = await this.#query(TABLE_FACTS_SQL, [message.oid]);
+    const names = (rows[0]?.column_names as string[] | null) ?? [];
+    const types = (rows[0]?.column_types as string[] | null) ?? [];
+    const typeNames = new Map(names.map((name, i) => [name, types[i]!]));
     const fromCatalog = rows[0]?.key_columns as string[] | null | undefined;
-    if (fromCatalog && fromCatalog.length > 0) return fromCatalog;
-    if (message.replicaIdentity === 'd' || message.replicaIdentity === 'i') {
-      return message.columns.filter((column) => column.isKey).map((column) => column.name);
-    }
-    return [];
+    if (fromCatalog && fromCatalog.length > 0) return { keyNames: fromCatalog, typeNames };
+    const flagged = message.replicaIdentity === 'd' || message.replicaIdentity === 'i' ? message.columns.filter((c) => c.isKey).map((c) => c.name) : [];
+    return { keyNames: flagged, typeNames };
   }
 
   /** Forgets everything (after a reconnect the server announces relations again). */

@@ -1,11 +1,20 @@
 /**
- * A byte-level JSON writer for the hot path: events are encoded straight from the replication
- * stream's bytes into large output chunks, with no intermediate JavaScript strings for values.
+ * A byte-level text writer for the hot path: events are encoded straight from the replication
+ * stream's bytes into large output chunks (JSON for most targets, SQL for the Postgres target),
+ * with no intermediate JavaScript strings for values.
  */
 
 const QUOTE = 0x22;
+const APOSTROPHE = 0x27;
 const BACKSLASH = 0x5c;
 const HEX = '0123456789abcdef';
+
+/** For COPY text fields: the letter following the backslash that escapes a byte, else 0. */
+const COPY_ESCAPES = new Uint8Array(256);
+COPY_ESCAPES[0x5c] = 0x5c; // \\
+COPY_ESCAPES[0x09] = 0x74; // \t
+COPY_ESCAPES[0x0a] = 0x6e; // \n
+COPY_ESCAPES[0x0d] = 0x72; // \r
 
 /** Bytes that need escaping inside a JSON string: control characters, `"` and `\`. */
 const NEEDS_ESCAPE = new Uint8Array(256);
@@ -65,6 +74,13 @@ export class JsonWriter {
       return;
     }
     this.#pos += (this.#buf as StringWritingBuffer).latin1Write(ascii, this.#pos, n);
+  }
+
+  /** Writes any JavaScript string as UTF-8, as is (SQL text around values: names may be non-ASCII). */
+  utf8(text: string): void {
+    const worst = text.length * 3;
+    if (this.#pos + worst > this.#buf.length) this.#grow(worst);
+    this.#pos += this.#buf.write(text, this.#pos, 'utf8');
   }
 
   /** Writes a non-negative safe integer in decimal, without building a string. */
@@ -143,6 +159,60 @@ export class JsonWriter {
     }
     if (end > runStart) pos += src.copy(buf, pos, runStart, end);
     buf[pos++] = QUOTE;
+    this.#pos = pos;
+  }
+
+  /**
+   * Writes UTF-8 bytes as a SQL string literal (`'…'`, quotes doubled; the receiving session must
+   * have standard_conforming_strings on, the default since PostgreSQL 9.1).
+   */
+  sqlLiteralFromBytes(src: Buffer, start: number, end: number): void {
+    const worst = (end - start) * 2 + 2;
+    if (this.#pos + worst > this.#buf.length) this.#grow(worst);
+    const buf = this.#buf;
+    let pos = this.#pos;
+    buf[pos++] = APOSTROPHE;
+    if (end - start <= 32) {
+      // Short values (numbers, dates, keys) are copied faster by hand than through Buffer#copy.
+      for (let i = start; i < end; i++) {
+        const b = src[i]!;
+        buf[pos++] = b;
+        if (b === APOSTROPHE) buf[pos++] = APOSTROPHE;
+      }
+      buf[pos++] = APOSTROPHE;
+      this.#pos = pos;
+      return;
+    }
+    let runStart = start;
+    for (let i = start; i < end; i++) {
+      if (src[i] !== APOSTROPHE) continue;
+      pos += src.copy(buf, pos, runStart, i + 1);
+      buf[pos++] = APOSTROPHE;
+      runStart = i + 1;
+    }
+    if (end > runStart) pos += src.copy(buf, pos, runStart, end);
+    buf[pos++] = APOSTROPHE;
+    this.#pos = pos;
+  }
+
+  /**
+   * Writes UTF-8 bytes as a field of COPY's text format: backslash, tab, newline and carriage
+   * return escaped with a backslash.
+   */
+  copyTextFromBytes(src: Buffer, start: number, end: number): void {
+    const worst = (end - start) * 2;
+    if (this.#pos + worst > this.#buf.length) this.#grow(worst);
+    const buf = this.#buf;
+    let pos = this.#pos;
+    for (let i = start; i < end; i++) {
+      const b = src[i]!;
+      const escaped = COPY_ESCAPES[b]!;
+      if (escaped === 0) buf[pos++] = b;
+      else {
+        buf[pos++] = BACKSLASH;
+        buf[pos++] = escaped;
+      }
+    }
     this.#pos = pos;
   }
 

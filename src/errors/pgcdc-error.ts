@@ -26,6 +26,7 @@ export const ERROR_CATALOGUE = {
   CONNECTION_LOST: { policy: 'retry', summary: 'the replication connection was lost' },
   PROTOCOL: { policy: 'fatal', summary: 'the server sent something pgcdc does not understand' },
   QUERY_FAILED: { policy: 'fatal', summary: 'a query on the source failed' },
+  TARGET_UNREACHABLE: { policy: 'retry', summary: 'the target server cannot be reached' },
   TARGET_FAILED: { policy: 'fatal', summary: 'the target could not accept a batch' },
   STATE_INVALID: { policy: 'fatal', summary: 'the local state directory is unusable' },
   INTERNAL: { policy: 'fatal', summary: 'an unexpected internal error' },

@@ -13,6 +13,8 @@ export interface ColumnInfo {
   readonly name: string;
   readonly typeOid: number;
   readonly typeModifier: number;
+  /** The SQL type, as `format_type` spells it (`numeric(12,2)`, `"my schema".mood[]`). */
+  readonly typeName: string;
   /** Sent in `K` tuples (part of the replica identity). */
   readonly isReplicaIdentity: boolean;
   /** Passes the column filters: filtered-out columns are absent from events. */

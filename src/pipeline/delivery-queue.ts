@@ -3,7 +3,9 @@
  * at a time is written (everything that arrived while the previous write ran goes into the next,
  * so slow, durable writes are amortised like a group commit). When the queue holds more than
  * `maxBytes`, `push` returns a promise and the source stops reading until there is room.
- * After each durable write the checkpointer completes the positions the batch carried.
+ * After each durable write the checkpointer completes the positions the batch carried. A target
+ * that makes writes durable later (asynchronous commit) hands back a promise for it: the next batch
+ * is written meanwhile, and batches complete in order as they become durable.
  */
 import { PgcdcError, asPgcdcError } from '../errors/pgcdc-error.js';
 import type { StreamEvent } from '../events/stream-event.js';
@@ -29,7 +31,15 @@ interface Batch {
   /** Highest checkpoint position registered in this batch, or -1. */
   position: Lsn;
   /** Called once this batch (and everything before it) is durable. */
-  callbacks: (() => void)[];
+  callbacks: DurableCallback[];
+  /** Written, and durable (false while a target's asynchronous durability is pending). */
+  durable: boolean;
+}
+
+interface DurableCallback {
+  readonly durable: () => void;
+  /** Called instead when the batch is dropped (a reset after a retryable failure). */
+  readonly dropped: (() => void) | undefined;
 }
 
 export class DeliveryQueue {
@@ -38,6 +48,8 @@ export class DeliveryQueue {
   readonly #options: DeliveryQueueOptions;
   #open: Batch = newBatch();
   readonly #sealed: Batch[] = [];
+  /** Batches written whose durability is pending, in order. */
+  readonly #written: Batch[] = [];
   #queuedBytes = 0;
   #writing = false;
   #scheduled = false;
@@ -57,9 +69,16 @@ export class DeliveryQueue {
     return this.#queuedBytes;
   }
 
-  /** True when nothing is waiting or being written. */
+  /** True when nothing is waiting, being written or waiting to be durable. */
   get idle(): boolean {
-    return !this.#writing && this.#sealed.length === 0 && this.#open.events.length === 0 && this.#open.callbacks.length === 0 && this.#open.position < 0;
+    return (
+      !this.#writing &&
+      this.#sealed.length === 0 &&
+      this.#written.length === 0 &&
+      this.#open.events.length === 0 &&
+      this.#open.callbacks.length === 0 &&
+      this.#open.position < 0
+    );
   }
 
   /**
@@ -92,16 +111,39 @@ export class DeliveryQueue {
 
   /**
    * Calls `callback` once everything pushed so far is durable (snapshot progress is recorded this
-   * way: only for rows the target has made durable). Never called if the target fails.
+   * way: only for rows the target has made durable). Never called if the target fails; `dropped`
+   * is called instead if the queue is reset.
    */
-  afterDurable(callback: () => void): void {
+  afterDurable(callback: () => void, dropped?: () => void): void {
     if (this.#failure) return;
     if (this.idle) {
       queueMicrotask(callback);
       return;
     }
-    this.#open.callbacks.push(callback);
+    this.#open.callbacks.push({ durable: callback, dropped });
     this.#schedule();
+  }
+
+  /** Resolves once everything pushed so far is durable; rejects if it is dropped by a reset or the target fails. */
+  whenDurable(): Promise<void> {
+    if (this.#failure) return Promise.reject(this.#failure);
+    return new Promise((resolve, reject) => {
+      this.afterDurable(resolve, () => reject(this.#failure ?? new PgcdcError('TARGET_UNREACHABLE', 'the target failed before these events were durable; they are delivered again')));
+    });
+  }
+
+  /**
+   * After a retryable target failure: forgets every event not yet durable (the stream restarts
+   * from the acknowledged position, so they come again) and accepts events again.
+   */
+  reset(): void {
+    if (this.#writing) throw new PgcdcError('INTERNAL', 'the delivery queue was reset during a write');
+    this.#sealed.length = 0;
+    this.#written.length = 0;
+    this.#open = newBatch();
+    this.#queuedBytes = 0;
+    this.#failure = undefined;
+    for (const waiter of this.#roomWaiters.splice(0)) waiter();
   }
 
   /** Resolves once everything pushed so far is durable; rejects if the target failed. */
@@ -139,14 +181,17 @@ export class DeliveryQueue {
     try {
       for (;;) {
         if (this.#sealed.length === 0) this.#seal();
-        const batch = this.#sealed.shift();
+        const batch = this.#sealed[0];
         if (!batch) break;
-        if (batch.events.length > 0) await this.#target.write({ events: batch.events });
-        this.#queuedBytes -= batch.bytes;
-        if (batch.position >= 0) this.#checkpointer.complete(batch.position);
-        this.#options.onDelivered?.(batch.events);
-        for (const callback of batch.callbacks) callback();
-        this.#wakeRoomWaiters();
+        const written = batch.events.length > 0 ? await this.#target.write({ events: batch.events }) : undefined;
+        this.#sealed.shift();
+        this.#written.push(batch);
+        if (written) {
+          written.durable.then(
+            () => this.#durable(batch),
+            (error: unknown) => this.#fail(asPgcdcError(error, 'TARGET_FAILED')),
+          );
+        } else this.#durable(batch);
       }
     } catch (error) {
       this.#fail(asPgcdcError(error, 'TARGET_FAILED'));
@@ -154,7 +199,26 @@ export class DeliveryQueue {
     } finally {
       this.#writing = false;
     }
-    for (const waiter of this.#drainWaiters.splice(0)) waiter.resolve();
+    this.#resolveDrainWaiters();
+  }
+
+  /** A written batch is durable: batches complete in order, each once it and all before it are. */
+  #durable(batch: Batch): void {
+    if (this.#failure || !this.#written.includes(batch)) return; // dropped by a failure or a reset
+    batch.durable = true;
+    while (this.#written[0]?.durable) {
+      const done = this.#written.shift()!;
+      this.#queuedBytes -= done.bytes;
+      if (done.position >= 0) this.#checkpointer.complete(done.position);
+      this.#options.onDelivered?.(done.events);
+      for (const callback of done.callbacks) callback.durable();
+    }
+    this.#wakeRoomWaiters();
+    this.#resolveDrainWaiters();
+  }
+
+  #resolveDrainWaiters(): void {
+    if (this.idle) for (const waiter of this.#drainWaiters.splice(0)) waiter.resolve();
   }
 
   #wakeRoomWaiters(): void {
@@ -164,6 +228,7 @@ export class DeliveryQueue {
 
   #fail(error: PgcdcError): void {
     this.#failure = error;
+    for (const batch of [...this.#written, ...this.#sealed, this.#open]) for (const callback of batch.callbacks.splice(0)) callback.dropped?.();
     for (const waiter of this.#drainWaiters.splice(0)) waiter.reject(error);
     for (const listener of this.#failureListeners.splice(0)) listener(error);
     // Wake the source so it notices the failure instead of waiting for room forever.
@@ -172,5 +237,5 @@ export class DeliveryQueue {
 }
 
 function newBatch(): Batch {
-  return { events: [], bytes: 0, position: -1, callbacks: [] };
+  return { events: [], bytes: 0, position: -1, callbacks: [], durable: false };
 }

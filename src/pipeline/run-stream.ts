@@ -6,14 +6,19 @@
  * with incremental snapshots alongside, reconnecting with backoff, until stopped.
  */
 import type { StreamConfig } from '../config/stream-config.js';
+import { ddlCaptureInstalled, installDdlCapture } from '../ddl/ddl-capture.js';
+import { DDL_MESSAGE_PREFIX } from '../ddl/ddl-message.js';
+import type { CatalogQuery } from '../decoding/values/type-catalog.js';
 import { RelationRegistry } from '../decoding/relation-registry.js';
 import { TypeCatalog } from '../decoding/values/type-catalog.js';
+import { PgcdcError } from '../errors/pgcdc-error.js';
 import type { StreamEvent } from '../events/stream-event.js';
 import type { Logger } from '../logging/logger.js';
+import { resumeInitialLoad } from '../snapshot/initial-load-resume.js';
 import { runInitialSnapshot } from '../snapshot/initial-snapshot.js';
 import { SnapshotController } from '../snapshot/snapshot-controller.js';
 import { watchSnapshotProgress } from '../snapshot/snapshot-progress-reporter.js';
-import { ensureSignalTable, handleSignal, signalTableName } from '../snapshot/signals.js';
+import { ensureSignalTable, handleSignal, signalTableName, type StreamSignalHandlers } from '../snapshot/signals.js';
 import { CatalogConnection } from '../source/catalog-connection.js';
 import { formatLsn, parseLsn, type Lsn } from '../source/lsn.js';
 import { ensurePublication } from '../source/publication-manager.js';
@@ -21,15 +26,17 @@ import { dropSlot } from '../source/slot-manager.js';
 import { assertChecksPass, checkSource } from '../source/source-prerequisites.js';
 import { StateStore } from '../state/state-store.js';
 import { createTarget } from '../targets/create-target.js';
+import { COMMAND_MESSAGE_PREFIX } from '../targets/postgres/postgres-target.js';
 import type { Target } from '../targets/target.js';
 import { ChangeFilter } from './change-filter.js';
 import { Checkpointer } from './checkpointer.js';
-import { DeliveryQueue } from './delivery-queue.js';
+import { DeliveryQueue, EVENT_OVERHEAD } from './delivery-queue.js';
 import { MARKER_MESSAGE_PREFIX, newStreamCounters, type StreamCounters } from './stream-processor.js';
 import { streamWithRetries, type StopReason } from './stream-connection.js';
 import { prepareStart } from './stream-start.js';
 import { StreamedTransactionSpill } from './streamed-transaction-spill.js';
 import { TableDiscovery } from './table-discovery.js';
+import { tearDownStream } from './stream-teardown.js';
 
 export type { StopReason } from './stream-connection.js';
 
@@ -76,7 +83,8 @@ export async function runStream(config: StreamConfig, options: RunStreamOptions)
     for (const check of facts.checks) if (check.verdict === 'warn') logger.warn({ check: check.name, fix: check.hint }, check.message);
     assertChecksPass(facts.checks);
     const signalTable = (await ensureSignalTable(catalog, source, logger)) ? signalTableName(source) : undefined;
-    const stopAt = options.stopAt === 'now' ? await currentWalPosition(catalog) : options.stopAt;
+    if (config.target.type === 'Postgres' && config.target.replicateDdl) await ensureDdlCapture(catalog, logger);
+    let stopAt = options.stopAt === 'now' ? await currentWalPosition(catalog) : options.stopAt;
 
     // 2. Publication, then how to start: it may create the slot with an exported snapshot.
     await ensurePublication(catalog, source, facts.capturedTables, logger, signalTable);
@@ -95,7 +103,7 @@ export async function runStream(config: StreamConfig, options: RunStreamOptions)
       maxBatchBytes: options.queueBytes?.batch ?? 1024 * 1024,
       ...(options.onDelivered ? { onDelivered: options.onDelivered } : {}),
     });
-    const query = (text: string, params: unknown[]) => catalog.query(text, params);
+    const query: CatalogQuery = (text, params) => catalog.query(text, params);
     const registry = new RelationRegistry(query, new TypeCatalog(query), {
       filter: new ChangeFilter(source.includes, source.excludes),
       unavailableValuePlaceholder: source.unavailableValuePlaceholder,
@@ -104,9 +112,13 @@ export async function runStream(config: StreamConfig, options: RunStreamOptions)
     const snapshots = new SnapshotController({ catalog, source, registry, state, queue, logger });
     stopWatching = watchSnapshotProgress(snapshots, logger, options.progressDisplay ?? false);
 
-    // 4. The snapshot this start needs.
+    // 4. The snapshot this start needs; a target keeping tables creates them first.
+    const loader = target.snapshotLoader;
+    let catchUpTo: Lsn | undefined;
+    const capturedOids = (await snapshots.capturedTables()).map((t) => t.oid);
     if (start.kind === 'exported') {
       const tables = await snapshots.planAll('initial', source.snapshotChunkRows);
+      await target.prepareTables?.(query, capturedOids, loader ? [...tables.keys()] : []);
       const complete = await runInitialSnapshot({
         connection: source.connection,
         snapshotName: start.slot.snapshotName,
@@ -114,6 +126,7 @@ export async function runStream(config: StreamConfig, options: RunStreamOptions)
         progress: snapshots.progress,
         tables,
         queue,
+        ...(loader ? { loader } : {}),
         parallelism: source.snapshotParallelism,
         logger,
         ...(options.signal ? { signal: options.signal } : {}),
@@ -124,19 +137,47 @@ export async function runStream(config: StreamConfig, options: RunStreamOptions)
         logger.info('stopped during the initial snapshot; the next run finishes it');
         return { stopReason: 'signal', confirmedLsn: start.position, counters: newStreamCounters() };
       }
+      await loader?.finishLoad();
       await snapshots.progress.setStatus('done');
       if (source.snapshotMode === 'initial_only') {
         start.slot.session.destroy();
         await forgetSlot(catalog, config, state, logger);
+        await target.syncSequences?.(query);
         return { stopReason: 'snapshot-complete', confirmedLsn: start.position, counters: newStreamCounters() };
       }
-    } else if (start.kind === 'incremental') {
-      await snapshots.planAll(source.snapshotMode === 'initial' || source.snapshotMode === 'initial_only' ? 'initial' : 'incremental', source.incrementalSnapshotChunkRows);
-    } else if (start.kind === 'resume') {
-      await snapshots.resume(start.record);
     } else {
-      await snapshots.markAllKnown();
+      await target.prepareTables?.(query, capturedOids, []);
+      if (start.kind === 'incremental') {
+        await snapshots.planAll(source.snapshotMode === 'initial' || source.snapshotMode === 'initial_only' ? 'initial' : 'incremental', source.incrementalSnapshotChunkRows);
+      } else if (start.kind === 'resume' && loader && start.record.kind === 'initial') {
+        // A bulk load interrupted: tables not finished are loaded again at a new snapshot.
+        const reached = await resumeInitialLoad({
+          connection: source.connection,
+          slotName: source.slotName,
+          record: start.record,
+          loader,
+          snapshots,
+          queue,
+          parallelism: source.snapshotParallelism,
+          logger,
+          ...(options.signal ? { signal: options.signal } : {}),
+        });
+        if (reached === undefined) {
+          logger.info('stopped during the initial snapshot; the next run finishes it');
+          return { stopReason: 'signal', confirmedLsn: start.position, counters: newStreamCounters() };
+        }
+        // The tables loaded at the new snapshot are consistent with the others once the stream reaches it.
+        catchUpTo = reached;
+      } else if (start.kind === 'resume') {
+        await snapshots.resume(start.record);
+      } else {
+        await snapshots.markAllKnown();
+      }
     }
+
+    // A stop (--stop-at, initial_only) waits until tables loaded again at a later snapshot are consistent with the rest.
+    const catchUp = catchUpTo !== undefined && (stopAt !== undefined || source.snapshotMode === 'initial_only');
+    if (catchUp) stopAt = Math.max(stopAt ?? 0, catchUpTo!);
 
     // 5. Stream, with incremental snapshots and table discovery alongside.
     let snapshotDone!: () => void;
@@ -155,6 +196,26 @@ export async function runStream(config: StreamConfig, options: RunStreamOptions)
       'streaming',
     );
     const counters = newStreamCounters();
+    let tombstoned!: () => void;
+    const tombstone = new Promise<void>((resolve) => (tombstoned = resolve));
+    const signals: StreamSignalHandlers = {
+      snapshots,
+      tombstone: (at) => {
+        logger.info('tombstone signal: stopping once everything before it is delivered');
+        const stop = checkpointer.onAdvance((confirmed) => {
+          if (confirmed < at.txn.commitLsn) return;
+          stop();
+          tombstoned();
+        });
+      },
+      command: (sql, at) => {
+        if (config.target.type !== 'Postgres') {
+          throw new PgcdcError('CONFIG_INVALID', `command signals run SQL on a Postgres target; this stream's target is ${config.target.type}`);
+        }
+        const content = Buffer.from(sql, 'utf8');
+        return queue.push({ kind: 'message', prefix: COMMAND_MESSAGE_PREFIX, content, txn: at.txn, lsn: at.lsn }, content.length + EVENT_OVERHEAD);
+      },
+    };
     const stopReason = await streamWithRetries(
       config,
       {
@@ -164,7 +225,8 @@ export async function runStream(config: StreamConfig, options: RunStreamOptions)
         spill: new StreamedTransactionSpill(state.spillDir),
         counters,
         snapshotter: snapshots.snapshotter,
-        onSignal: (id, type, data) => handleSignal(id, type, data, snapshots, logger),
+        ...(target.prepareTables ? { requiredMessagePrefixes: [DDL_MESSAGE_PREFIX] } : {}),
+        onSignal: (id, type, data, at) => handleSignal(id, type, data, at, signals, logger),
       },
       {
         logger,
@@ -172,12 +234,16 @@ export async function runStream(config: StreamConfig, options: RunStreamOptions)
         ...(stopAt !== undefined ? { stopAt } : {}),
         // --stop-at also waits for the snapshot planned at start; initial_only stops when it is done.
         ...(start.kind === 'incremental' || start.kind === 'resume' ? { stopAtAfter: untilSnapshotDone } : {}),
-        ...(source.snapshotMode === 'initial_only' ? { until: untilSnapshotDone } : {}),
+        ...(source.snapshotMode === 'initial_only' && !catchUp ? { until: untilSnapshotDone } : {}),
+        tombstone,
         ...(start.kind === 'exported' ? { session: start.slot.session } : {}),
         ...(options.retryDelayMs ? { retryDelayMs: options.retryDelayMs } : {}),
       },
     );
-    if (stopReason === 'snapshot-complete' || source.slotDropOnStop) await forgetSlot(catalog, config, state, logger);
+    // Cut-over: a target keeping tables takes the source's sequence values when the stream ends for good.
+    if (stopReason === 'stop-at' || stopReason === 'tombstone' || stopReason === 'snapshot-complete') await target.syncSequences?.(query);
+    if (stopReason === 'tombstone') await afterTombstone(catalog, config, logger);
+    else if (stopReason === 'snapshot-complete' || source.slotDropOnStop || (source.snapshotMode === 'initial_only' && catchUp)) await forgetSlot(catalog, config, state, logger);
     return { stopReason, confirmedLsn: checkpointer.confirmed, counters };
   } finally {
     discovery?.stop();
@@ -194,6 +260,25 @@ async function forgetSlot(catalog: CatalogConnection, config: StreamConfig, stat
   await dropSlot(catalog, config.source.slotName);
   await state.update((current) => ({ ...current, slot: undefined }));
   logger.info({ slot: config.source.slotName }, 'dropped the replication slot');
+}
+
+/** Installs DDL capture on the source when missing (schema changes then reach the target in order). */
+async function ensureDdlCapture(catalog: CatalogConnection, logger: Logger): Promise<void> {
+  const query: CatalogQuery = (text, params) => catalog.query(text, params);
+  if (await ddlCaptureInstalled(query)) return;
+  const result = await installDdlCapture(query);
+  if (result.installed) logger.info('installed DDL capture (event triggers) on the source');
+  else logger.warn(result.warning);
+}
+
+/** After a tombstone: the stream is over; drop its slot and publication unless told to keep them. */
+async function afterTombstone(catalog: CatalogConnection, config: StreamConfig, logger: Logger): Promise<void> {
+  if (config.source.skipDropReplicationSlotAndPublicationOnTombstone) {
+    logger.info({ slot: config.source.slotName, publication: config.source.publicationName }, 'stream ended by a tombstone signal; slot and publication kept');
+    return;
+  }
+  const { slotDropped, publicationDropped } = await tearDownStream(catalog, config, 10_000);
+  logger.info({ slot: config.source.slotName, slotDropped, publication: config.source.publicationName, publicationDropped }, 'stream ended by a tombstone signal; slot and publication dropped');
 }
 
 /**

@@ -9,9 +9,10 @@ import type { Logger } from '../logging/logger.js';
 import { formatLsn, type Lsn } from '../source/lsn.js';
 import { ReplicationSession } from '../source/replication-session.js';
 import { StandbyStatusReporter } from '../source/standby-status-reporter.js';
+import { sleepUnlessAborted } from './abortable-waits.js';
 import { StreamProcessor, type StreamProcessorParts } from './stream-processor.js';
 
-export type StopReason = 'signal' | 'stop-at' | 'snapshot-complete';
+export type StopReason = 'signal' | 'stop-at' | 'snapshot-complete' | 'tombstone';
 
 /** Everything that lives across connections: what a stream processor needs but its decoder. */
 export type PipelineParts = Omit<StreamProcessorParts, 'decoder'>;
@@ -25,6 +26,8 @@ export interface StreamingOptions {
   readonly stopAtAfter?: Promise<void>;
   /** Stop once it resolves (initial_only snapshots finished while streaming). */
   readonly until?: Promise<void>;
+  /** Stop once it resolves: a tombstone signal was delivered. */
+  readonly tombstone?: Promise<void>;
   /** A session already open on the slot (the one that exported the initial snapshot). */
   readonly session?: ReplicationSession;
   readonly retryDelayMs?: { readonly initial: number; readonly max: number };
@@ -46,9 +49,15 @@ export async function streamWithRetries(config: StreamConfig, parts: PipelinePar
       });
     } catch (error) {
       session = undefined;
-      const failure = asPgcdcError(error);
-      // Deliver what was received before the failure; a failing target ends the run.
-      await parts.queue.drain();
+      let failure = asPgcdcError(error);
+      // Deliver what was received before the failure; a target failing for good ends the run.
+      try {
+        await parts.queue.drain();
+      } catch (targetFailure) {
+        failure = asPgcdcError(targetFailure);
+        if (!isRetryable(failure)) throw failure;
+        parts.queue.reset(); // what was not delivered comes again from the acknowledged position
+      }
       // maxRetries bounds consecutive failures: a connection that made progress starts a new count.
       if (parts.checkpointer.confirmed > confirmedBefore) failures = 0;
       const slotBusy = failure.code === 'SLOT_ACTIVE';
@@ -92,6 +101,7 @@ async function streamOnce(config: StreamConfig, parts: PipelineParts, options: S
       if (options.signal?.aborted) resolve('signal');
       options.signal?.addEventListener('abort', () => resolve('signal'), { once: true });
       options.until?.then(() => resolve('snapshot-complete'), reject);
+      options.tombstone?.then(() => resolve('tombstone'), reject);
       const stopAt = options.stopAt;
       if (stopAt !== undefined) {
         let ready = options.stopAtAfter === undefined;
@@ -122,20 +132,4 @@ async function streamOnce(config: StreamConfig, parts: PipelineParts, options: S
     reporter.stop();
     session.destroy();
   }
-}
-
-/** Sleeps; returns true if the signal aborted the wait. */
-function sleepUnlessAborted(ms: number, signal: AbortSignal | undefined): Promise<boolean> {
-  if (signal?.aborted) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve(false);
-    }, ms);
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      resolve(true);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }

@@ -52,8 +52,10 @@ export interface StreamProcessorParts {
   readonly counters: StreamCounters;
   /** Sees every row and truncate, and the watermark messages of incremental snapshots. */
   readonly snapshotter?: SnapshotObserver;
+  /** Message prefixes the target needs whatever the message filters say (the Postgres target's DDL). */
+  readonly requiredMessagePrefixes?: readonly string[];
   /** Acts on rows inserted into the signal table. */
-  readonly onSignal?: (id: string, type: string, data: string | null) => Promise<void>;
+  readonly onSignal?: (id: string, type: string, data: string | null, at: { readonly txn: TransactionInfo; readonly lsn: Lsn }) => Promise<void>;
 }
 
 /** What the incremental snapshot needs from the stream. */
@@ -169,7 +171,7 @@ export class StreamProcessor implements ReplicationHandlers {
     const txn = this.#requireTxn('a change');
     const event: RowEvent = { kind: 'row', op, table, lsn, txn, before, after };
     this.#parts.snapshotter?.observe(event);
-    if (table.isSignalTable) return op === 'c' && after ? this.#signal(after) : undefined;
+    if (table.isSignalTable) return op === 'c' && after ? this.#signal(after, txn, lsn) : undefined;
     if (!table.included || (this.#skip.has(op) && !this.#keyChangeKept(event))) {
       this.counters.filtered++;
       return undefined;
@@ -179,12 +181,12 @@ export class StreamProcessor implements ReplicationHandlers {
   }
 
   /** A row inserted into the signal table (id, type, data). */
-  #signal(row: TupleRef): Promise<void> | undefined {
+  #signal(row: TupleRef, txn: TransactionInfo, lsn: Lsn): Promise<void> | undefined {
     const text = (index: number): string | null => {
       const bounds = columnBounds(row, index);
       return bounds.kind === 0x74 ? row.buf.toString('utf8', bounds.start, bounds.end) : null;
     };
-    return this.#parts.onSignal?.(text(0) ?? '', text(1) ?? '', text(2));
+    return this.#parts.onSignal?.(text(0) ?? '', text(1) ?? '', text(2), { txn, lsn });
   }
 
   /** A primary-key change is a delete and a create for Debezium: skipping `u` does not drop it. */
@@ -212,7 +214,9 @@ export class StreamProcessor implements ReplicationHandlers {
     if (prefix === WATERMARK_PREFIX && transactional) return this.#parts.snapshotter?.onWatermark(content.toString('utf8'), this.#requireTxn('a watermark'), lsn);
     const include = this.#messageIncludes;
     const wanted =
-      prefix !== MARKER_MESSAGE_PREFIX && (include.length === 0 || include.some((re) => re.test(prefix))) && !this.#messageExcludes.some((re) => re.test(prefix));
+      prefix !== MARKER_MESSAGE_PREFIX &&
+      (((include.length === 0 || include.some((re) => re.test(prefix))) && !this.#messageExcludes.some((re) => re.test(prefix))) ||
+        this.#parts.requiredMessagePrefixes?.includes(prefix) === true);
     if (transactional) {
       const txn = this.#requireTxn('a transactional message');
       if (!wanted) return undefined;

@@ -13,6 +13,7 @@ import type { TupleRef } from '../decoding/pgoutput-messages.js';
 import type { RowEvent, TableInfo, TransactionInfo } from '../events/stream-event.js';
 import { columnBounds } from '../events/tuple-json.js';
 import type { Logger } from '../logging/logger.js';
+import { sleepUnlessAborted, unlessAborted } from '../pipeline/abortable-waits.js';
 import { EVENT_OVERHEAD, type DeliveryQueue } from '../pipeline/delivery-queue.js';
 import type { Lsn } from '../source/lsn.js';
 import { SOURCE_SESSION_SETTINGS, sessionOptionsParameter } from '../source/session-settings.js';
@@ -135,10 +136,7 @@ export class IncrementalSnapshotter {
       } catch (error) {
         this.#window = undefined;
         this.#options.logger.warn({ error: (error as Error).message }, 'incremental snapshot interrupted; retrying in 5 s');
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, 5000);
-          signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
-        });
+        await sleepUnlessAborted(5000, signal);
       }
     }
   }
@@ -157,10 +155,7 @@ export class IncrementalSnapshotter {
             logger.info({ snapshot: progress.record.id }, 'incremental snapshot complete');
           }
           onIdle?.();
-          await new Promise<void>((resolve) => {
-            this.#wake = resolve;
-            signal.addEventListener('abort', () => resolve(), { once: true });
-          });
+          await unlessAborted(new Promise<void>((resolve) => (this.#wake = resolve)), signal);
           this.#wake = undefined;
           continue;
         }
@@ -183,7 +178,7 @@ export class IncrementalSnapshotter {
           continue;
         }
         if (emitted === undefined) return;
-        await new Promise<void>((resolve) => this.#options.queue.afterDurable(resolve));
+        await this.#options.queue.whenDurable();
         await progress.chunkDone(record.oid, index, emitted);
       }
     } finally {
@@ -208,8 +203,7 @@ export class IncrementalSnapshotter {
     });
     window.rows = rows;
     await emitWatermark(connection, `${token}:high`);
-    const aborted = new Promise<undefined>((resolve) => signal.addEventListener('abort', () => resolve(undefined), { once: true }));
-    return Promise.race([done, aborted]);
+    return unlessAborted(done, signal);
   }
 }
 

@@ -1,16 +1,20 @@
 /**
  * Debezium-compatible signals: rows inserted into the signal table (`id`, `type`, `data` columns)
  * travel through the WAL with the data and are acted on in stream order: `execute-snapshot`,
- * `stop-snapshot`, `pause-snapshot`, `resume-snapshot` and `log`. A malformed signal is refused
- * with a log line; the stream goes on. `pgcdc signal` inserts such a row.
+ * `stop-snapshot`, `pause-snapshot`, `resume-snapshot` and `log`, plus SGStream's `tombstone` (stop
+ * for good, dropping the slot and publication) and `command` (SQL run on a Postgres target in its
+ * place in the stream). A malformed signal is refused with a log line; the stream goes on.
+ * `pgcdc signal` inserts such a row.
  */
 import type { SourceConfig } from '../config/stream-config.js';
 import { PgcdcError } from '../errors/pgcdc-error.js';
+import type { TransactionInfo } from '../events/stream-event.js';
 import type { Logger } from '../logging/logger.js';
+import type { Lsn } from '../source/lsn.js';
 import type { CatalogConnection } from '../source/catalog-connection.js';
 import { quoteIdent } from '../source/sql-quoting.js';
 
-export const SIGNAL_TYPES = ['execute-snapshot', 'stop-snapshot', 'pause-snapshot', 'resume-snapshot', 'log'] as const;
+export const SIGNAL_TYPES = ['execute-snapshot', 'stop-snapshot', 'pause-snapshot', 'resume-snapshot', 'log', 'tombstone', 'command'] as const;
 export type SignalType = (typeof SIGNAL_TYPES)[number];
 
 /** A table named by a signal, with its optional extra condition. */
@@ -26,14 +30,31 @@ export type Signal =
   | { readonly type: 'stop-snapshot'; readonly dataCollections: readonly string[] }
   | { readonly type: 'pause-snapshot' }
   | { readonly type: 'resume-snapshot' }
-  | { readonly type: 'log'; readonly message: string };
+  | { readonly type: 'log'; readonly message: string }
+  | { readonly type: 'tombstone' }
+  | { readonly type: 'command'; readonly sql: string };
 
-/** What acts on signals. */
+/** Where in the stream a signal row was inserted. */
+export interface SignalPosition {
+  readonly txn: TransactionInfo;
+  readonly lsn: Lsn;
+}
+
+/** What acts on snapshot signals. */
 export interface SignalHandlers {
   executeSnapshot(request: SnapshotRequest): Promise<void>;
   stopSnapshot(dataCollections: readonly string[]): Promise<void>;
   pauseSnapshot(): Promise<void>;
   resumeSnapshot(): Promise<void>;
+}
+
+/** What acts on every signal: snapshots, plus stopping the stream and commands for the target. */
+export interface StreamSignalHandlers {
+  readonly snapshots: SignalHandlers;
+  /** Stop once the signal's transaction is delivered, then drop the slot and publication. */
+  tombstone(at: SignalPosition): void;
+  /** Runs SQL on the target in the signal's place in the stream; throws CONFIG_INVALID if the target cannot. */
+  command(sql: string, at: SignalPosition): void | Promise<void>;
 }
 
 /** `schema` and `table` of the configured signal table. */
@@ -44,6 +65,7 @@ export function signalTableName(source: SourceConfig): { schema: string; table: 
 
 /** Parses a signal row; throws a PgcdcError saying what is wrong with it. */
 export function parseSignal(type: string, data: string | null): Signal {
+  if (type === 'command') return { type: 'command', sql: commandSql(data) };
   const payload = parsePayload(type, data);
   switch (type as SignalType) {
     case 'execute-snapshot': {
@@ -63,13 +85,15 @@ export function parseSignal(type: string, data: string | null): Signal {
     case 'log':
       if (typeof payload.message !== 'string') throw refusal('log needs {"message": "..."}');
       return { type: 'log', message: payload.message };
+    case 'tombstone':
+      return { type: 'tombstone' };
     default:
       throw refusal(`unknown signal type "${type}"; expected one of ${SIGNAL_TYPES.join(', ')}`);
   }
 }
 
 /** Acts on one signal row; a bad signal is logged and refused, never fatal. */
-export async function handleSignal(id: string, type: string, data: string | null, handlers: SignalHandlers, logger: Logger): Promise<void> {
+export async function handleSignal(id: string, type: string, data: string | null, at: SignalPosition, handlers: StreamSignalHandlers, logger: Logger): Promise<void> {
   let signal: Signal;
   try {
     signal = parseSignal(type, data);
@@ -81,16 +105,20 @@ export async function handleSignal(id: string, type: string, data: string | null
   try {
     switch (signal.type) {
       case 'execute-snapshot':
-        return await handlers.executeSnapshot(signal.request);
+        return await handlers.snapshots.executeSnapshot(signal.request);
       case 'stop-snapshot':
-        return await handlers.stopSnapshot(signal.dataCollections);
+        return await handlers.snapshots.stopSnapshot(signal.dataCollections);
       case 'pause-snapshot':
-        return await handlers.pauseSnapshot();
+        return await handlers.snapshots.pauseSnapshot();
       case 'resume-snapshot':
-        return await handlers.resumeSnapshot();
+        return await handlers.snapshots.resumeSnapshot();
       case 'log':
         logger.info({ signal: id }, signal.message);
         return;
+      case 'tombstone':
+        return handlers.tombstone(at);
+      case 'command':
+        return await handlers.command(signal.sql, at);
     }
   } catch (error) {
     if (!(error instanceof PgcdcError) || error.code !== 'CONFIG_INVALID') throw error;
@@ -123,6 +151,21 @@ export async function sendSignal(catalog: CatalogConnection, source: SourceConfi
     [type, data ?? null],
   );
   return rows[0]!.id;
+}
+
+/**
+ * The SQL of a `command` signal: the data as SQL text (as an SGStream annotation gives it), or a
+ * JSON object `{"command": "…"}`.
+ */
+function commandSql(data: string | null): string {
+  const text = data?.trim() ?? '';
+  if (text.startsWith('{')) {
+    const command = parsePayload('command', text).command;
+    if (typeof command !== 'string' || command.trim() === '') throw refusal('command needs {"command": "<SQL>"} or the SQL itself as data');
+    return command;
+  }
+  if (text === '') throw refusal('command needs the SQL to run on the target as data');
+  return text;
 }
 
 function parsePayload(type: string, data: string | null): Record<string, unknown> {

@@ -99,6 +99,22 @@ export class SnapshotController implements SignalHandlers {
     this.#options.logger.info({ snapshot: record.id, chunks: this.#progress.pendingChunks().length }, 'resuming the interrupted snapshot between watermarks');
   }
 
+  /**
+   * The initial load goes on at a new exported snapshot: tables whose chunks are all done keep
+   * them; `restarted` tables are planned again from the start. Returns their descriptions.
+   */
+  async restartLoad(record: SnapshotRecord, restarted: readonly number[]): Promise<Map<number, TableInfo>> {
+    const described = await this.describe(restarted);
+    const chunkRows = this.#options.source.snapshotChunkRows;
+    const tables = record.tables
+      .map((t) => (restarted.includes(t.oid) ? described.get(t.oid) && tableRecord(described.get(t.oid)!, chunkRows, t.condition) : t))
+      .filter((t): t is SnapshotTableRecord => t !== undefined);
+    this.#progress = new SnapshotProgress({ ...record, status: 'running', tables }, this.#options.state);
+    await this.#progress.save();
+    this.#rebind();
+    return new Map([...described].map(([oid, table]) => [oid, table.info]));
+  }
+
   /** Records every captured table as known (streaming without a snapshot). */
   async markAllKnown(): Promise<void> {
     await this.markKnown(await this.capturedTables());

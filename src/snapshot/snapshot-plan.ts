@@ -116,9 +116,15 @@ export function tableRecord(table: SnapshotTable, chunkRows: number, condition: 
   };
 }
 
-/** `COPY (SELECT … WHERE ctid in the chunk's pages [AND condition]) TO STDOUT`. */
-export function chunkCopySql(table: TableInfo, chunk: ChunkRecord, condition: string | undefined): string {
-  const columns = table.columns.map((column) => quoteIdent(column.name)).join(', ');
+/**
+ * `COPY (SELECT … WHERE ctid in the chunk's pages [AND condition]) TO STDOUT`, of every column the
+ * server sends (rows become events), or of the included ones only (rows copied as they are).
+ */
+export function chunkCopySql(table: TableInfo, chunk: ChunkRecord, condition: string | undefined, columnsWanted: 'all' | 'included' = 'all'): string {
+  const columns = table.columns
+    .filter((column) => columnsWanted === 'all' || column.included)
+    .map((column) => quoteIdent(column.name))
+    .join(', ');
   const range = [`ctid >= '(${chunk.fromPage},0)'::tid`];
   if (chunk.toPage !== null) range.push(`ctid < '(${chunk.toPage},0)'::tid`);
   if (condition) range.push(`(${condition})`);

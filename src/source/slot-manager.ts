@@ -98,6 +98,23 @@ export async function createSlotWithSnapshot(connection: ConnectionConfig, sourc
   }
 }
 
+/**
+ * A temporary slot (dropped when `session` closes) whose exported snapshot and consistent point
+ * give a new starting point for tables whose load starts again while the stream's own slot stays.
+ */
+export async function createTemporarySnapshot(connection: ConnectionConfig, name: string, logger: Logger): Promise<SlotWithSnapshot> {
+  const session = await ReplicationSession.open(connection);
+  try {
+    const slot = await session.createSlot(name, { exportSnapshot: true, temporary: true });
+    if (!slot.snapshotName) throw new PgcdcError('PROTOCOL', 'CREATE_REPLICATION_SLOT exported no snapshot');
+    logger.info({ slot: name, consistentPoint: formatLsn(slot.consistentPoint) }, 'created a temporary slot for a new snapshot');
+    return { session, consistentPoint: slot.consistentPoint, snapshotName: slot.snapshotName };
+  } catch (error) {
+    session.destroy();
+    throw error;
+  }
+}
+
 async function createRecordedSlot(session: ReplicationSession, name: string, exportSnapshot: boolean, state: StateStore, logger: Logger): Promise<CreatedSlot> {
   const identity = await session.identifySystem();
   const slot = await session.createSlot(name, { exportSnapshot });

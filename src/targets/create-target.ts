@@ -7,6 +7,7 @@ import { DebeziumJsonEncoder } from '../events/debezium-json-encoder.js';
 import type { Logger } from '../logging/logger.js';
 import { PGCDC_VERSION } from '../version.js';
 import { FileTarget } from './file/file-target.js';
+import { PostgresTarget } from './postgres/postgres-target.js';
 import { StdoutTarget } from './stdout/stdout-target.js';
 import type { Target } from './target.js';
 
@@ -15,6 +16,7 @@ type TargetFactory<T extends TargetType> = (target: Extract<TargetConfig, { type
 const TARGET_FACTORIES: { readonly [T in TargetType]: TargetFactory<T> } = {
   Stdout: (target, stream) => new StdoutTarget(debeziumEncoder(stream, target.format)),
   File: (target, stream, logger) => new FileTarget(target, debeziumEncoder(stream, target.format), logger),
+  Postgres: (target, stream, logger) => new PostgresTarget(target, stream, logger),
 };
 
 /** The target of a stream. */

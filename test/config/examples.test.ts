@@ -14,6 +14,11 @@ describe('examples/', () => {
     await mkdir(path.join(secrets, 'external-pg-credentials'));
     await writeFile(path.join(secrets, 'external-pg-credentials', 'username'), 'cdc_user\n');
     await writeFile(path.join(secrets, 'external-pg-credentials', 'password'), 'secure_password\n');
+    for (const side of ['source', 'target']) {
+      await mkdir(path.join(secrets, `${side}-credentials`));
+      await writeFile(path.join(secrets, `${side}-credentials`, 'username'), `${side}_user\n`);
+      await writeFile(path.join(secrets, `${side}-credentials`, 'password'), `${side}_pw\n`);
+    }
   });
   afterAll(() => rm(secrets, { recursive: true, force: true }));
 
@@ -37,6 +42,73 @@ describe('examples/', () => {
     expect(config.source.connection).toMatchObject({ host: 'external-postgres.example.com', database: 'production', user: 'cdc_user', password: 'secure_password' });
     expect([config.source.slotName, config.source.publicationName, config.source.excludes]).toStrictEqual(['external_migration', 'pgcdc_external_migration', ['public\\.audit_logs']]);
     expect(config.target).toStrictEqual({ type: 'File', path: '/srv/external-migration.jsonl', format: 'value' });
+    expect(config.warnings).toStrictEqual([]);
+  });
+
+  it('postgres-target.yaml migrates into another PostgreSQL with every target setting at its default', async () => {
+    const env = { SOURCE_PASSWORD: 'src', TARGET_PASSWORD: 'p%40ss', TARGET_HOST: 'new-db.internal' };
+    const config = await loadStreamConfig(path.join(EXAMPLES, 'postgres-target.yaml'), { env, cwd: '/srv' });
+    expect(config.source.connection).toMatchObject({ host: 'localhost', user: 'cdc_user', password: 'src', database: 'shop', applicationName: 'pgcdc-shop-migration' });
+    expect(config.target).toStrictEqual({
+      type: 'Postgres',
+      connection: {
+        host: 'new-db.internal',
+        port: 5433,
+        database: 'shop',
+        user: 'migrator',
+        password: 'p@ss',
+        sslMode: 'prefer',
+        sslRootCert: undefined,
+        sslCert: undefined,
+        sslKey: undefined,
+        applicationName: 'pgcdc-shop-migration-target',
+        connectTimeoutMs: 10_000,
+      },
+      conflictPolicy: 'update',
+      createTables: true,
+      replicateDdl: true,
+      deferIndexes: true,
+      deleteEnabled: true,
+      truncateEnabled: true,
+      rowErrorPolicy: 'fail',
+      ddlErrorPolicy: 'fail',
+      synchronousCommit: false,
+    });
+    expect(config.warnings).toStrictEqual([]);
+  });
+
+  it('sgstream-sgcluster.yaml migrates between SGClusters with credentials from the secrets directory', async () => {
+    const env = {
+      PGCDC_CLUSTER_SOURCE_CLUSTER: 'postgres://source-cluster.example.com:5432/postgres?sslmode=require',
+      PGCDC_CLUSTER_TARGET_CLUSTER: 'postgres://target-cluster.example.com:5432/postgres?sslmode=require',
+    };
+    const config = await loadStreamConfig(path.join(EXAMPLES, 'sgstream-sgcluster.yaml'), { env, cwd: '/srv', secretsDir: secrets });
+    expect(config.source.connection).toMatchObject({ host: 'source-cluster.example.com', database: 'myapp', user: 'source_user', password: 'source_pw', sslMode: 'require' });
+    expect(config.target).toStrictEqual({
+      type: 'Postgres',
+      connection: {
+        host: 'target-cluster.example.com',
+        port: 5432,
+        database: 'myapp',
+        user: 'target_user',
+        password: 'target_pw',
+        sslMode: 'require',
+        sslRootCert: undefined,
+        sslCert: undefined,
+        sslKey: undefined,
+        applicationName: 'pgcdc-migration-stream-target',
+        connectTimeoutMs: 10_000,
+      },
+      conflictPolicy: 'update',
+      createTables: true,
+      replicateDdl: true,
+      deferIndexes: true,
+      deleteEnabled: true,
+      truncateEnabled: false,
+      rowErrorPolicy: 'fail',
+      ddlErrorPolicy: 'fail',
+      synchronousCommit: false,
+    });
     expect(config.warnings).toStrictEqual([]);
   });
 });

@@ -47,6 +47,7 @@ const DEFAULT_SOURCE_OPTIONS: Omit<SourceConfig, 'connection'> = {
   snapshotIncludes: [],
   signalTable: 'pgcdc.signals',
   tableDiscoveryIntervalMs: 10_000,
+  skipDropReplicationSlotAndPublicationOnTombstone: false,
 };
 
 describe('native pgcdc/v1 Stream documents', () => {
@@ -125,6 +126,7 @@ spec:
       snapshotIncludes: ["public\\\\.orders"]
       signalTable: ops.cdc_signals
       tableDiscoveryIntervalMs: 0
+      skipDropReplicationSlotAndPublicationOnTombstone: true
   target:
     type: File
     file:
@@ -174,6 +176,7 @@ spec:
           snapshotIncludes: ['public\\.orders'],
           signalTable: 'ops.cdc_signals',
           tableDiscoveryIntervalMs: 0,
+          skipDropReplicationSlotAndPublicationOnTombstone: true,
         },
         target: { type: 'File', path: path.join(dir, 'out/orders.jsonl'), format: 'record' },
         maxRetries: 5,

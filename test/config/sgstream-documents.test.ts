@@ -156,7 +156,6 @@ describe('SGStream documents', () => {
     expect(config.stateDir).toBe('/tmp/.pgcdc/everything');
     expect(config.warnings).toStrictEqual([
       'metadata.annotations["debezium-signal.stackgres.io/tombstone"] is accepted but not applied by pgcdc (pgcdc does not read signals from annotations)',
-      'spec.source.sgCluster.skipDropReplicationSlotAndPublicationOnTombstone is accepted but not applied by pgcdc',
       'spec.source.sgCluster.debeziumProperties.slotFailover is accepted but not applied by pgcdc',
       'spec.source.sgCluster.debeziumProperties.columnMaskHash is accepted but not applied by pgcdc',
       'spec.source.sgCluster.debeziumProperties.snapshotSelectStatementOverrides is accepted but not applied by pgcdc',

@@ -1,7 +1,9 @@
 /**
  * Every SGStream example of the StackGres "creating streams" guide (kept as written in
- * fixtures/stackgres-guide-examples.yaml): as written, each must validate and stop at its unsupported target; with a File or Stdout
- * target substituted, each must load into exactly the expected StreamConfig.
+ * fixtures/stackgres-guide-examples.yaml): as written, those with an SGCluster target must load
+ * into exactly the expected StreamConfig with a Postgres target, the others must validate and
+ * stop at their unsupported target; with a File or Stdout target substituted, each must load into
+ * exactly the expected StreamConfig.
  */
 import { readFileSync } from 'node:fs';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
@@ -10,7 +12,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { parseStreamConfig } from '../../src/config/load-stream-config.js';
-import type { ConnectionConfig, SourceConfig, StreamConfig } from '../../src/config/stream-config.js';
+import type { ConnectionConfig, PostgresTargetConfig, SourceConfig, StreamConfig } from '../../src/config/stream-config.js';
 import { PgcdcError } from '../../src/errors/pgcdc-error.js';
 
 const GUIDE = new URL('./fixtures/stackgres-guide-examples.yaml', import.meta.url);
@@ -38,8 +40,10 @@ function withTarget(yaml: string, target: Record<string, unknown>, keepOtherSect
 
 const CWD = '/work/streams';
 const CLUSTER_URL = 'postgres://replicator:cluster-pw@source-cluster.db.internal:5433/postgres?sslmode=require';
+const TARGET_CLUSTER_URL = 'postgresql://migrator:target-pw@target-cluster.db.internal/postgres?sslmode=verify-full&connect_timeout=5';
 const ENV = {
   PGCDC_CLUSTER_SOURCE_CLUSTER: CLUSTER_URL,
+  PGCDC_CLUSTER_TARGET_CLUSTER: TARGET_CLUSTER_URL,
   TOKEN: 'token-1',
   PGCDC_SECRET_STREAM_CREDENTIALS_USERNAME: 'stream_user',
   PGCDC_SECRET_STREAM_CREDENTIALS_PASSWORD: 'stream_password',
@@ -61,6 +65,36 @@ function clusterConnection(name: string, overrides: Partial<ConnectionConfig> = 
     applicationName: `pgcdc-${name}`,
     connectTimeoutMs: 10_000,
     ...overrides,
+  };
+}
+
+/** The Postgres target an SGCluster target `target-cluster` becomes, pgcdc's defaults for every setting. */
+function targetCluster(name: string, overrides: Partial<ConnectionConfig> = {}): PostgresTargetConfig {
+  return {
+    type: 'Postgres',
+    connection: {
+      host: 'target-cluster.db.internal',
+      port: 5432,
+      database: 'postgres',
+      user: 'migrator',
+      password: 'target-pw',
+      sslMode: 'verify-full',
+      sslRootCert: undefined,
+      sslCert: undefined,
+      sslKey: undefined,
+      applicationName: `pgcdc-${name}-target`,
+      connectTimeoutMs: 5000,
+      ...overrides,
+    },
+    conflictPolicy: 'update',
+    createTables: true,
+    replicateDdl: true,
+    deferIndexes: true,
+    deleteEnabled: true,
+    truncateEnabled: true,
+    rowErrorPolicy: 'fail',
+    ddlErrorPolicy: 'fail',
+    synchronousCommit: false,
   };
 }
 
@@ -94,6 +128,7 @@ function expectedConfig(name: string, connection: ConnectionConfig, options: Par
       snapshotIncludes: [],
       signalTable: 'pgcdc.signals',
       tableDiscoveryIntervalMs: 10_000,
+      skipDropReplicationSlotAndPublicationOnTombstone: false,
       ...source,
     },
     target: target ?? { type: 'File', path: '/work/streams/changes.jsonl', format: 'value' },
@@ -125,18 +160,57 @@ describe('SGStream examples of the StackGres guide', () => {
   const load = (yaml: string, fileName = 'stream.yaml') => parseStreamConfig(yaml, { fileName, cwd: CWD, env: ENV, secretsDir: secrets });
 
   it.each([
-    ['migration-stream', '', 12, 'SGCluster'],
     ['events-stream', '', 15, 'CloudEvent'],
-    ['external-migration', '', 19, 'SGCluster'],
-    ['custom-auth-stream', '', 26, 'SGCluster'],
     ['lambda-stream', 'script: |', 11, 'PgLambda'],
     ['lambda-stream', 'scriptFrom', 22, 'PgLambda'],
-    ['one-time-migration', '', 13, 'SGCluster'],
   ])('%s %s as written validates, then stops at its %s target', async (name, marker, line, type) => {
     const error = await rejection(load(example(name, marker)));
     expect(error.code).toBe('CONFIG_INVALID');
-    expect(error.message).toBe(`stream.yaml:${line}: spec.target.type: ${type} is not supported by this version of pgcdc (supported: Stdout, File)`);
+    expect(error.message).toBe(`stream.yaml:${line}: spec.target.type: ${type} is not supported by this version of pgcdc (supported: Stdout, File, Postgres, SGCluster)`);
     expect(error.hint).toBe('write to a file or standard output instead, e.g. target: {type: File, file: {path: changes.jsonl}}');
+  });
+
+  it('migration-stream as written: SGCluster to SGCluster, the database of each from the document', async () => {
+    const config = await load(example('migration-stream'));
+    expect(config).toStrictEqual(
+      expectedConfig('migration-stream', clusterConnection('migration-stream', { database: 'myapp' }), {
+        target: targetCluster('migration-stream', { database: 'myapp' }),
+      }),
+    );
+  });
+
+  it('external-migration as written: Postgres source from secret files into the target cluster', async () => {
+    const config = await load(example('external-migration'));
+    expect(config.source.connection).toMatchObject({ host: 'external-postgres.example.com', user: 'cdc_user', password: 'secure_password' });
+    expect(config.target).toStrictEqual(targetCluster('external-migration'));
+    expect(config.warnings).toStrictEqual([]);
+  });
+
+  it('custom-auth-stream as written: the target cluster with credentials from PGCDC_SECRET_* variables', async () => {
+    const config = await load(example('custom-auth-stream'));
+    expect(config).toStrictEqual(
+      expectedConfig('custom-auth-stream', clusterConnection('custom-auth-stream', { user: 'stream_user', password: 'stream_password' }), {
+        target: targetCluster('custom-auth-stream', { user: 'stream_user', password: 'stream_password' }),
+        warnings: ['the document at line 1 (v1 Secret stream-credentials) is ignored; pgcdc reads secrets from the secrets directory or PGCDC_SECRET_* variables'],
+      }),
+    );
+  });
+
+  it('one-time-migration as written: snapshot only into the target cluster', async () => {
+    const config = await load(example('one-time-migration'));
+    expect(config).toStrictEqual(
+      expectedConfig('one-time-migration', clusterConnection('one-time-migration'), { snapshotMode: 'initial_only', maxRetries: 3, target: targetCluster('one-time-migration') }),
+    );
+  });
+
+  it('an SGCluster target whose PGCDC_CLUSTER_* variable is unset is a SECRET_NOT_FOUND error at its name', async () => {
+    const { PGCDC_CLUSTER_TARGET_CLUSTER: _target, ...withoutTarget } = ENV;
+    const error = await rejection(parseStreamConfig(example('migration-stream'), { fileName: 'stream.yaml', cwd: CWD, env: withoutTarget }));
+    expect(error.code).toBe('SECRET_NOT_FOUND');
+    expect(error.message).toBe(
+      'stream.yaml:14: spec.target.sgCluster.name refers to SGCluster "target-cluster", whose URL pgcdc reads from the environment variable PGCDC_CLUSTER_TARGET_CLUSTER, which is not set',
+    );
+    expect(error.hint).toBe('export PGCDC_CLUSTER_TARGET_CLUSTER=postgres://postgres:password@target-cluster:5432/postgres');
   });
 
   it('migration-stream: SGCluster source, database from the document', async () => {

@@ -132,7 +132,7 @@ describe('signals', () => {
     const refusals = logged(r, 'signal refused').map((l) => [l.signal, l.refusal]);
     expect(refusals).toEqual([
       ['a', expect.stringMatching(/^the data of execute-snapshot is not JSON/)],
-      ['b', 'unknown signal type "nonsense"; expected one of execute-snapshot, stop-snapshot, pause-snapshot, resume-snapshot, log'],
+      ['b', 'unknown signal type "nonsense"; expected one of execute-snapshot, stop-snapshot, pause-snapshot, resume-snapshot, log, tombstone, command'],
       ['c', 'no captured table matches public.nope'],
       ['d', expect.stringMatching(/^the condition for public\.items is not valid SQL for it: column "no_such_column" does not exist/)],
       ['e', 'the condition for public.items contains ";"'],

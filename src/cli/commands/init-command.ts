@@ -1,9 +1,11 @@
 /**
- * `pgcdc init -c FILE`: creates the signal table, the publication and the replication slot ahead of
- * time (run does it too when they are missing). The slot starts retaining WAL from now on; a
+ * `pgcdc init -c FILE`: creates the signal table, the publication, DDL capture (event triggers
+ * putting each schema change into the WAL) and the replication slot ahead of time (run does it too
+ * when they are missing; DDL capture only for Postgres targets). The slot starts retaining WAL from now on; a
  * snapshot taken later by run is then read between watermarks.
  */
 import type { Command } from 'commander';
+import { installDdlCapture } from '../../ddl/ddl-capture.js';
 import { CatalogConnection } from '../../source/catalog-connection.js';
 import { formatLsn } from '../../source/lsn.js';
 import { ensurePublication } from '../../source/publication-manager.js';
@@ -23,9 +25,12 @@ export function initCommand(program: Command): void {
       assertChecksPass(facts.checks);
       const signals = await ensureSignalTable(catalog, config.source, logger);
       await ensurePublication(catalog, config.source, facts.capturedTables, logger, signals ? signalTableName(config.source) : undefined);
+      const ddl = await installDdlCapture((text, params) => catalog.query(text, params));
+      if (!ddl.installed) logger.warn(ddl.warning);
       const slot = await ensureSlot(catalog, config.source.connection, config.source, new StateStore(config.stateDir), logger);
       process.stdout.write(
-        `publication ${config.source.publicationName}: ready\nslot ${config.source.slotName}: ${slot.created ? 'created' : 'already present'} at ${formatLsn(slot.confirmedFlush)}\n`,
+        `publication ${config.source.publicationName}: ready\nslot ${config.source.slotName}: ${slot.created ? 'created' : 'already present'} at ${formatLsn(slot.confirmedFlush)}\n` +
+          `DDL capture: ${ddl.installed ? 'installed' : 'not installed (needs a superuser)'}\n`,
       );
     } finally {
       await catalog.close();

@@ -3,10 +3,8 @@
  * is user-managed, `publicationAutocreateMode: disabled`) and forgets the local state.
  */
 import type { Command } from 'commander';
+import { tearDownStream } from '../../pipeline/stream-teardown.js';
 import { CatalogConnection } from '../../source/catalog-connection.js';
-import { dropPublication } from '../../source/publication-manager.js';
-import { dropSlot } from '../../source/slot-manager.js';
-import { StateStore } from '../../state/state-store.js';
 import { loadSpec, withSpecOptions, type SpecOptions } from '../cli-context.js';
 
 export function teardownCommand(program: Command): void {
@@ -14,9 +12,7 @@ export function teardownCommand(program: Command): void {
     const config = await loadSpec(options);
     const catalog = await CatalogConnection.open(config.source.connection);
     try {
-      const slotDropped = await dropSlot(catalog, config.source.slotName);
-      const publicationDropped = await dropPublication(catalog, config.source);
-      await new StateStore(config.stateDir).remove();
+      const { slotDropped, publicationDropped } = await tearDownStream(catalog, config);
       process.stdout.write(
         `slot ${config.source.slotName}: ${slotDropped ? 'dropped' : 'not present'}\n` +
           `publication ${config.source.publicationName}: ${publicationDropped ? 'dropped' : config.source.publicationAutocreateMode === 'disabled' ? 'kept (user-managed)' : 'not present'}\n`,

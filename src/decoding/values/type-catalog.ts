@@ -106,6 +106,14 @@ export class TypeCatalog {
     return this.#types.has(oid);
   }
 
+  /** The SQL name of a loaded type (`int4`, `"my schema".mood`, `int4[]`), for casts. */
+  sqlName(oid: number): string {
+    const type = this.get(oid);
+    if (type.kind === 'array') return `${this.sqlName(type.elementOid)}[]`;
+    const name = `"${type.name.replace(/"/g, '""')}"`;
+    return type.schema === 'pg_catalog' ? name : `"${type.schema.replace(/"/g, '""')}".${name}`;
+  }
+
   /** The loaded type; throws when `load` has not been given it (or something built from it). */
   get(oid: number): PgType {
     const type = this.#types.get(oid);

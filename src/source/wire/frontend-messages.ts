@@ -1,6 +1,7 @@
 /**
  * Encodes the frontend (client → server) messages pgcdc sends: startup, SSL request, password and
- * SASL responses, simple queries, CopyData and Terminate.
+ * SASL responses, simple and extended queries (parameters as the `pg` client sends them), CopyData,
+ * CopyFail, CopyDone and Terminate.
  */
 
 const PROTOCOL_VERSION_3 = 196608;
@@ -62,9 +63,81 @@ export function queryMessage(sql: string): Buffer {
   return typedMessage('Q', Buffer.from(`${sql}\0`, 'utf8'));
 }
 
+/** Simple Query whose text is given as bytes (large generated statements). */
+export function queryMessageOf(parts: readonly Buffer[]): Buffer[] {
+  const length = parts.reduce((n, part) => n + part.length, 0);
+  const header = Buffer.allocUnsafe(5);
+  header[0] = 0x51; // Q
+  header.writeInt32BE(4 + length + 1, 1);
+  return [header, ...parts, Buffer.from([0])];
+}
+
+/**
+ * One statement with parameters through the extended protocol: Parse (unnamed, types inferred),
+ * Bind (every parameter and result in text), Describe, Execute, Sync.
+ */
+export function extendedQueryMessages(sql: string, params: readonly unknown[]): Buffer[] {
+  const parse = Buffer.from(`\0${sql}\0\0\0`, 'utf8'); // statement "", text, 0 parameter types
+  const values = params.map((value) => {
+    const text = parameterText(value);
+    return text === null ? null : Buffer.from(text, 'utf8');
+  });
+  const bind = Buffer.allocUnsafe(2 + 2 + 2 + values.reduce((n, v) => n + 4 + (v?.length ?? 0), 0) + 2);
+  let offset = 0;
+  bind[offset++] = 0; // portal ""
+  bind[offset++] = 0; // statement ""
+  offset = bind.writeInt16BE(0, offset); // all parameters in text
+  offset = bind.writeInt16BE(values.length, offset);
+  for (const value of values) {
+    offset = bind.writeInt32BE(value === null ? -1 : value.length, offset);
+    if (value) offset += value.copy(bind, offset);
+  }
+  bind.writeInt16BE(0, offset); // all results in text
+  return [
+    typedMessage('P', parse),
+    typedMessage('B', bind),
+    typedMessage('D', Buffer.from('P\0', 'latin1')),
+    typedMessage('E', Buffer.from([0, 0, 0, 0, 0])),
+    typedMessage('S', Buffer.alloc(0)),
+  ];
+}
+
+/** A parameter as text, as the `pg` client would send it. */
+function parameterText(value: unknown): string | null {
+  if (value === null || value === undefined) return null;
+  if (Array.isArray(value)) return arrayLiteral(value);
+  if (Buffer.isBuffer(value)) return `\\x${value.toString('hex')}`;
+  if (value instanceof Date) return value.toISOString();
+  if (typeof value === 'object') return JSON.stringify(value);
+  return String(value);
+}
+
+/** `{"a","b",NULL}`: an array parameter as PostgreSQL's array text. */
+function arrayLiteral(values: readonly unknown[]): string {
+  const items = values.map((value) => {
+    if (Array.isArray(value)) return arrayLiteral(value);
+    const text = parameterText(value);
+    return text === null ? 'NULL' : `"${text.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+  });
+  return `{${items.join(',')}}`;
+}
+
+/** CopyFail with a reason. */
+export function copyFailMessage(reason: string): Buffer {
+  return typedMessage('f', Buffer.from(`${reason}\0`, 'utf8'));
+}
+
 /** CopyData carrying `payload`. */
 export function copyDataMessage(payload: Buffer): Buffer {
   return typedMessage('d', payload);
+}
+
+/** CopyData carrying `payload`, as a header and the payload itself (not copied). */
+export function copyDataParts(payload: Buffer): [Buffer, Buffer] {
+  const header = Buffer.allocUnsafe(5);
+  header[0] = 0x64; // d
+  header.writeInt32BE(4 + payload.length, 1);
+  return [header, payload];
 }
 
 /** CopyDone. */

@@ -4,10 +4,13 @@
  * CopyData payload is handed to a handler as a view into the received bytes.
  */
 import type net from 'node:net';
+import pg from 'pg';
 import type { ConnectionConfig } from '../../config/stream-config.js';
 import { PgcdcError } from '../../errors/pgcdc-error.js';
 import { Authenticator } from './authenticator.js';
-import { copyDataMessage, copyDoneMessage, queryMessage, startupMessage, terminateMessage } from './frontend-messages.js';
+import { CopyInSink } from './copy-in-sink.js';
+import { copyDataMessage, copyDataParts, copyDoneMessage, copyFailMessage, extendedQueryMessages, queryMessage, queryMessageOf, startupMessage, terminateMessage } from './frontend-messages.js';
+import { firstWords, parseDataRow, parseRowDescription, type ResultField } from './backend-messages.js';
 import { MessageFramer, type MessageHandler } from './message-framer.js';
 import { parseErrorFields, serverErrorToPgcdcError, socketErrorToPgcdcError, type ConnectionContext } from './server-error.js';
 import { openSocket } from './socket-opener.js';
@@ -17,6 +20,18 @@ export interface SimpleQueryResult {
   readonly command: string;
   readonly fields: readonly string[];
   readonly rows: readonly (readonly (string | null)[])[];
+}
+
+/** How far a run of statements got. */
+export interface StatementsOutcome {
+  /** Command tags (`INSERT 0 3`, `UPDATE 2`, …) of the statements that completed. */
+  readonly commands: readonly string[];
+  /** The error of the statement that failed, if one did. */
+  readonly failure: PgcdcError | undefined;
+  /** `I` idle, `T` in a transaction, `E` in a failed transaction (ReadyForQuery's status). */
+  readonly transactionStatus: string;
+  /** The last row any statement returned (text values), if one did. */
+  readonly lastRow: readonly (string | null)[] | undefined;
 }
 
 /** Receives each CopyData payload; a returned promise holds further reading until it settles. */
@@ -41,6 +56,7 @@ const MSG_COMMAND_COMPLETE = B('C');
 const MSG_EMPTY_QUERY = B('I');
 const MSG_COPY_BOTH = B('W');
 const MSG_COPY_OUT = B('H');
+const MSG_COPY_IN = B('G');
 const MSG_COPY_DATA = B('d');
 const MSG_COPY_DONE = B('c');
 
@@ -117,7 +133,7 @@ export class WireConnection {
     let failure: PgcdcError | undefined;
     return this.#exchange<SimpleQueryResult[]>(queryMessage(sql), (type, buf, start, end, done) => {
       if (type === MSG_ROW_DESCRIPTION) {
-        fields = parseRowDescription(buf, start);
+        fields = parseRowDescription(buf, start).map((field) => field.name);
         rows = [];
       } else if (type === MSG_DATA_ROW) {
         rows.push(parseDataRow(buf, start));
@@ -259,7 +275,7 @@ export class WireConnection {
   };
 
   #exchange<T>(
-    message: Buffer,
+    message: Buffer | readonly Buffer[],
     onMessage: (type: number, buf: Buffer, start: number, end: number, done: (error: PgcdcError | undefined, value: T) => void) => void | Promise<void>,
   ): Promise<T> {
     if (this.#closed) return Promise.reject(this.#closeError ?? new PgcdcError('CONNECTION_LOST', 'the connection is closed'));
@@ -279,6 +295,88 @@ export class WireConnection {
         return undefined;
       });
       this.#write(message);
+    });
+  }
+
+  /**
+   * Runs one statement with parameters (extended protocol, text format); values are converted the
+   * way the `pg` client converts them (numbers, booleans, JSON, arrays), so catalog code written for
+   * `pg` runs on this connection too.
+   */
+  queryParams(sql: string, params: readonly unknown[] = []): Promise<{ rows: Record<string, unknown>[]; rowCount: number }> {
+    let fields: ResultField[] = [];
+    const rows: Record<string, unknown>[] = [];
+    let rowCount = 0;
+    let failure: PgcdcError | undefined;
+    return this.#exchange(extendedQueryMessages(sql, params), (type, buf, start, end, done) => {
+      if (type === MSG_ROW_DESCRIPTION) fields = parseRowDescription(buf, start);
+      else if (type === MSG_DATA_ROW) {
+        const values = parseDataRow(buf, start);
+        const row: Record<string, unknown> = {};
+        for (let i = 0; i < fields.length; i++) row[fields[i]!.name] = values[i] === null ? null : pg.types.getTypeParser(fields[i]!.typeOid, 'text')(values[i]!);
+        rows.push(row);
+      } else if (type === MSG_COMMAND_COMPLETE) {
+        rowCount = Number(buf.toString('utf8', start, end - 1).split(' ').pop()) || rows.length;
+      } else if (type === MSG_ERROR) failure = serverErrorToPgcdcError(parseErrorFields(buf, start, end), this.#context, firstWords(sql));
+      else if (type === MSG_READY) done(failure, { rows, rowCount });
+    });
+  }
+
+  /**
+   * Runs one or more statements (a simple query, possibly several statements, given as text or as
+   * the bytes of its text) and reports how far it got: the command tags of the statements that
+   * completed and, if one failed, the server's error. Never rejects for a server error.
+   * `copies` holds the data of each `COPY … FROM STDIN` among the statements, in order: it is sent
+   * right behind the query (a server that stopped early ignores the data it did not read).
+   */
+  run(sql: string | readonly Buffer[], copies: readonly (readonly Buffer[])[] = []): Promise<StatementsOutcome> {
+    const commands: string[] = [];
+    let failure: PgcdcError | undefined;
+    let lastRow: (string | null)[] | undefined;
+    const message = [...(typeof sql === 'string' ? [queryMessage(sql)] : queryMessageOf(sql))];
+    for (const data of copies) {
+      for (const chunk of data) message.push(...copyDataParts(chunk));
+      message.push(copyDoneMessage());
+    }
+    return this.#exchange<StatementsOutcome>(message, (type, buf, start, end, done) => {
+      if (type === MSG_COMMAND_COMPLETE) commands.push(buf.toString('utf8', start, end - 1));
+      else if (type === MSG_DATA_ROW) lastRow = parseDataRow(buf, start);
+      else if (type === MSG_ERROR) failure = serverErrorToPgcdcError(parseErrorFields(buf, start, end), this.#context, 'applying changes');
+      else if (type === MSG_READY) done(undefined, { commands, failure, transactionStatus: String.fromCharCode(buf[start]!), lastRow });
+      else if (type === MSG_COPY_OUT || type === MSG_COPY_BOTH) done(new PgcdcError('PROTOCOL', 'unexpected COPY response'), { commands, failure, transactionStatus: 'E', lastRow });
+    });
+  }
+
+  /**
+   * Runs `COPY … FROM STDIN`: `produce` sends the data through the sink (which tells when to wait
+   * for the socket), then the copy is finished. Resolves with the number of rows copied.
+   */
+  copyIn(sql: string, produce: (sink: CopyInSink) => Promise<void>): Promise<number> {
+    let failure: PgcdcError | undefined;
+    let rows = 0;
+    let started!: () => void;
+    const ready = new Promise<void>((resolve) => (started = resolve));
+    const finished = this.#exchange<number>(queryMessage(sql), (type, buf, start, end, done) => {
+      if (type === MSG_COPY_IN) started();
+      else if (type === MSG_ERROR) failure = serverErrorToPgcdcError(parseErrorFields(buf, start, end), this.#context, firstWords(sql));
+      else if (type === MSG_COMMAND_COMPLETE) rows = Number(buf.toString('utf8', start, end - 1).split(' ').pop());
+      else if (type === MSG_READY) done(failure, rows);
+      return undefined;
+    });
+    return Promise.race([finished.then(() => undefined), ready]).then(async () => {
+      if (!failure && !this.#closed) {
+        const sink = new CopyInSink(this.#socket);
+        try {
+          await produce(sink);
+          await sink.flush();
+          this.#write(copyDoneMessage());
+        } catch (error) {
+          this.#write(copyFailMessage(error instanceof Error ? error.message : String(error)));
+          await finished.catch(() => undefined);
+          throw error;
+        }
+      }
+      return finished;
     });
   }
 
@@ -310,8 +408,15 @@ export class WireConnection {
     this.#parameters.set(buf.toString('utf8', start, nul), buf.toString('utf8', nul + 1, valueEnd));
   }
 
-  #write(message: Buffer): void {
-    if (!this.#closed) this.#socket.write(message);
+  #write(message: Buffer | readonly Buffer[]): void {
+    if (this.#closed) return;
+    if (Buffer.isBuffer(message)) {
+      this.#socket.write(message);
+      return;
+    }
+    this.#socket.cork();
+    for (const part of message) this.#socket.write(part);
+    this.#socket.uncork();
   }
 
   #abort(error: PgcdcError | undefined): void {
@@ -324,38 +429,4 @@ export class WireConnection {
     this.#socket.destroy();
     for (const listener of this.#closeListeners.splice(0)) listener(error);
   }
-}
-
-function firstWords(sql: string): string {
-  const words = sql.trim().split(/\s+/).slice(0, 3).join(' ');
-  return words.length > 60 ? `${words.slice(0, 60)}…` : words;
-}
-
-function parseRowDescription(buf: Buffer, start: number): string[] {
-  const count = buf.readInt16BE(start);
-  const names: string[] = [];
-  let offset = start + 2;
-  for (let i = 0; i < count; i++) {
-    const nul = buf.indexOf(0, offset);
-    names.push(buf.toString('utf8', offset, nul));
-    offset = nul + 1 + 18;
-  }
-  return names;
-}
-
-function parseDataRow(buf: Buffer, start: number): (string | null)[] {
-  const count = buf.readInt16BE(start);
-  const values: (string | null)[] = [];
-  let offset = start + 2;
-  for (let i = 0; i < count; i++) {
-    const length = buf.readInt32BE(offset);
-    offset += 4;
-    if (length < 0) {
-      values.push(null);
-    } else {
-      values.push(buf.toString('utf8', offset, offset + length));
-      offset += length;
-    }
-  }
-  return values;
 }

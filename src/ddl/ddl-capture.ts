@@ -1,0 +1,207 @@
+/**
+ * Installs (and removes) DDL capture on the source: `pgcdc.describe_table(oid)`,
+ * `pgcdc.describe_types(oid)` and two event triggers that emit a transactional `pgcdc.ddl` logical
+ * decoding message in the DDL's own transaction, so schema changes reach the WAL stream in order
+ * with the data.
+ */
+import type { CatalogQuery } from '../decoding/values/type-catalog.js';
+import { PgcdcError } from '../errors/pgcdc-error.js';
+import { quoteLiteral } from '../source/sql-quoting.js';
+import { DDL_MESSAGE_PREFIX, DDL_MESSAGE_VERSION } from './ddl-message.js';
+import { DESCRIBE_TABLE_SQL, DESCRIBE_TYPES_SQL } from './describe-table-sql.js';
+
+export type DdlCaptureResult = { readonly installed: true } | { readonly installed: false; readonly warning: string };
+
+const EMIT = `pg_catalog.pg_logical_emit_message(true, ${quoteLiteral(DDL_MESSAGE_PREFIX)}, message::pg_catalog.text)`;
+
+/** An empty message of `event` carrying only what the command was (and an error, if any). */
+function messageHead(event: string): string {
+  return `pg_catalog.jsonb_build_object('version', ${DDL_MESSAGE_VERSION}, 'event', '${event}', 'commandTag', TG_TAG,
+    'query', pg_catalog.current_query(), 'schemas', '[]'::pg_catalog.jsonb, 'types', '[]'::pg_catalog.jsonb,
+    'tables', '[]'::pg_catalog.jsonb, 'dropped', '[]'::pg_catalog.jsonb, 'error', NULL::pg_catalog.text)`;
+}
+
+/**
+ * Runs `describe` (a query assigning `message`), then emits the message. A failure to describe never
+ * breaks the user's DDL: it becomes a warning and a message with `error` set.
+ *
+ * The emit is not inside that EXCEPTION block on purpose: a block is a subtransaction, and the
+ * reorder buffer files a transactional message under its LSN *end*, which equals the start of the
+ * next record; when that record belongs to another (sub)transaction the two tie and the message
+ * may be decoded after it (after the DML that followed the DDL). After DDL an invalidation record
+ * usually follows anyway; a `setval` right after the message makes it certain (sequences are not
+ * decoded), also for DDL run inside the user's own SAVEPOINT.
+ */
+function captureBody(event: string, describe: string): string {
+  return `
+DECLARE
+  message pg_catalog.jsonb;
+BEGIN
+  BEGIN
+    ${describe}
+  EXCEPTION WHEN OTHERS THEN
+    RAISE WARNING 'pgcdc could not capture % for replication: %', TG_TAG, SQLERRM;
+    message := ${messageHead(event)} || pg_catalog.jsonb_build_object('error', SQLERRM);
+  END;
+  IF message IS NOT NULL THEN
+    PERFORM ${EMIT};
+    PERFORM pg_catalog.setval('pgcdc.ddl_message_padding', 1, false);
+  END IF;
+END`;
+}
+
+const DESCRIBE_COMMAND = `
+    WITH command AS (
+      SELECT classid, objid FROM pg_catalog.pg_event_trigger_ddl_commands() WHERE NOT in_extension
+    ), constraint_owner AS (
+      SELECT k.conrelid, k.contypid FROM command
+      JOIN pg_catalog.pg_constraint k ON command.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass AND k.oid = command.objid
+    ), affected_table AS (
+      SELECT COALESCE(x.indrelid, owner.refobjid, c.oid) AS oid
+      FROM command
+      JOIN pg_catalog.pg_class c ON command.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND c.oid = command.objid
+      LEFT JOIN pg_catalog.pg_index x ON x.indexrelid = c.oid
+      LEFT JOIN pg_catalog.pg_depend owner ON c.relkind = 'S'
+        AND owner.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND owner.objid = c.oid
+        AND owner.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND owner.refobjsubid > 0 AND owner.deptype IN ('a', 'i')
+      UNION
+      SELECT conrelid FROM constraint_owner WHERE conrelid <> 0
+    ), described_table AS (
+      SELECT c.oid, pgcdc.describe_table(c.oid) AS description
+      FROM affected_table
+      JOIN pg_catalog.pg_class c ON c.oid = affected_table.oid
+      JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.relkind IN ('r', 'p') AND c.relpersistence <> 't' AND NOT pgcdc.ddl_skips_schema(n.nspname)
+    ), affected_type AS (
+      SELECT command.objid AS oid FROM command WHERE command.classid = 'pg_catalog.pg_type'::pg_catalog.regclass
+      UNION
+      SELECT c.reltype FROM command
+      JOIN pg_catalog.pg_class c ON command.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND c.oid = command.objid
+      WHERE c.relkind = 'c'
+      UNION
+      SELECT contypid FROM constraint_owner WHERE contypid <> 0
+    ), described_type AS (
+      SELECT t.oid, e.type, e.ord
+      FROM affected_type
+      JOIN pg_catalog.pg_type t ON t.oid = affected_type.oid
+      JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
+      CROSS JOIN LATERAL pg_catalog.jsonb_array_elements(pgcdc.describe_types(t.oid)) WITH ORDINALITY AS e(type, ord)
+      WHERE NOT pgcdc.ddl_skips_schema(n.nspname)
+    ), affected_schema AS (
+      SELECT n.oid, n.nspname FROM command
+      JOIN pg_catalog.pg_namespace n ON command.classid = 'pg_catalog.pg_namespace'::pg_catalog.regclass AND n.oid = command.objid
+      WHERE NOT pgcdc.ddl_skips_schema(n.nspname)
+    )
+    SELECT ${messageHead('ddl_command_end')} || pg_catalog.jsonb_build_object(
+      'schemas', COALESCE((SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('oid', s.oid::pg_catalog.int8, 'name', s.nspname::pg_catalog.text) ORDER BY s.oid) FROM affected_schema s), '[]'),
+      'types', COALESCE((SELECT pg_catalog.jsonb_agg(d.type ORDER BY d.oid, d.ord) FROM described_type d), '[]'),
+      'tables', COALESCE((SELECT pg_catalog.jsonb_agg(d.description ORDER BY d.oid) FROM described_table d WHERE d.description IS NOT NULL), '[]'))
+    INTO message
+    WHERE EXISTS (SELECT FROM described_table) OR EXISTS (SELECT FROM described_type) OR EXISTS (SELECT FROM affected_schema);`;
+
+const DESCRIBE_DROP = `
+    SELECT ${messageHead('sql_drop')} || pg_catalog.jsonb_build_object('dropped', pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+      'objectType', d.object_type,
+      'oid', d.objid::pg_catalog.int8,
+      'subId', d.objsubid,
+      'schema', d.schema_name,
+      'name', d.object_name,
+      'identity', d.object_identity,
+      'addressNames', pg_catalog.to_jsonb(d.address_names),
+      'original', d.original,
+      'normal', d.normal) ORDER BY d.ordinality))
+    INTO message
+    FROM pg_catalog.pg_event_trigger_dropped_objects() WITH ORDINALITY AS d
+    WHERE NOT d.is_temporary
+      AND d.object_type IN ('table', 'table column', 'index', 'table constraint', 'schema', 'type')
+      AND (d.object_type IN ('table', 'table column') OR d.original OR d.normal)
+      AND NOT pgcdc.ddl_skips_schema(COALESCE(d.schema_name, d.object_name))
+    HAVING pg_catalog.count(*) > 0;`;
+
+/** Everything `installDdlCapture` creates, as one script (one implicit transaction). */
+export const INSTALL_DDL_CAPTURE_SQL = `
+CREATE SCHEMA IF NOT EXISTS pgcdc;
+
+CREATE SEQUENCE IF NOT EXISTS pgcdc.ddl_message_padding;
+
+CREATE OR REPLACE FUNCTION pgcdc.describe_table(pg_catalog.oid) RETURNS pg_catalog.jsonb
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $pgcdc$
+${DESCRIBE_TABLE_SQL}
+$pgcdc$;
+
+CREATE OR REPLACE FUNCTION pgcdc.describe_types(pg_catalog.oid) RETURNS pg_catalog.jsonb
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $pgcdc$
+${DESCRIBE_TYPES_SQL}
+$pgcdc$;
+
+CREATE OR REPLACE FUNCTION pgcdc.ddl_skips_schema(pg_catalog.text) RETURNS boolean
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $pgcdc$
+SELECT $1 IN ('pg_catalog', 'information_schema', 'pg_toast', 'pgcdc') OR $1 ~ '^pg_(toast_)?temp'
+$pgcdc$;
+
+CREATE OR REPLACE FUNCTION pgcdc.capture_ddl_command_end() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $pgcdc$${captureBody('ddl_command_end', `
+  IF TG_TAG IN ('COMMENT', 'GRANT', 'REVOKE', 'SECURITY LABEL', 'ALTER DEFAULT PRIVILEGES') THEN
+    RETURN;
+  END IF;${DESCRIBE_COMMAND}`)}
+$pgcdc$;
+
+CREATE OR REPLACE FUNCTION pgcdc.capture_sql_drop() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $pgcdc$${captureBody('sql_drop', DESCRIBE_DROP)}
+$pgcdc$;
+
+REVOKE ALL ON FUNCTION pgcdc.capture_ddl_command_end() FROM PUBLIC;
+REVOKE ALL ON FUNCTION pgcdc.capture_sql_drop() FROM PUBLIC;
+
+DROP EVENT TRIGGER IF EXISTS pgcdc_ddl_command_end;
+CREATE EVENT TRIGGER pgcdc_ddl_command_end ON ddl_command_end EXECUTE FUNCTION pgcdc.capture_ddl_command_end();
+DROP EVENT TRIGGER IF EXISTS pgcdc_sql_drop;
+CREATE EVENT TRIGGER pgcdc_sql_drop ON sql_drop EXECUTE FUNCTION pgcdc.capture_sql_drop();
+`;
+
+const REMOVE_DDL_CAPTURE_SQL = `
+DROP EVENT TRIGGER IF EXISTS pgcdc_ddl_command_end;
+DROP EVENT TRIGGER IF EXISTS pgcdc_sql_drop;
+DROP FUNCTION IF EXISTS pgcdc.capture_ddl_command_end();
+DROP FUNCTION IF EXISTS pgcdc.capture_sql_drop();
+DROP FUNCTION IF EXISTS pgcdc.ddl_skips_schema(pg_catalog.text);
+DROP FUNCTION IF EXISTS pgcdc.describe_types(pg_catalog.oid);
+DROP FUNCTION IF EXISTS pgcdc.describe_table(pg_catalog.oid);
+DROP SEQUENCE IF EXISTS pgcdc.ddl_message_padding;
+`;
+
+/**
+ * Creates (or replaces) DDL capture, in one transaction. Event triggers need a superuser (or a
+ * managed service's equivalent): when the server refuses, nothing is changed and the result carries
+ * a warning saying what is lost and how to fix it.
+ */
+export async function installDdlCapture(query: CatalogQuery): Promise<DdlCaptureResult> {
+  try {
+    await query(INSTALL_DDL_CAPTURE_SQL, []);
+  } catch (error) {
+    const refused = (error as { code?: unknown }).code === '42501' || (error instanceof PgcdcError && error.code === 'PERMISSION_DENIED');
+    if (!refused) throw error;
+    return {
+      installed: false,
+      warning:
+        `DDL capture is not installed (${(error as Error).message}): schema changes on the source will not be replayed ` +
+        'on the target; run pgcdc init as a superuser to install it',
+    };
+  }
+  return { installed: true };
+}
+
+/** Drops the event triggers and functions (not the `pgcdc` schema, which holds other things). */
+export async function removeDdlCapture(query: CatalogQuery): Promise<void> {
+  await query(REMOVE_DDL_CAPTURE_SQL, []);
+}
+
+/** Whether both event triggers are installed and enabled. */
+export async function ddlCaptureInstalled(query: CatalogQuery): Promise<boolean> {
+  const { rows } = await query(
+    `SELECT pg_catalog.count(*) AS n FROM pg_catalog.pg_event_trigger
+     WHERE evtname IN ('pgcdc_ddl_command_end', 'pgcdc_sql_drop') AND evtenabled <> 'D'`,
+    [],
+  );
+  return Number(rows[0]?.n) === 2;
+}

@@ -1,0 +1,150 @@
+/**
+ * The Postgres target's initial load: each snapshot chunk goes from the source's COPY output
+ * straight into a target COPY, byte for byte, and is committed together with its record in
+ * `pgcdc.loaded_chunks`, so a chunk is loaded exactly once however the load is interrupted. Into
+ * an empty table the rows are copied directly; into a table that already has rows they go through
+ * a temporary table and one INSERT … ON CONFLICT (the snapshot's row wins). Indexes and
+ * constraints deferred when the tables were created are restored by `finishLoad`.
+ */
+import type { ConnectionConfig } from '../../config/stream-config.js';
+import type { CatalogQuery } from '../../decoding/values/type-catalog.js';
+import type { Lsn } from '../../source/lsn.js';
+import type { Logger } from '../../logging/logger.js';
+import { qualifiedName, quoteIdent, quoteLiteral } from '../../source/sql-quoting.js';
+import type { CopyDataHandler, WireConnection } from '../../source/wire/wire-connection.js';
+import type { ChunkKey, SnapshotLoader, SnapshotLoadWorker } from '../target.js';
+import type { TableInfo } from '../../events/stream-event.js';
+import { asTargetError, openTargetConnection, queryRows } from './target-session.js';
+
+/** How rows reach a table: COPY into it, or COPY into a temporary table and merge. */
+export type LoadMode = 'direct' | 'merge';
+
+export interface LoadContext {
+  readonly connection: ConnectionConfig;
+  readonly stream: string;
+  readonly logger: Logger;
+  /** The load mode of a table, decided when the tables were prepared (`schema.table`). */
+  loadMode(table: TableInfo): LoadMode;
+  /** The table's GENERATED ALWAYS identity columns on the target. */
+  identityAlways(table: TableInfo): ReadonlySet<string>;
+  /** Restores what was deferred for the loaded tables (indexes, constraints), then analyzes them. */
+  restoreDeferred(): Promise<void>;
+  /** Empties tables to load them again at a new snapshot (see SnapshotLoader.restartTables). */
+  restartTables(source: CatalogQuery, tables: readonly number[], position: Lsn): Promise<void>;
+}
+
+export class PostgresSnapshotLoader implements SnapshotLoader {
+  readonly #context: LoadContext;
+
+  constructor(context: LoadContext) {
+    this.#context = context;
+  }
+
+  async loadedChunks(snapshot: string): Promise<ReadonlyMap<string, ReadonlySet<number>>> {
+    const connection = await openTargetConnection(this.#context.connection, this.#context.logger, { prepare: true });
+    try {
+      const rows = await queryRows(
+        connection,
+        `SELECT table_name, from_page::text FROM pgcdc.loaded_chunks WHERE stream = ${quoteLiteral(this.#context.stream)} AND snapshot = ${quoteLiteral(snapshot)}`,
+      );
+      const loaded = new Map<string, Set<number>>();
+      for (const row of rows) {
+        const pages = loaded.get(row.table_name!) ?? new Set<number>();
+        pages.add(Number(row.from_page));
+        loaded.set(row.table_name!, pages);
+      }
+      return loaded;
+    } catch (error) {
+      throw asTargetError(error, this.#context.connection, 'cannot read the loaded chunks from the target');
+    } finally {
+      await connection.close();
+    }
+  }
+
+  async openWorker(): Promise<SnapshotLoadWorker> {
+    return new LoadWorker(await openTargetConnection(this.#context.connection, this.#context.logger, { prepare: false }), this.#context);
+  }
+
+  finishLoad(): Promise<void> {
+    return this.#context.restoreDeferred();
+  }
+
+  restartTables(source: CatalogQuery, tables: readonly number[], position: Lsn): Promise<void> {
+    return this.#context.restartTables(source, tables, position);
+  }
+}
+
+class LoadWorker implements SnapshotLoadWorker {
+  readonly #connection: WireConnection;
+  readonly #context: LoadContext;
+
+  constructor(connection: WireConnection, context: LoadContext) {
+    this.#connection = connection;
+    this.#context = context;
+  }
+
+  async loadChunk(chunk: ChunkKey, copyOut: (onRow: CopyDataHandler) => Promise<number>, onRow: () => void): Promise<number> {
+    const connection = this.#connection;
+    const table = chunk.table;
+    const columns = table.columns.filter((c) => c.included).map((c) => quoteIdent(c.name));
+    const merge = this.#context.loadMode(table) === 'merge';
+    let sourceFailure: unknown;
+    try {
+      // Altering identity columns (see mergeSql) needs the table alone: lock it first, so that
+      // parallel workers take turns on it instead of deadlocking.
+      const identityAlways = merge ? this.#context.identityAlways(table) : new Set<string>();
+      const lock = identityAlways.size > 0 ? `LOCK TABLE ${qualifiedName(table)} IN ACCESS EXCLUSIVE MODE; ` : '';
+      await connection.query(
+        merge
+          ? `BEGIN; ${lock}CREATE TEMP TABLE pgcdc_load ON COMMIT DROP AS SELECT ${columns.join(', ')} FROM ${qualifiedName(table)} WITH NO DATA`
+          : 'BEGIN',
+      );
+      const into = merge ? 'pgcdc_load' : `${qualifiedName(table)} (${columns.join(', ')})`;
+      const rows = await connection.copyIn(`COPY ${into} FROM STDIN`, (sink) =>
+        copyOut((buf, start, end) => {
+          onRow();
+          return sink.write(buf, start, end);
+        }).then(
+          () => undefined,
+          (error: unknown) => {
+            sourceFailure = error;
+            throw error;
+          },
+        ),
+      );
+      const record = `INSERT INTO pgcdc.loaded_chunks (stream, snapshot, table_name, from_page, to_page, loaded_rows) VALUES (${[
+        this.#context.stream,
+        chunk.snapshot,
+        `${table.schema}.${table.table}`,
+      ]
+        .map(quoteLiteral)
+        .join(', ')}, ${chunk.fromPage}, ${chunk.toPage ?? 'NULL'}, ${rows})`;
+      await connection.query(`${merge ? `${mergeSql(table, columns, identityAlways)}; ` : ''}${record}; COMMIT`);
+      return rows;
+    } catch (error) {
+      await connection.query('ROLLBACK').catch(() => undefined);
+      if (error === sourceFailure) throw error; // the source's error, as it is
+      throw asTargetError(error, this.#context.connection, `cannot load ${table.schema}.${table.table} into the target`);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.#connection.close().catch(() => undefined);
+  }
+}
+
+/**
+ * INSERT … SELECT from the temporary table; rows already there take the snapshot's values. An
+ * update cannot set a GENERATED ALWAYS identity column, so such columns are BY DEFAULT around it.
+ */
+function mergeSql(table: TableInfo, columns: readonly string[], identityAlways: ReadonlySet<string>): string {
+  const insert = `INSERT INTO ${qualifiedName(table)} (${columns.join(', ')}) OVERRIDING SYSTEM VALUE SELECT ${columns.join(', ')} FROM pgcdc_load`;
+  const keys = table.keyColumns.map((i) => quoteIdent(table.columns[i]!.name));
+  if (keys.length === 0) return insert;
+  const others = columns.filter((c) => !keys.includes(c));
+  const merge = `${insert} ON CONFLICT (${keys.join(', ')}) ${others.length === 0 ? 'DO NOTHING' : `DO UPDATE SET ${others.map((c) => `${c} = EXCLUDED.${c}`).join(', ')}`}`;
+  const always = [...identityAlways].map(quoteIdent).filter((c) => others.includes(c));
+  if (always.length === 0) return merge;
+  const alter = (mode: string): string => `ALTER TABLE ${qualifiedName(table)} ${always.map((c) => `ALTER COLUMN ${c} SET GENERATED ${mode}`).join(', ')}`;
+  return `${alter('BY DEFAULT')}; ${merge}; ${alter('ALWAYS')}`;
+}

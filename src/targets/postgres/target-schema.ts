@@ -1,0 +1,326 @@
+/**
+ * The Postgres target's schema: creates the captured tables it lacks from the source's catalogs
+ * (their schemas, types and sequences too), checks the ones it has, holds back the indexes and
+ * constraints of tables about to be bulk-loaded and restores them afterwards, and replays the DDL
+ * messages captured on the source. What the target holds is kept as the source's descriptions
+ * (`ReplicatedSchema`, by source oid), saved in `pgcdc.replicated_schema` in the same transaction
+ * as every change to it, so that a replayed DDL message is never applied twice.
+ */
+import type { PostgresTargetConfig } from '../../config/stream-config.js';
+import { compatibilityProblems } from '../../ddl/compatibility-problems.js';
+import { createStatements, deferredStatements } from '../../ddl/create-statements.js';
+import { DDL_MESSAGE_PREFIX, parseDdlMessage, type DdlMessage } from '../../ddl/ddl-message.js';
+import { describeTables, existingTypes, targetDescriptions } from '../../ddl/describe-tables.js';
+import { ReplicatedSchema } from '../../ddl/replicated-schema.js';
+import { replayStatements } from '../../ddl/replay-statements.js';
+import { tableChangeStatements } from '../../ddl/table-changes.js';
+import type { TableDescription } from '../../ddl/table-description.js';
+import type { CatalogQuery } from '../../decoding/values/type-catalog.js';
+import { PgcdcError } from '../../errors/pgcdc-error.js';
+import type { MessageEvent, TableInfo } from '../../events/stream-event.js';
+import type { Logger } from '../../logging/logger.js';
+import type { ChangeFilter } from '../../pipeline/change-filter.js';
+import { formatLsn, parseLsn, type Lsn } from '../../source/lsn.js';
+import { qualifiedName, quoteLiteral } from '../../source/sql-quoting.js';
+import type { WireConnection } from '../../source/wire/wire-connection.js';
+import type { MessageApplier } from './postgres-target.js';
+import type { LoadMode } from './snapshot-load.js';
+import { asTargetError, queryRows, serverFields } from './target-session.js';
+
+const SCHEMA_TABLES_SQL = `
+  CREATE TABLE IF NOT EXISTS pgcdc.replicated_schema (stream text PRIMARY KEY, state jsonb NOT NULL, updated_at timestamptz NOT NULL DEFAULT now());
+  CREATE TABLE IF NOT EXISTS pgcdc.deferred_tables (stream text NOT NULL, table_oid bigint NOT NULL, PRIMARY KEY (stream, table_oid));
+  CREATE TABLE IF NOT EXISTS pgcdc.table_positions (stream text NOT NULL, table_oid bigint NOT NULL, lsn pg_lsn NOT NULL, PRIMARY KEY (stream, table_oid))`;
+
+export interface TargetSchemaOptions {
+  readonly config: PostgresTargetConfig;
+  readonly stream: string;
+  readonly filter: ChangeFilter;
+  readonly logger: Logger;
+}
+
+export class TargetSchema implements MessageApplier {
+  readonly prefix = DDL_MESSAGE_PREFIX;
+  readonly #options: TargetSchemaOptions;
+  #state = new ReplicatedSchema();
+  /** How each table being loaded receives its rows, by `schema.table`. */
+  readonly #loadModes = new Map<string, LoadMode>();
+  /** Tables loaded again at a later snapshot: their changes committed before this position are in it (by source oid). */
+  readonly #positions = new Map<number, Lsn>();
+
+  constructor(options: TargetSchemaOptions) {
+    this.#options = options;
+  }
+
+  /** Reads the saved state (after connecting). */
+  async load(connection: WireConnection): Promise<void> {
+    await connection.query(SCHEMA_TABLES_SQL);
+    const [row] = await queryRows(connection, `SELECT state::text AS state FROM pgcdc.replicated_schema WHERE stream = ${quoteLiteral(this.#options.stream)}`);
+    this.#state = row?.state ? ReplicatedSchema.fromJSON(JSON.parse(row.state)) : new ReplicatedSchema();
+    this.#positions.clear();
+    const positions = await queryRows(connection, `SELECT table_oid::text AS oid, lsn::text AS lsn FROM pgcdc.table_positions WHERE stream = ${quoteLiteral(this.#options.stream)}`);
+    for (const position of positions) this.#positions.set(Number(position.oid), parseLsn(position.lsn!));
+  }
+
+  /** Whether a change committed at `commitLsn` to the table with this source oid is already in the table's last load. */
+  loadedLater(oid: number, commitLsn: Lsn): boolean {
+    return this.#positions.size > 0 && commitLsn < (this.#positions.get(oid) ?? 0);
+  }
+
+  /**
+   * Empties tables whose load starts again at a new snapshot at `position`, reshaped as `source`
+   * (read inside that snapshot) describes them, and records the position: their changes committed
+   * before it are skipped. One transaction; their earlier chunk records are forgotten.
+   */
+  async restartTables(connection: WireConnection, source: CatalogQuery, oids: readonly number[], position: Lsn): Promise<void> {
+    const { config, stream, logger } = this.#options;
+    const next = (await describeTables(source, oids)).map((table) => this.#capturedPart(table));
+    const present = new Map((await targetDescriptions(targetQuery(connection), next.map((t) => ({ schema: t.schema, table: t.name })))).map((t) => [nameOf(t), t]));
+    const missing = next.filter((t) => !present.has(nameOf(t)));
+    const statements: string[] = [];
+    for (const table of next) {
+      const before = this.#state.table(table.oid);
+      if (!present.has(nameOf(table))) continue;
+      if (before) statements.push(...tableChangeStatements(before, table));
+      statements.push(`TRUNCATE ${qualifiedName({ schema: table.schema, table: table.name })}`);
+    }
+    const problems = compatibilityProblems(next.filter((t) => present.has(nameOf(t)) && !this.#state.table(t.oid)), [...present.values()]);
+    if (problems.length > 0) throw new PgcdcError('TARGET_FAILED', `the target cannot take the source's rows: ${problems.slice(0, 5).join('; ')}`, { hint: 'alter or drop these target tables' });
+    const defer = config.deferIndexes && missing.length > 0;
+    statements.push(...createStatements(missing, { deferIndexes: defer, existingTypes: await existingTypes(targetQuery(connection), missing) }));
+    const names = next.map((t) => quoteLiteral(nameOf(t))).join(', ');
+    const before = this.#state.toJSON();
+    this.#state.putTables(next);
+    try {
+      await this.#inTransaction(connection, false, [
+        ...statements,
+        ...(defer ? missing.map((t) => `INSERT INTO pgcdc.deferred_tables VALUES (${quoteLiteral(stream)}, ${t.oid}) ON CONFLICT DO NOTHING`) : []),
+        `DELETE FROM pgcdc.loaded_chunks WHERE stream = ${quoteLiteral(stream)} AND table_name IN (${names})`,
+        ...next.map((t) => `INSERT INTO pgcdc.table_positions VALUES (${quoteLiteral(stream)}, ${t.oid}, '${formatLsn(position)}') ON CONFLICT (stream, table_oid) DO UPDATE SET lsn = EXCLUDED.lsn`),
+        this.#saveStateSql(),
+      ]);
+    } catch (error) {
+      this.#state = ReplicatedSchema.fromJSON(before);
+      throw error;
+    }
+    for (const table of next) {
+      this.#positions.set(table.oid, position);
+      this.#loadModes.set(nameOf(table), 'direct');
+    }
+    logger.info({ tables: next.map(nameOf), position: formatLsn(position) }, 'tables emptied to be loaded again at a new snapshot');
+  }
+
+  /** The load mode of a table planned by `prepare`: into an empty table directly, else through a merge. */
+  loadMode(table: TableInfo): LoadMode {
+    return this.#loadModes.get(`${table.schema}.${table.table}`) ?? 'merge';
+  }
+
+  /** Whether the target holds the table with this source oid (prepared, or created by DDL). */
+  knows(oid: number): boolean {
+    return this.#state.table(oid) !== undefined;
+  }
+
+  /**
+   * Creates the tables (source oids) the target lacks, holding back the indexes and constraints
+   * when tables are about to be bulk-loaded (`loading` not empty and deferIndexes); checks the
+   * existing ones. Runs in its own transaction, or inside the open one (`inOpenTransaction`: a
+   * table whose first change arrives while streaming). Fails with every problem when the target
+   * cannot take the source's rows.
+   */
+  async prepare(connection: WireConnection, source: CatalogQuery, oids: readonly number[], loading: readonly number[], inOpenTransaction = false): Promise<void> {
+    const { config, logger } = this.#options;
+    const target = targetQuery(connection);
+    // A table the target already holds is as of the applied position: DDL after it is still to come in the stream.
+    const loadingOids = new Set(loading);
+    const unknown = oids.filter((oid) => loadingOids.has(oid) || !this.knows(oid));
+    if (unknown.length === 0) return;
+    const wanted = (await describeTables(source, unknown)).map((table) => this.#capturedPart(table));
+    const present = await targetDescriptions(
+      target,
+      wanted.map((t) => ({ schema: t.schema, table: t.name })),
+    );
+    const presentNames = new Set(present.map(nameOf));
+    const missing = wanted.filter((t) => !presentNames.has(nameOf(t)));
+    const existing = wanted.filter((t) => presentNames.has(nameOf(t)));
+    const problems = compatibilityProblems(existing, present);
+    if (missing.length > 0 && !config.createTables) problems.unshift(...missing.map((t) => `target table ${nameOf(t)} does not exist`));
+    if (problems.length > 0) {
+      throw new PgcdcError('TARGET_FAILED', `the target cannot take the source's rows: ${problems.slice(0, 5).join('; ')}${problems.length > 5 ? `; and ${problems.length - 5} more` : ''}`, {
+        hint: config.createTables
+          ? 'alter or drop these target tables (pgcdc creates missing ones), or exclude them from the stream'
+          : 'create the tables on the target, or set spec.target.postgres.createTables: true',
+      });
+    }
+    const defer = config.deferIndexes && missing.some((t) => loadingOids.has(t.oid));
+    const statements = createStatements(missing, { deferIndexes: defer, existingTypes: await existingTypes(target, missing) });
+    const before = this.#state.toJSON();
+    this.#state.putTables(wanted);
+    try {
+      await this.#inTransaction(connection, inOpenTransaction, [
+        ...statements,
+        ...(defer ? missing.map((t) => `INSERT INTO pgcdc.deferred_tables VALUES (${quoteLiteral(this.#options.stream)}, ${t.oid}) ON CONFLICT DO NOTHING`) : []),
+        this.#saveStateSql(),
+      ]);
+    } catch (error) {
+      this.#state = ReplicatedSchema.fromJSON(before);
+      throw error;
+    }
+    if (missing.length > 0) logger.info({ tables: missing.map(nameOf), deferredIndexes: defer }, 'created the missing tables on the target');
+    const empty = await this.#emptyTables(connection, existing.filter((t) => loadingOids.has(t.oid)));
+    for (const table of wanted) {
+      if (loadingOids.has(table.oid)) this.#loadModes.set(nameOf(table), missing.includes(table) || empty.has(nameOf(table)) ? 'direct' : 'merge');
+    }
+  }
+
+  /** Creates the indexes and constraints held back for the initial load, then analyzes those tables. */
+  async restoreDeferred(connection: WireConnection): Promise<void> {
+    const rows = await queryRows(connection, `SELECT table_oid::text AS oid FROM pgcdc.deferred_tables WHERE stream = ${quoteLiteral(this.#options.stream)}`);
+    const tables = rows.map((row) => this.#state.table(Number(row.oid))).filter((t): t is TableDescription => t !== undefined);
+    if (tables.length === 0 && rows.length === 0) return;
+    const started = Date.now();
+    const present = new Map((await targetDescriptions(targetQuery(connection), tables.map((t) => ({ schema: t.schema, table: t.name })))).map((t) => [nameOf(t), t]));
+    // Only what the target lacks: a restore interrupted half-way goes on where it stopped.
+    const lacking = tables.map((table) => {
+      const have = present.get(nameOf(table));
+      const constraints = new Set(have?.constraints.map((c) => c.name));
+      const indexes = new Set(have?.indexes.map((i) => i.name));
+      return { ...table, constraints: table.constraints.filter((c) => !constraints.has(c.name)), indexes: table.indexes.filter((i) => !indexes.has(i.name)) };
+    });
+    await connection.query("SET maintenance_work_mem = '512MB'");
+    for (const statement of deferredStatements(lacking)) await this.#run(connection, statement, 'restore the deferred indexes and constraints on');
+    await connection.query('RESET maintenance_work_mem');
+    for (const table of tables) await this.#run(connection, `ANALYZE ${qualifiedName({ schema: table.schema, table: table.name })}`, 'analyze');
+    await connection.query(`DELETE FROM pgcdc.deferred_tables WHERE stream = ${quoteLiteral(this.#options.stream)}`);
+    this.#options.logger.info({ tables: tables.map(nameOf), ms: Date.now() - started }, 'restored the indexes and constraints held back during the load');
+  }
+
+  /** Replays a DDL message inside the open target transaction (a savepoint around it). */
+  async apply(message: MessageEvent, connection: WireConnection): Promise<void> {
+    const { config, logger } = this.#options;
+    if (!config.replicateDdl) return;
+    const ddl = this.#replicatedPart(parseDdlMessage(message.content.toString('utf8')), message.txn?.commitLsn ?? message.lsn);
+    let statements: string[];
+    try {
+      statements = replayStatements(ddl, this.#state);
+    } catch (error) {
+      // The source could not describe the command (the trigger reported an error).
+      if (config.ddlErrorPolicy === 'fail') throw error;
+      logger.error({ command: ddl.commandTag, source: ddl.query, error: (error as Error).message }, 'a DDL change cannot be replayed; skipped (ddlErrorPolicy: skip)');
+      return;
+    }
+    if (statements.length === 0) return;
+    const before = this.#state.toJSON();
+    this.#state.apply(ddl);
+    const text = ['SAVEPOINT pgcdc_ddl', ...statements, this.#saveStateSql(), 'RELEASE SAVEPOINT pgcdc_ddl'].join(';\n');
+    const outcome = await connection.run(text);
+    if (!outcome.failure) {
+      logger.info({ command: ddl.commandTag, statements: statements.length }, 'replayed DDL on the target');
+      return;
+    }
+    this.#state = ReplicatedSchema.fromJSON(before);
+    const rolledBack = await connection.run('ROLLBACK TO SAVEPOINT pgcdc_ddl');
+    if (rolledBack.failure) throw asTargetError(rolledBack.failure, config.connection, 'cannot roll back a failed DDL on the target');
+    const failed = statements[outcome.commands.length - 1] ?? ddl.query ?? ddl.commandTag;
+    const reason = serverFields(outcome.failure)?.message ?? outcome.failure.message;
+    if (config.ddlErrorPolicy === 'skip') {
+      logger.error({ command: ddl.commandTag, source: ddl.query, statement: failed, error: reason }, 'the target cannot apply a DDL change; skipped (ddlErrorPolicy: skip)');
+      return;
+    }
+    throw new PgcdcError('TARGET_FAILED', `the target cannot apply the source's ${ddl.commandTag} (${ddl.query ?? 'no text'}): ${reason}; statement: ${failed}`, {
+      cause: outcome.failure,
+      hint: 'apply an equivalent change to the target by hand, or set spec.target.postgres.ddlErrorPolicy: skip; nothing after the last applied position was acknowledged at the source',
+    });
+  }
+
+  /** Names of the GENERATED ALWAYS identity columns of a table the target holds. */
+  identityAlways(table: TableInfo): ReadonlySet<string> {
+    const description = this.#state.table(table.oid);
+    return new Set(description?.columns.filter((c) => c.identity === 'a').map((c) => c.name));
+  }
+
+  /** The tables the target holds (the source's descriptions), for sequences. */
+  tables(): TableDescription[] {
+    return this.#state.tables();
+  }
+
+  /**
+   * The message reduced to what this stream replicates: captured tables (not those loaded again
+   * at a later snapshot than `commitLsn`, which already have this change), and drops of what the
+   * target holds from the source.
+   */
+  #replicatedPart(message: DdlMessage, commitLsn: Lsn): DdlMessage {
+    const { filter } = this.#options;
+    const state = this.#state;
+    const tables = message.tables
+      .filter((t) => filter.includesTable(t.schema, t.name, t.columns.map((c) => c.name)) && t.schema !== 'pgcdc' && !this.loadedLater(t.oid, commitLsn))
+      .map((t) => this.#capturedPart(t));
+    const known = (oid: number): boolean => state.tables().some((t) => t.constraints.some((c) => c.oid === oid) || t.indexes.some((i) => i.oid === oid));
+    const dropped = message.dropped.filter((d) => {
+      switch (d.objectType) {
+        case 'table':
+        case 'table column':
+          return state.table(d.oid) !== undefined && !this.loadedLater(d.oid, commitLsn);
+        case 'table constraint':
+        case 'index':
+          return known(d.oid);
+        case 'type':
+          return state.type(d.oid) !== undefined;
+        default:
+          return d.objectType === 'schema' && [...state.tables(), ...tables].some((t) => t.schema === d.name);
+      }
+    });
+    return { ...message, tables, dropped };
+  }
+
+  /** A source description without the columns the filters leave out (nor constraints and indexes on them). */
+  #capturedPart(table: TableDescription): TableDescription {
+    const { filter } = this.#options;
+    const kept = (column: string): boolean => filter.includesColumn(table.schema, table.name, column);
+    if (table.columns.every((c) => kept(c.name))) return table;
+    return {
+      ...table,
+      columns: table.columns.filter((c) => kept(c.name)),
+      constraints: table.constraints.filter((c) => c.columns.every(kept)),
+      indexes: table.indexes.filter((i) => i.columns.every((c) => c !== null && kept(c))),
+      sequences: table.sequences.filter((s) => kept(s.column)),
+    };
+  }
+
+  #saveStateSql(): string {
+    return `INSERT INTO pgcdc.replicated_schema (stream, state) VALUES (${quoteLiteral(this.#options.stream)}, ${quoteLiteral(JSON.stringify(this.#state.toJSON()))}::jsonb)
+      ON CONFLICT (stream) DO UPDATE SET state = EXCLUDED.state, updated_at = now()`;
+  }
+
+  async #emptyTables(connection: WireConnection, tables: readonly TableDescription[]): Promise<Set<string>> {
+    const empty = new Set<string>();
+    for (const table of tables) {
+      const [row] = await queryRows(connection, `SELECT NOT EXISTS (SELECT FROM ${qualifiedName({ schema: table.schema, table: table.name })}) AS empty`);
+      if (row?.empty === 't') empty.add(nameOf(table));
+    }
+    return empty;
+  }
+
+  /** Runs statements in a transaction of their own, or in a savepoint of the open one. */
+  async #inTransaction(connection: WireConnection, inOpenTransaction: boolean, statements: readonly string[]): Promise<void> {
+    const [start, end, undo] = inOpenTransaction ? ['SAVEPOINT pgcdc_prepare', 'RELEASE SAVEPOINT pgcdc_prepare', 'ROLLBACK TO SAVEPOINT pgcdc_prepare'] : ['BEGIN', 'COMMIT', 'ROLLBACK'];
+    const outcome = await connection.run([start, ...statements, end].join(';\n'));
+    if (!outcome.failure) return;
+    await connection.run(undo);
+    const failed = statements[outcome.commands.length - 1] ?? '';
+    throw asTargetError(outcome.failure, this.#options.config.connection, `cannot create the tables on the target (${failed.slice(0, 200)})`);
+  }
+
+  async #run(connection: WireConnection, statement: string, what: string): Promise<void> {
+    const outcome = await connection.run(statement);
+    if (outcome.failure) throw asTargetError(outcome.failure, this.#options.config.connection, `cannot ${what} the target (${statement.slice(0, 200)})`);
+  }
+}
+
+/** Catalog queries with parameters on the target's own session. */
+export function targetQuery(connection: WireConnection): CatalogQuery {
+  return (text, params) => connection.queryParams(text, params);
+}
+
+function nameOf(table: { readonly schema: string; readonly name: string }): string {
+  return `${table.schema}.${table.name}`;
+}
