@@ -4,6 +4,8 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     pool: 'forks',
+    // isolated-vm (the PgLambda sandbox) needs Node.js 20 to start without its startup snapshot.
+    execArgv: ['--no-node-snapshot'],
     maxWorkers: 2,
     testTimeout: 60_000,
     hookTimeout: 120_000,

@@ -1,9 +1,11 @@
 /**
  * Shared pieces of the benchmarks: an embedded PostgreSQL tuned like a real server, the benchmark
  * table and workload, timing of child processes with their peak memory, and the reference tools
- * (pg_recvlogical, pg_dump, psql) from Debian's postgresql-client, installed when missing.
+ * (pg_recvlogical, pg_dump, psql) from Debian's postgresql-client, installed when missing, and the
+ * CloudEvents receiver process.
  */
 import { execFileSync, spawn } from 'node:child_process';
+import readline from 'node:readline';
 import fs from 'node:fs';
 import pg from 'pg';
 import { startEmbeddedPostgres } from '../dist/embedded/embedded-postgres-server.js';
@@ -98,4 +100,19 @@ export function median(values) {
 
 export function percentile(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+/** Starts the CloudEvents receiver process (bench/cloudevents-receiver.mjs); resolves once it listens. */
+export async function startReceiver(args) {
+  const child = spawn(process.execPath, [new URL('./cloudevents-receiver.mjs', import.meta.url).pathname, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const line = await new Promise((resolve, reject) => {
+    readline.createInterface({ input: child.stdout }).once('line', resolve);
+    child.once('exit', (code) => reject(new Error(`the receiver exited with ${code}`)));
+  });
+  const port = Number(line);
+  return {
+    port,
+    stats: async (sinceMs = 0) => (await fetch(`http://127.0.0.1:${port}/stats?since=${sinceMs}`)).json(),
+    stop: () => child.kill('SIGTERM'),
+  };
 }

@@ -7,6 +7,8 @@ const available = {
   snapshot: './snapshot-throughput.mjs',
   apply: './postgres-apply.mjs',
   load: './postgres-load.mjs',
+  cloudevents: './cloudevents-throughput.mjs',
+  'cloudevents-latency': './cloudevents-latency.mjs',
 };
 const names = process.argv.slice(2).length > 0 ? process.argv.slice(2) : Object.keys(available);
 for (const name of names) {

@@ -71,6 +71,13 @@ export const secretKeyRefSchema = z.strictObject({
 });
 export type SecretKeyRef = z.infer<typeof secretKeyRefSchema>;
 
+/** A reference to one key of a ConfigMap; names and keys follow the rules of Secrets. */
+export const configMapKeyRefSchema = z.strictObject({
+  name: secretKeyRefSchema.shape.name.describe('Name of the ConfigMap (a directory under the config maps directory).'),
+  key: secretKeyRefSchema.shape.key.describe('Key within the ConfigMap (a file in that directory).'),
+});
+export type ConfigMapKeyRef = z.infer<typeof configMapKeyRefSchema>;
+
 /** `spec.maxRetries` of both kinds. */
 export const maxRetriesSchema = z
   .int()
@@ -91,3 +98,20 @@ export const portSchema = z.int().min(1).max(65535);
 
 /** A Kubernetes-style string map (labels, annotations, selectors). */
 export const stringMapSchema = z.record(z.string(), z.string());
+
+const DURATION_PATTERN = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
+const DURATION_UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** A duration written as text, as SGStream's timeouts are: `500ms`, `5s`, `2m`, `1h`, or `0` (no limit). */
+export const durationTextSchema = checkedString('a duration such as 500ms, 5s or 2m, or 0 for no limit', (text) => {
+  const ms = parseDurationMs(text);
+  if (ms === undefined) return '';
+  return ms > MAX_TIMER_MS ? ' (too long)' : undefined;
+});
+
+/** Milliseconds of a duration text (`5s` → 5000, `0` → 0); undefined when it is not one. */
+export function parseDurationMs(text: string): number | undefined {
+  if (text === '0') return 0;
+  const match = DURATION_PATTERN.exec(text);
+  return match ? Math.round(Number(match[1]) * DURATION_UNIT_MS[match[2]!]!) : undefined;
+}

@@ -111,6 +111,20 @@ export interface ConnectionDefaults {
 }
 
 /**
+ * The PEM text of a certificate or key file (relative to `cwd`), or what is wrong with it as the end
+ * of a sentence: `which cannot be read (…); expected a readable PEM file`.
+ */
+export async function readPemFile(file: string, cwd: string): Promise<{ readonly text: string } | { readonly problem: string }> {
+  try {
+    const text = await readFile(path.resolve(cwd, file), 'utf8');
+    if (text.includes('-----BEGIN ')) return { text };
+    return { problem: 'which holds no PEM block; expected a PEM file (-----BEGIN …)' };
+  } catch (error) {
+    return { problem: `which cannot be read (${(error as Error).message}); expected a readable PEM file` };
+  }
+}
+
+/**
  * The ConnectionConfig of parsed URL parts: defaults applied, certificate files (relative to
  * `cwd`) read into PEM text. Unreadable files are returned as problems.
  */
@@ -122,13 +136,9 @@ export async function connectionConfigFromParts(
   const problems: string[] = [];
   const readPem = async (parameter: string, file: string | undefined): Promise<string | undefined> => {
     if (file === undefined) return undefined;
-    try {
-      const text = await readFile(path.resolve(cwd, file), 'utf8');
-      if (text.includes('-----BEGIN ')) return text;
-      problems.push(`has ${parameter}=${file}, which holds no PEM block; expected a PEM file (-----BEGIN …)`);
-    } catch (error) {
-      problems.push(`has ${parameter}=${file}, which cannot be read (${(error as Error).message}); expected a readable PEM file`);
-    }
+    const pem = await readPemFile(file, cwd);
+    if ('text' in pem) return pem.text;
+    problems.push(`has ${parameter}=${file}, ${pem.problem}`);
     return undefined;
   };
   const [sslRootCert, sslCert, sslKey] = await Promise.all([

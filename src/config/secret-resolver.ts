@@ -1,6 +1,7 @@
 /**
  * Resolves secret references `{name, key}`: from `<secretsDir>/<name>/<key>` (a Kubernetes secret
  * mount) when a secrets directory is given and holds the file, else from `PGCDC_SECRET_<NAME>_<KEY>`.
+ * The same lookup (`resolveKeyReference`) serves other key holders, such as ConfigMaps.
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -31,29 +32,35 @@ export function secretEnvName(ref: SecretKeyRef): string {
   return `PGCDC_SECRET_${envNamePart(ref.name)}_${envNamePart(ref.key)}`;
 }
 
-/** The file holding a secret under a secrets directory. */
-export function secretFilePath(ref: SecretKeyRef, sources: SecretSources): string | undefined {
-  return sources.secretsDir === undefined ? undefined : path.resolve(sources.cwd, sources.secretsDir, ref.name, ref.key);
-}
-
-/** What the file of a secret holds: its text with one trailing newline removed. */
+/** What the file of a mounted key holds: its text with one trailing newline removed. */
 function withoutTrailingNewline(text: string): string {
   return text.replace(/\r?\n$/, '');
 }
 
+/** A Kubernetes object kind holding keys (Secret, ConfigMap), and where its keys are looked up. */
+export interface KeyStore {
+  /** How a reference names it in messages: `secret`, `ConfigMap`. */
+  readonly noun: string;
+  /** What is mounted: `Secret`, `ConfigMap`. */
+  readonly resource: string;
+  /** The directory option in messages: `secrets directory`. */
+  readonly directoryNoun: string;
+  /** Directory laid out `<name>/<key>`, relative to `cwd`. */
+  readonly directory: string | undefined;
+  readonly envName: (ref: SecretKeyRef) => string;
+  readonly env: NodeJS.ProcessEnv;
+  readonly cwd: string;
+}
+
 /**
- * The value of the secret `ref` (used at `at`), or undefined after adding a SECRET_NOT_FOUND
- * problem naming the reference, the file tried and the variable tried.
+ * The value of key `ref` of `store` (used at `at`): the file `<directory>/<name>/<key>` when it
+ * exists, else the environment variable; undefined after adding a SECRET_NOT_FOUND problem naming
+ * the reference, the file tried and the variable tried.
  */
-export async function resolveSecret(
-  ref: SecretKeyRef,
-  at: ConfigPath,
-  sources: SecretSources,
-  problems: ConfigProblems,
-): Promise<string | undefined> {
-  const file = secretFilePath(ref, sources);
-  const envName = secretEnvName(ref);
-  const reference = `key "${ref.key}" of secret "${ref.name}"`;
+export async function resolveKeyReference(ref: SecretKeyRef, at: ConfigPath, store: KeyStore, problems: ConfigProblems): Promise<string | undefined> {
+  const file = store.directory === undefined ? undefined : path.resolve(store.cwd, store.directory, ref.name, ref.key);
+  const envName = store.envName(ref);
+  const reference = `key "${ref.key}" of ${store.noun} "${ref.name}"`;
   if (file !== undefined) {
     try {
       return withoutTrailingNewline(await readFile(file, 'utf8'));
@@ -68,20 +75,34 @@ export async function resolveSecret(
       }
     }
   }
-  const fromEnv = sources.env[envName];
+  const fromEnv = store.env[envName];
   if (fromEnv !== undefined) return fromEnv;
   const tried =
     file === undefined
-      ? `no secrets directory was given, and the environment variable ${envName} is not set`
+      ? `no ${store.directoryNoun} was given, and the environment variable ${envName} is not set`
       : `neither the file ${file} exists nor the environment variable ${envName} is set`;
   problems.add(at, `refers to ${reference}, which cannot be found: ${tried}`, {
     code: 'SECRET_NOT_FOUND',
     hint:
       file === undefined
-        ? `set ${envName}, or give a secrets directory holding ${ref.name}/${ref.key}`
-        : `create ${file} (or mount the Secret there), or set ${envName}`,
+        ? `set ${envName}, or give a ${store.directoryNoun} holding ${ref.name}/${ref.key}`
+        : `create ${file} (or mount the ${store.resource} there), or set ${envName}`,
   });
   return undefined;
+}
+
+/**
+ * The value of the secret `ref` (used at `at`), or undefined after adding a SECRET_NOT_FOUND
+ * problem naming the reference, the file tried and the variable tried.
+ */
+export async function resolveSecret(
+  ref: SecretKeyRef,
+  at: ConfigPath,
+  sources: SecretSources,
+  problems: ConfigProblems,
+): Promise<string | undefined> {
+  const store: KeyStore = { noun: 'secret', resource: 'Secret', directoryNoun: 'secrets directory', directory: sources.secretsDir, envName: secretEnvName, env: sources.env, cwd: sources.cwd };
+  return resolveKeyReference(ref, at, store, problems);
 }
 
 /** Secret references to a user name and a password, as SGStream sources and targets have them. */

@@ -1,30 +1,11 @@
 /**
- * The SGStream-only target sections (`cloudEvent`, `pgLambda`, `sgCluster`), validated fully as
- * the CRD defines them so documents stay portable. pgcdc writes to `sgCluster` targets (see
- * sgcluster-target.ts), not to the other two.
+ * The SGStream-only target sections (`pgLambda`, `sgCluster`), validated fully as the CRD defines
+ * them so documents stay portable. pgcdc writes to `sgCluster` targets (see sgcluster-target.ts),
+ * not to `pgLambda` ones; `cloudEvent` is one of pgcdc's own target types (cloudevent-target.ts).
  */
 import { z } from 'zod';
 import { secretKeyRefSchema, stringMapSchema } from './common-schemas.js';
-import { describeValue } from './config-issues.js';
-
-const httpSettingsShape = {
-  url: z.url({ protocol: /^https?$/, error: (issue) => `is ${describeValue(issue.input)}; expected an http:// or https:// URL` }),
-  headers: stringMapSchema.optional(),
-  connectTimeout: z.string().optional(),
-  readTimeout: z.string().optional(),
-  retryLimit: z.int().optional(),
-  retryBackoffDelay: z.int().default(60),
-  skipHostnameVerification: z.boolean().optional(),
-};
-
-const cloudEventHttpSchema = z.strictObject(httpSettingsShape);
-
-/** `spec.target.cloudEvent`. */
-export const cloudEventTargetSchema = z.strictObject({
-  format: z.enum(['json']).optional(),
-  binding: z.enum(['http']).optional(),
-  http: cloudEventHttpSchema.optional(),
-});
+import { sgStreamHttpShape } from './cloudevent-target.js';
 
 const keyRefSchema = z.strictObject({ name: z.string().optional(), key: z.string().optional() });
 
@@ -51,7 +32,7 @@ export const pgLambdaTargetSchema = z
       .strictObject({
         annotations: stringMapSchema.optional(),
         labels: stringMapSchema.optional(),
-        http: z.strictObject({ ...httpSettingsShape, url: httpSettingsShape.url.optional() }).optional(),
+        http: z.strictObject({ ...sgStreamHttpShape, url: sgStreamHttpShape.url.optional() }).optional(),
       })
       .optional(),
   })

@@ -140,7 +140,59 @@ export interface PostgresTargetConfig {
   readonly synchronousCommit: boolean;
 }
 
-export type TargetConfig = StdoutTargetConfig | FileTargetConfig | PostgresTargetConfig;
+/** CloudEvents content modes over HTTP: one event per request (whole, or data + `ce-` headers), or a JSON array of events. */
+export const CLOUDEVENT_MODES = ['structured', 'binary', 'batched'] as const;
+export type CloudEventMode = (typeof CLOUDEVENT_MODES)[number];
+
+/** Which response statuses count as delivered: any 2xx, or exactly 200 (StackGres). */
+export const SUCCESS_STATUS_RULES = ['2xx', '200'] as const;
+export type SuccessStatusRule = (typeof SUCCESS_STATUS_RULES)[number];
+
+/** An event that still fails after its retries: set it aside and go on, or stop the stream. */
+export const DEAD_LETTER_POLICIES = ['dead-letter', 'stop'] as const;
+export type DeadLetterPolicy = (typeof DEAD_LETTER_POLICIES)[number];
+
+/** Where dead letters go: an NDJSON file (undefined: `dead-letters.ndjson` in the state directory) or a table. */
+export type DeadLetterStoreConfig =
+  | { readonly kind: 'file'; readonly path: string | undefined }
+  | { readonly kind: 'table'; readonly connection: ConnectionConfig; readonly table: string };
+
+export interface DeadLetterConfig {
+  readonly policy: DeadLetterPolicy;
+  readonly store: DeadLetterStoreConfig;
+}
+
+/** CloudEvents 1.0 (JSON format) POSTed over HTTP, as SGStream's `CloudEvent` target. */
+export interface CloudEventTargetConfig {
+  readonly type: 'CloudEvent';
+  readonly mode: CloudEventMode;
+  readonly url: string;
+  readonly headers: Readonly<Record<string, string>>;
+  /** 0: no limit. */
+  readonly connectTimeoutMs: number;
+  readonly readTimeoutMs: number;
+  /** Retries of a failed send; undefined: for ever. */
+  readonly retryLimit: number | undefined;
+  /** Longest wait between retries; the first is a tenth of it, then it doubles. */
+  readonly retryBackoffDelaySeconds: number;
+  readonly skipHostnameVerification: boolean;
+  /** PEM contents of the CA certificate of the receiver, when given. */
+  readonly caCertificate: string | undefined;
+  readonly successStatus: SuccessStatusRule;
+  /** Retry 4xx (and 3xx) responses instead of dead-lettering the event. */
+  readonly retryClientErrors: boolean;
+  /** Requests in flight at most (events of one row key are never in flight together). */
+  readonly concurrency: number;
+  /** Batched mode: events per request at most, bytes per request at most, wait for a fuller batch. */
+  readonly batchSize: number;
+  readonly batchMaxBytes: number;
+  readonly lingerMs: number;
+  /** Larger events are never sent: they are dead-lettered (or stop the stream). */
+  readonly maxEventBytes: number;
+  readonly deadLetter: DeadLetterConfig;
+}
+
+export type TargetConfig = StdoutTargetConfig | FileTargetConfig | PostgresTargetConfig | CloudEventTargetConfig;
 export type TargetType = TargetConfig['type'];
 
 /** One stream: a source, a target and how failures are retried. */

@@ -5,6 +5,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { type ConfigPath, type ConfigProblems, formatPath } from './config-issues.js';
+import { buildCloudEventTarget, cloudEventTargetSettingsSchema } from './cloudevent-target.js';
 import { buildPostgresTarget, postgresTargetSettingsSchema } from './postgres-target.js';
 import type { RecordFormat, TargetConfig, TargetType } from './stream-config.js';
 
@@ -71,6 +72,12 @@ export const TARGET_TYPES = {
     sectionRequired: true,
     schema: postgresTargetSettingsSchema,
     build: buildPostgresTarget,
+  }),
+  CloudEvent: defineTargetType({
+    section: 'cloudEvent',
+    sectionRequired: true,
+    schema: cloudEventTargetSettingsSchema,
+    build: buildCloudEventTarget,
   }),
 } satisfies { readonly [T in TargetType]: TargetTypeDefinition<T, z.ZodType> };
 

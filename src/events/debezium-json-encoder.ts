@@ -27,6 +27,19 @@ export interface DebeziumEncoderOptions {
    * pipeline drops every other skipped event before it reaches the encoder).
    */
   readonly skippedOperations: readonly string[];
+  /** Wraps each record in an envelope of the target's (value format only: CloudEvents). */
+  readonly framing?: RecordFraming;
+}
+
+/**
+ * What a target writes around each record: CloudEvents put the Debezium value in the `data` of an
+ * envelope whose attributes depend on the record.
+ */
+export interface RecordFraming {
+  /** Writes what comes before a record of `event`; `op` is its op, or `BEGIN`/`END` for transaction records. */
+  open(w: JsonWriter, op: string, event: StreamEvent): void;
+  /** What ends each record instead of the newline (`}\n` closes the envelope). */
+  readonly close: string;
 }
 
 /** The data collection Debezium counts logical decoding messages under in transaction metadata. */
@@ -56,9 +69,14 @@ export class DebeziumJsonEncoder {
   #progress: TransactionProgress | undefined;
   #nowJson = '';
   readonly #unchanged: string[] = [];
+  readonly #framing: RecordFraming | undefined;
+  /** What ends a record: the line end, after the record's closing brace in record format. */
+  readonly #recordEnd: string;
 
   constructor(options: DebeziumEncoderOptions) {
     this.#options = options;
+    this.#framing = options.framing;
+    this.#recordEnd = `${options.format === 'record' ? '}' : ''}${options.framing?.close ?? '\n'}`;
     this.#sourcePrefix = `,"source":{"version":${JSON.stringify(options.version)},"connector":"postgresql","name":${JSON.stringify(options.serverName)},`;
     this.#databaseJson = JSON.stringify(options.database);
   }
@@ -94,7 +112,7 @@ export class DebeziumJsonEncoder {
   }
 
   #row(w: JsonWriter, event: RowEvent): number {
-    let records = this.#beginIfNeeded(w, event.txn);
+    let records = this.#beginIfNeeded(w, event.txn, event);
     if (event.op === 'u' && keyChanged(event)) {
       // Debezium: a primary-key change is a delete of the old key, its tombstone, then a create.
       const skipped = this.#options.skippedOperations;
@@ -112,6 +130,7 @@ export class DebeziumJsonEncoder {
 
   #rowRecord(w: JsonWriter, event: RowEvent, op: string, before: RowEvent['before'], after: RowEvent['after']): number {
     const record = this.#options.format === 'record';
+    this.#framing?.open(w, op, event);
     if (record) {
       w.raw('{"key":');
       writeKeyJson(w, event.table, after ?? before, before);
@@ -128,7 +147,7 @@ export class DebeziumJsonEncoder {
     const snapshot = event.snapshot ?? 'false';
     if (!this.#options.transactionMetadata && unchanged.length === 0 && snapshot !== 'incremental') {
       // The common case: the source block, then an ending that is the same for the whole batch.
-      this.#writeSourceAndEnding(w, event.txn, event.table, event.lsn, snapshot, op, record);
+      this.#writeSourceAndEnding(w, event.txn, event.table, event.lsn, snapshot, op);
       return 1;
     }
     this.#writeSourceOpen(w, event.txn, event.table, event.lsn, snapshot);
@@ -144,15 +163,15 @@ export class DebeziumJsonEncoder {
       w.raw(']');
     }
     w.raw(this.#nowJson);
-    w.raw(record ? '}\n' : '\n');
+    w.raw(this.#recordEnd);
     return 1;
   }
 
   /** `,"xmin":null},"transaction":null,"op":"…","ts_ms":…,"ts_us":…,"ts_ns":…}` and the line end. */
-  #ending(op: string, record: boolean): Buffer {
+  #ending(op: string): Buffer {
     let ending = this.#endings.get(op);
     if (!ending) {
-      ending = Buffer.from(`,"xmin":null},"transaction":null,"op":"${op}"${this.#nowJson}${record ? '}\n' : '\n'}`, 'latin1');
+      ending = Buffer.from(`,"xmin":null},"transaction":null,"op":"${op}"${this.#nowJson}${this.#recordEnd}`, 'latin1');
       this.#endings.set(op, ending);
     }
     return ending;
@@ -167,15 +186,16 @@ export class DebeziumJsonEncoder {
   }
 
   #truncate(w: JsonWriter, event: TruncateEvent): number {
-    const records = this.#beginIfNeeded(w, event.txn);
+    const records = this.#beginIfNeeded(w, event.txn, event);
     const record = this.#options.format === 'record';
+    this.#framing?.open(w, 't', event);
     w.raw(record ? '{"key":null,"value":{"before":null,"after":null' : '{"before":null,"after":null');
     this.#writeSourceOpen(w, event.txn, event.table, event.lsn, 'false');
     w.raw(',"xmin":null}');
     this.#writeTransactionBlock(w, event.txn, `${event.table.schema}.${event.table.table}`);
     w.raw(',"op":"t"');
     w.raw(this.#nowJson);
-    w.raw(record ? '}\n' : '\n');
+    w.raw(this.#recordEnd);
     return records + 1;
   }
 
@@ -185,8 +205,9 @@ export class DebeziumJsonEncoder {
    * `LOGICAL_DECODING_MESSAGE` in transaction metadata); a non-transactional one belongs to none.
    */
   #message(w: JsonWriter, event: MessageEvent): number {
-    const records = event.txn ? this.#beginIfNeeded(w, event.txn) : 0;
+    const records = event.txn ? this.#beginIfNeeded(w, event.txn, event) : 0;
     const record = this.#options.format === 'record';
+    this.#framing?.open(w, 'm', event);
     if (record) {
       w.raw('{"key":{"prefix":');
       w.string(event.prefix);
@@ -199,7 +220,7 @@ export class DebeziumJsonEncoder {
     w.raw(',"message":{"prefix":');
     w.string(event.prefix);
     w.raw(`,"content":"${event.content.toString('base64')}"}}`);
-    w.raw(record ? '}\n' : '\n');
+    w.raw(this.#recordEnd);
     return records + 1;
   }
 
@@ -210,7 +231,7 @@ export class DebeziumJsonEncoder {
     if (!progress.began) return 0;
     const collections = [...progress.perCollection].map(([name, count]) => `{"data_collection":${JSON.stringify(name)},"event_count":${count}}`);
     const value = `{"status":"END","id":"${progress.id}","ts_ms":${Math.floor(event.txn.commitTimeMicros / 1000)},"event_count":${progress.total},"data_collections":[${collections.join(',')}]}`;
-    this.#writeTransactionRecord(w, progress.id, value);
+    this.#writeTransactionRecord(w, progress.id, value, 'END', event);
     return 1;
   }
 
@@ -219,19 +240,20 @@ export class DebeziumJsonEncoder {
   }
 
   /** Writes the BEGIN record before a transaction's first event (Debezium skips empty transactions). */
-  #beginIfNeeded(w: JsonWriter, txn: TransactionInfo): number {
+  #beginIfNeeded(w: JsonWriter, txn: TransactionInfo, event: StreamEvent): number {
     if (!this.#options.transactionMetadata) return 0;
     if (!this.#progress || this.#progress.txn !== txn) this.#startProgress(txn);
     const progress = this.#progress!;
     if (progress.began) return 0;
     progress.began = true;
     const value = `{"status":"BEGIN","id":"${progress.id}","ts_ms":${Math.floor(txn.commitTimeMicros / 1000)},"event_count":null,"data_collections":null}`;
-    this.#writeTransactionRecord(w, progress.id, value);
+    this.#writeTransactionRecord(w, progress.id, value, 'BEGIN', event);
     return 1;
   }
 
-  #writeTransactionRecord(w: JsonWriter, id: string, value: string): void {
-    w.raw(this.#options.format === 'record' ? `{"key":{"id":"${id}"},"value":${value}}\n` : `${value}\n`);
+  #writeTransactionRecord(w: JsonWriter, id: string, value: string, status: 'BEGIN' | 'END', event: StreamEvent): void {
+    this.#framing?.open(w, status, event);
+    w.raw(this.#options.format === 'record' ? `{"key":{"id":"${id}"},"value":${value}${this.#recordEnd}` : `${value}${this.#recordEnd}`);
   }
 
   #writeTransactionBlock(w: JsonWriter, txn: TransactionInfo, collection: string): void {
@@ -250,13 +272,13 @@ export class DebeziumJsonEncoder {
    * The `source` block of a transactional event and the batch's ending. Events that repeat an LSN
    * (snapshot reads all carry the consistent point) get it as one pre-encoded tail.
    */
-  #writeSourceAndEnding(w: JsonWriter, txn: TransactionInfo, table: TableInfo, lsn: Lsn, snapshot: string, op: string, record: boolean): void {
+  #writeSourceAndEnding(w: JsonWriter, txn: TransactionInfo, table: TableInfo, lsn: Lsn, snapshot: string, op: string): void {
     const fragments = this.#fragments(txn, table, snapshot);
     if (fragments.tail !== undefined && fragments.tailLsn === lsn && fragments.tailOp === op && fragments.tailBatch === this.#batch) {
       w.fragment(fragments.tail);
       return;
     }
-    const ending = this.#ending(op, record);
+    const ending = this.#ending(op);
     if (fragments.lastLsn === lsn) {
       const digits = Buffer.from(String(lsn), 'latin1');
       fragments.tail = Buffer.concat([fragments.beforeSequenceLsn, digits, fragments.beforeLsn, digits, ending]);

@@ -5,12 +5,13 @@
  * `maxBytes`, `push` returns a promise and the source stops reading until there is room.
  * After each durable write the checkpointer completes the positions the batch carried. A target
  * that makes writes durable later (asynchronous commit) hands back a promise for it: the next batch
- * is written meanwhile, and batches complete in order as they become durable.
+ * is written meanwhile, and batches complete in order as they become durable. A target
+ * that sends events in groups may ask for a linger: a short batch waits a little for more events.
  */
 import { PgcdcError, asPgcdcError } from '../errors/pgcdc-error.js';
 import type { StreamEvent } from '../events/stream-event.js';
 import type { Lsn } from '../source/lsn.js';
-import type { Target } from '../targets/target.js';
+import type { Target, TargetBatching } from '../targets/target.js';
 import type { Checkpointer } from './checkpointer.js';
 
 /** What an event weighs in the queue beyond its row bytes: its objects and their share of buffers. */
@@ -23,11 +24,15 @@ export interface DeliveryQueueOptions {
   readonly maxBatchBytes: number;
   /** Called after each durable batch (metrics, latency). */
   readonly onDelivered?: (events: readonly StreamEvent[]) => void;
+  /** Hold a batch back until it has this many events or its first event waited this long. */
+  readonly linger?: TargetBatching;
 }
 
 interface Batch {
   events: StreamEvent[];
   bytes: number;
+  /** When its first event arrived (performance.now()), for the linger. */
+  startedAt: number;
   /** Highest checkpoint position registered in this batch, or -1. */
   position: Lsn;
   /** Called once this batch (and everything before it) is durable. */
@@ -53,6 +58,8 @@ export class DeliveryQueue {
   #queuedBytes = 0;
   #writing = false;
   #scheduled = false;
+  /** The wake-up of a lingering batch. */
+  #lingerTimer: NodeJS.Timeout | undefined;
   #failure: PgcdcError | undefined;
   #roomWaiters: (() => void)[] = [];
   #drainWaiters: { resolve: () => void; reject: (error: PgcdcError) => void }[] = [];
@@ -88,6 +95,7 @@ export class DeliveryQueue {
   push(event: StreamEvent, bytes: number, position?: Lsn): Promise<void> | undefined {
     if (this.#failure) throw this.#failure;
     const batch = this.#open;
+    if (batch.events.length === 0) batch.startedAt = performance.now();
     batch.events.push(event);
     batch.bytes += bytes;
     this.#queuedBytes += bytes;
@@ -138,6 +146,8 @@ export class DeliveryQueue {
    */
   reset(): void {
     if (this.#writing) throw new PgcdcError('INTERNAL', 'the delivery queue was reset during a write');
+    clearTimeout(this.#lingerTimer);
+    this.#lingerTimer = undefined;
     this.#sealed.length = 0;
     this.#written.length = 0;
     this.#open = newBatch();
@@ -166,7 +176,18 @@ export class DeliveryQueue {
   }
 
   #schedule(): void {
-    if (this.#scheduled || this.#writing) return;
+    if (this.#writing) return;
+    const linger = this.#lingerLeft();
+    if (linger > 0) {
+      this.#lingerTimer ??= setTimeout(() => {
+        this.#lingerTimer = undefined;
+        this.#schedule();
+      }, linger);
+      return;
+    }
+    clearTimeout(this.#lingerTimer);
+    this.#lingerTimer = undefined;
+    if (this.#scheduled) return;
     this.#scheduled = true;
     // Let the source decode everything that already arrived before the batch is cut.
     setImmediate(() => {
@@ -175,12 +196,27 @@ export class DeliveryQueue {
     });
   }
 
+  /** Milliseconds the open batch should still wait for more events (0: write it now). */
+  #lingerLeft(): number {
+    const linger = this.#options.linger;
+    const open = this.#open;
+    if (linger === undefined || this.#sealed.length > 0 || open.events.length === 0 || open.events.length >= linger.events) return 0;
+    return Math.max(0, Math.ceil(linger.lingerMs - (performance.now() - open.startedAt)));
+  }
+
   async #writeLoop(): Promise<void> {
     if (this.#writing || this.#failure) return;
     this.#writing = true;
+    let lingering = false;
     try {
       for (;;) {
-        if (this.#sealed.length === 0) this.#seal();
+        if (this.#sealed.length === 0) {
+          if (this.#lingerLeft() > 0) {
+            lingering = true;
+            break;
+          }
+          this.#seal();
+        }
         const batch = this.#sealed[0];
         if (!batch) break;
         const written = batch.events.length > 0 ? await this.#target.write({ events: batch.events }) : undefined;
@@ -198,6 +234,10 @@ export class DeliveryQueue {
       return;
     } finally {
       this.#writing = false;
+    }
+    if (lingering) {
+      this.#schedule();
+      return;
     }
     this.#resolveDrainWaiters();
   }
@@ -237,5 +277,5 @@ export class DeliveryQueue {
 }
 
 function newBatch(): Batch {
-  return { events: [], bytes: 0, position: -1, callbacks: [], durable: false };
+  return { events: [], bytes: 0, startedAt: 0, position: -1, callbacks: [], durable: false };
 }

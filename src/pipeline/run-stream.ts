@@ -102,6 +102,7 @@ export async function runStream(config: StreamConfig, options: RunStreamOptions)
       maxBytes: options.queueBytes?.max ?? 4 * 1024 * 1024,
       maxBatchBytes: options.queueBytes?.batch ?? 1024 * 1024,
       ...(options.onDelivered ? { onDelivered: options.onDelivered } : {}),
+      ...(target.batching ? { linger: target.batching } : {}),
     });
     const query: CatalogQuery = (text, params) => catalog.query(text, params);
     const registry = new RelationRegistry(query, new TypeCatalog(query), {

@@ -6,6 +6,7 @@ import type { StreamConfig, TargetConfig, TargetType } from '../config/stream-co
 import { DebeziumJsonEncoder } from '../events/debezium-json-encoder.js';
 import type { Logger } from '../logging/logger.js';
 import { PGCDC_VERSION } from '../version.js';
+import { CloudEventTarget } from './cloudevent/cloudevent-target.js';
 import { FileTarget } from './file/file-target.js';
 import { PostgresTarget } from './postgres/postgres-target.js';
 import { StdoutTarget } from './stdout/stdout-target.js';
@@ -17,6 +18,7 @@ const TARGET_FACTORIES: { readonly [T in TargetType]: TargetFactory<T> } = {
   Stdout: (target, stream) => new StdoutTarget(debeziumEncoder(stream, target.format)),
   File: (target, stream, logger) => new FileTarget(target, debeziumEncoder(stream, target.format), logger),
   Postgres: (target, stream, logger) => new PostgresTarget(target, stream, logger),
+  CloudEvent: (target, stream, logger) => new CloudEventTarget(target, stream, logger),
 };
 
 /** The target of a stream. */

@@ -33,6 +33,17 @@ export interface Target {
   readonly snapshotLoader?: SnapshotLoader;
   /** Brings the target's sequences to the source's values (cut-over); returns how many were set. */
   syncSequences?(source: CatalogQuery): Promise<number>;
+  /** Asks the delivery queue to let batches fill up (targets that send events in groups). */
+  readonly batching?: TargetBatching;
+}
+
+/**
+ * A batch is held back until it has `events` events or its first event has waited `lingerMs`
+ * (Kafka's linger): fewer, fuller requests when events trickle in.
+ */
+export interface TargetBatching {
+  readonly events: number;
+  readonly lingerMs: number;
 }
 
 /** A batch the target accepted and will make durable. */

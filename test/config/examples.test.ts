@@ -77,6 +77,31 @@ describe('examples/', () => {
     expect(config.warnings).toStrictEqual([]);
   });
 
+  it('cloudevent.yaml sends batched CloudEvents with a dead-letter file', async () => {
+    const config = await loadStreamConfig(path.join(EXAMPLES, 'cloudevent.yaml'), { env: { PGPASSWORD: 'pw', EVENTS_TOKEN: 't0k' }, cwd: '/srv' });
+    expect(config.target).toStrictEqual({
+      type: 'CloudEvent',
+      mode: 'batched',
+      url: 'https://events.example.com/cdc',
+      headers: { Authorization: 'Bearer t0k' },
+      connectTimeoutMs: 5000,
+      readTimeoutMs: 30_000,
+      retryLimit: 10,
+      retryBackoffDelaySeconds: 60,
+      skipHostnameVerification: false,
+      caCertificate: undefined,
+      successStatus: '2xx',
+      retryClientErrors: false,
+      concurrency: 8,
+      batchSize: 500,
+      batchMaxBytes: 1_048_576,
+      lingerMs: 5,
+      maxEventBytes: 1_048_576,
+      deadLetter: { policy: 'dead-letter', store: { kind: 'file', path: '/srv/shop-events.dead-letters.ndjson' } },
+    });
+    expect(config.warnings).toStrictEqual([]);
+  });
+
   it('sgstream-sgcluster.yaml migrates between SGClusters with credentials from the secrets directory', async () => {
     const env = {
       PGCDC_CLUSTER_SOURCE_CLUSTER: 'postgres://source-cluster.example.com:5432/postgres?sslmode=require',

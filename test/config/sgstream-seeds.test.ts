@@ -159,14 +159,38 @@ describe('SGStream examples of the StackGres guide', () => {
   afterAll(() => rm(secrets, { recursive: true, force: true }));
   const load = (yaml: string, fileName = 'stream.yaml') => parseStreamConfig(yaml, { fileName, cwd: CWD, env: ENV, secretsDir: secrets });
 
+  it('events-stream as written: a CloudEvent target with the http settings of the document', async () => {
+    const config = await load(example('events-stream'));
+    expect(config.target).toStrictEqual({
+      type: 'CloudEvent',
+      mode: 'structured',
+      url: 'https://events.example.com/webhook',
+      headers: { Authorization: `Bearer ${ENV.TOKEN}` },
+      connectTimeoutMs: 5000,
+      readTimeoutMs: 30_000,
+      retryLimit: 5,
+      retryBackoffDelaySeconds: 60,
+      skipHostnameVerification: false,
+      caCertificate: undefined,
+      successStatus: '2xx',
+      retryClientErrors: false,
+      concurrency: 8,
+      batchSize: 500,
+      batchMaxBytes: 1_048_576,
+      lingerMs: 5,
+      maxEventBytes: 1_048_576,
+      deadLetter: { policy: 'dead-letter', store: { kind: 'file', path: undefined } },
+    });
+    expect(config.warnings).toStrictEqual([]);
+  });
+
   it.each([
-    ['events-stream', '', 15, 'CloudEvent'],
     ['lambda-stream', 'script: |', 11, 'PgLambda'],
     ['lambda-stream', 'scriptFrom', 22, 'PgLambda'],
   ])('%s %s as written validates, then stops at its %s target', async (name, marker, line, type) => {
     const error = await rejection(load(example(name, marker)));
     expect(error.code).toBe('CONFIG_INVALID');
-    expect(error.message).toBe(`stream.yaml:${line}: spec.target.type: ${type} is not supported by this version of pgcdc (supported: Stdout, File, Postgres, SGCluster)`);
+    expect(error.message).toBe(`stream.yaml:${line}: spec.target.type: ${type} is not supported by this version of pgcdc (supported: Stdout, File, Postgres, CloudEvent, SGCluster)`);
     expect(error.hint).toBe('write to a file or standard output instead, e.g. target: {type: File, file: {path: changes.jsonl}}');
   });
 

@@ -11,6 +11,7 @@ import type { EventBatch } from '../../events/stream-event.js';
 import { JsonWriter } from '../../encoding/json-writer.js';
 import type { Logger } from '../../logging/logger.js';
 import type { Target } from '../target.js';
+import { cutPartialLastLine, writeAll } from './ndjson-append.js';
 
 export class FileTarget implements Target {
   readonly #config: FileTargetConfig;
@@ -33,7 +34,8 @@ export class FileTarget implements Target {
       this.#handle = await fs.open(path, 'a+');
       const stat = await this.#handle.stat();
       this.#syncable = stat.isFile();
-      if (this.#syncable && stat.size > 0) await this.#cutPartialLine(stat.size);
+      const dropped = this.#syncable ? await cutPartialLastLine(this.#handle, stat.size) : 0;
+      if (dropped > 0) this.#logger.warn({ path, droppedBytes: dropped }, 'cut a partial last line left by an interrupted run; its event will be delivered again');
     } catch (error) {
       throw new PgcdcError('TARGET_FAILED', `cannot open ${path} for appending: ${(error as Error).message}`, {
         cause: error,
@@ -63,49 +65,5 @@ export class FileTarget implements Target {
   async close(): Promise<void> {
     await this.#handle?.close();
     this.#handle = undefined;
-  }
-
-  /** Truncates the file after its last newline when a crash left half a line. */
-  async #cutPartialLine(size: number): Promise<void> {
-    const handle = this.#handle!;
-    const last = Buffer.alloc(1);
-    await handle.read(last, 0, 1, size - 1);
-    if (last[0] === 0x0a) return;
-    const block = Buffer.alloc(64 * 1024);
-    let end = size;
-    while (end > 0) {
-      const start = Math.max(0, end - block.length);
-      const { bytesRead } = await handle.read(block, 0, end - start, start);
-      const newline = block.subarray(0, bytesRead).lastIndexOf(0x0a);
-      if (newline >= 0) {
-        await this.#truncate(start + newline + 1, size);
-        return;
-      }
-      end = start;
-    }
-    await this.#truncate(0, size);
-  }
-
-  async #truncate(length: number, size: number): Promise<void> {
-    await this.#handle!.truncate(length);
-    await this.#handle!.datasync();
-    this.#logger.warn({ path: this.#config.path, droppedBytes: size - length }, 'cut a partial last line left by an interrupted run; its event will be delivered again');
-  }
-}
-
-async function writeAll(handle: fs.FileHandle, chunks: Buffer[]): Promise<void> {
-  let pending = chunks;
-  while (pending.length > 0) {
-    const { bytesWritten } = await handle.writev(pending);
-    let skip = bytesWritten;
-    const rest: Buffer[] = [];
-    for (const chunk of pending) {
-      if (skip >= chunk.length) skip -= chunk.length;
-      else {
-        rest.push(skip > 0 ? chunk.subarray(skip) : chunk);
-        skip = 0;
-      }
-    }
-    pending = rest;
   }
 }

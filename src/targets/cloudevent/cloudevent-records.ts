@@ -1,0 +1,248 @@
+/**
+ * Renders stream events as CloudEvents 1.0 in the JSON format. Each Debezium change event (the
+ * value the File target writes) becomes the `data` of one CloudEvent whose attributes follow
+ * Debezium's: type `io.debezium.connector.postgresql.DataChangeEvent`, source
+ * `/debezium/postgresql/<stream>`, `time` the commit time, and lowercase `iodebezium*`
+ * extensions. The id comes from the change's position, so an event delivered again after a restart
+ * keeps it. The Debezium encoder writes every record straight into one buffer (the attributes
+ * around it in structured form, or the data alone for binary mode); the batch keeps each record's
+ * bounds, ordering key and id for the dispatcher.
+ */
+import type { TupleRef } from '../../decoding/pgoutput-messages.js';
+import { JsonWriter } from '../../encoding/json-writer.js';
+import { DebeziumJsonEncoder, type DebeziumEncoderOptions } from '../../events/debezium-json-encoder.js';
+import { rowKeyHash, textHash } from '../../events/event-key-hash.js';
+import type { StreamEvent, TableInfo, TransactionInfo } from '../../events/stream-event.js';
+import { writeKeyJson } from '../../events/tuple-json.js';
+import { BARRIER, type DispatchItems } from '../delivery/ordered-dispatch.js';
+
+export const CHANGE_EVENT_TYPE = 'io.debezium.connector.postgresql.DataChangeEvent';
+/** The type of BEGIN/END records (with transaction metadata), after Debezium's value schema. */
+export const TRANSACTION_EVENT_TYPE = 'io.debezium.connector.common.TransactionMetadataValue';
+
+/** An attribute name and its value (string form). */
+export type Attribute = readonly [name: string, value: string];
+
+export interface CloudEventRendererOptions extends Omit<DebeziumEncoderOptions, 'format' | 'framing' | 'tombstonesOnDelete'> {
+  /** `structured`: each record is a whole CloudEvent; `binary`: each record is the data alone. */
+  readonly structured: boolean;
+}
+
+/** Attributes shared by the records of one transaction, table and op, rendered once. */
+interface AttributeSet {
+  readonly pairs: readonly Attribute[];
+  /** `,"source":…` up to the last pair, as JSON (structured form). */
+  readonly json: Buffer;
+}
+
+/** One batch of CloudEvents: record bytes and what the dispatcher and the senders need. */
+export class CloudEventBatch implements DispatchItems {
+  readonly count: number;
+  /** Every record, one after another. */
+  readonly body: Buffer;
+  readonly #starts: readonly number[];
+  readonly #keys: readonly number[];
+  readonly #ids: readonly string[];
+  readonly #attributes: readonly AttributeSet[];
+  readonly #lsns: readonly number[];
+
+  constructor(body: Buffer, starts: number[], keys: number[], ids: string[], attributes: AttributeSet[], lsns: number[]) {
+    this.count = ids.length;
+    this.body = body;
+    this.#starts = starts;
+    this.#keys = keys;
+    this.#ids = ids;
+    this.#attributes = attributes;
+    this.#lsns = lsns;
+  }
+
+  keyOf(index: number): number {
+    return this.#keys[index]!;
+  }
+
+  bytesOf(index: number): number {
+    return this.#starts[index + 1]! - this.#starts[index]!;
+  }
+
+  /** The bytes of record `index`: a structured CloudEvent, or the data of a binary one. */
+  record(index: number): Buffer {
+    return this.body.subarray(this.#starts[index]!, this.#starts[index + 1]!);
+  }
+
+  id(index: number): string {
+    return this.#ids[index]!;
+  }
+
+  /** Every attribute of record `index` but `data`, in order. */
+  attributes(index: number): Attribute[] {
+    const pairs: Attribute[] = [['specversion', '1.0'], ['id', this.#ids[index]!], ...this.#attributes[index]!.pairs];
+    const lsn = this.#lsns[index]!;
+    if (lsn >= 0) pairs.push(['iodebeziumlsn', String(lsn)]);
+    return pairs;
+  }
+}
+
+export class CloudEventRenderer {
+  readonly #options: CloudEventRendererOptions;
+  readonly #encoder: DebeziumJsonEncoder;
+  readonly #writer = new JsonWriter(1024 * 1024);
+  readonly #keyWriter = new JsonWriter(4096);
+  readonly #source: string;
+  /** Attribute sets of the current transaction, by op and snapshot marker, then table. */
+  readonly #sets = new Map<string, Map<TableInfo | null, AttributeSet>>();
+  #setsTxn: TransactionInfo | null | undefined;
+  #time = '';
+  // The batch being rendered.
+  #starts: number[] = [];
+  #keys: number[] = [];
+  #ids: string[] = [];
+  #attributes: AttributeSet[] = [];
+  #lsns: number[] = [];
+  // Ordinal of a record among consecutive records at the same position (kept across batches).
+  #lastCommitLsn = -1;
+  #lastLsn = -1;
+  #ordinal = 0;
+
+  constructor(options: CloudEventRendererOptions) {
+    this.#options = options;
+    this.#source = `/debezium/postgresql/${options.serverName}`;
+    this.#encoder = new DebeziumJsonEncoder({
+      ...options,
+      format: 'value',
+      tombstonesOnDelete: false,
+      framing: { open: (w, op, event) => this.#open(w, op, event), close: options.structured ? '}\n' : '\n' },
+    });
+  }
+
+  /** The CloudEvents of `events`, in order. */
+  render(events: readonly StreamEvent[]): CloudEventBatch {
+    this.#starts = [];
+    this.#keys = [];
+    this.#ids = [];
+    this.#attributes = [];
+    this.#lsns = [];
+    const w = this.#writer;
+    this.#encoder.encode(events, w);
+    this.#starts.push(w.length);
+    const chunks = w.take();
+    const body = chunks.length === 1 ? Buffer.from(chunks[0]!) : Buffer.concat(chunks);
+    w.recycle();
+    return new CloudEventBatch(body, this.#starts, this.#keys, this.#ids, this.#attributes, this.#lsns);
+  }
+
+  /** Before each record: note where it starts, its key, id and attributes; write the envelope's head. */
+  #open(w: JsonWriter, op: string, event: StreamEvent): void {
+    this.#starts.push(w.length);
+    const txn = event.txn;
+    let lsn = -1;
+    let key = BARRIER;
+    let table: TableInfo | null = null;
+    let snapshot = 'false';
+    let id: string;
+    if (op === 'BEGIN' || op === 'END') {
+      id = `${txn!.commitLsn}:${op.toLowerCase()}`;
+    } else {
+      switch (event.kind) {
+        case 'row': {
+          table = event.table;
+          lsn = event.lsn;
+          snapshot = event.snapshot ?? 'false';
+          // A primary-key change is a delete of the old key then a create of the new one.
+          const tuple = op === 'd' ? event.before! : (event.after ?? event.before!);
+          key = rowKeyHash(event.table, tuple, event.before);
+          break;
+        }
+        case 'truncate':
+          table = event.table;
+          lsn = event.lsn;
+          break;
+        case 'message':
+          lsn = event.lsn;
+          key = textHash(event.prefix);
+          break;
+        default:
+          break;
+      }
+      id = op === 'r' && snapshot !== 'incremental' && event.kind === 'row' ? this.#snapshotReadId(event.table, event.lsn, event.after!) : this.#positionId(txn?.commitLsn ?? lsn, lsn);
+    }
+    const set = this.#attributeSet(txn, table, op, snapshot);
+    this.#keys.push(key);
+    this.#ids.push(id);
+    this.#attributes.push(set);
+    this.#lsns.push(lsn);
+    if (!this.#options.structured) return;
+    w.raw('{"specversion":"1.0","id":');
+    w.string(id);
+    w.fragment(set.json);
+    if (lsn >= 0) {
+      w.raw(',"iodebeziumlsn":"');
+      w.integer(lsn);
+      w.byte(0x22);
+    }
+    w.raw(',"data":');
+  }
+
+  /**
+   * `<commitLsn>:<lsn>:<n>`: the n-th record at this position (a multi-row insert shares one WAL
+   * record; a primary-key change is two records). A transaction is always delivered again from its
+   * start, so n is the same on every delivery.
+   */
+  #positionId(commitLsn: number, lsn: number): string {
+    if (commitLsn === this.#lastCommitLsn && lsn === this.#lastLsn) this.#ordinal++;
+    else {
+      this.#lastCommitLsn = commitLsn;
+      this.#lastLsn = lsn;
+      this.#ordinal = 0;
+    }
+    return `${commitLsn}:${lsn}:${this.#ordinal}`;
+  }
+
+  /**
+   * `<lsn>:<schema>.<table>:<key>`: reads of the initial snapshot all share the snapshot's position
+   * and come in no fixed order, so the row's key tells them apart.
+   */
+  #snapshotReadId(table: TableInfo, lsn: number, row: TupleRef): string {
+    const w = this.#keyWriter;
+    writeKeyJson(w, table, row);
+    const chunks = w.take();
+    const key = chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8');
+    w.recycle();
+    return `${lsn}:${table.schema}.${table.table}:${key}`;
+  }
+
+  #attributeSet(txn: TransactionInfo | null, table: TableInfo | null, op: string, snapshot: string): AttributeSet {
+    if (txn !== this.#setsTxn || txn === null) {
+      this.#setsTxn = txn;
+      this.#sets.clear();
+      this.#time = new Date(txn === null ? Date.now() : Math.floor(txn.commitTimeMicros / 1000)).toISOString();
+    }
+    const variant = `${op}|${snapshot}`;
+    let byTable = this.#sets.get(variant);
+    if (!byTable) {
+      byTable = new Map();
+      this.#sets.set(variant, byTable);
+    }
+    let set = byTable.get(table);
+    if (!set) {
+      set = this.#newAttributeSet(table, op, snapshot);
+      byTable.set(table, set);
+    }
+    return set;
+  }
+
+  #newAttributeSet(table: TableInfo | null, op: string, snapshot: string): AttributeSet {
+    const transaction = op === 'BEGIN' || op === 'END';
+    const pairs: Attribute[] = [
+      ['source', this.#source],
+      ['type', transaction ? TRANSACTION_EVENT_TYPE : CHANGE_EVENT_TYPE],
+      ['time', this.#time],
+      ['datacontenttype', 'application/json'],
+    ];
+    if (!transaction) pairs.push(['iodebeziumop', op]);
+    pairs.push(['iodebeziumdb', this.#options.database]);
+    if (table !== null) pairs.push(['iodebeziumschema', table.schema], ['iodebeziumtable', table.table]);
+    if (op !== 'm' && !transaction) pairs.push(['iodebeziumsnapshot', snapshot]);
+    const json = pairs.map(([name, value]) => `,"${name}":${JSON.stringify(value)}`).join('');
+    return { pairs, json: Buffer.from(json, 'utf8') };
+  }
+}

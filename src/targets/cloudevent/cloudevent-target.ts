@@ -1,0 +1,180 @@
+/**
+ * CloudEvent target: every change as a CloudEvent 1.0 POSTed to an HTTP receiver, in structured,
+ * binary or batched content mode. Rendering is cloudevent-records; sending one request is
+ * HttpEndpoint; order per row key, concurrency, retries and dead letters are the generic delivery
+ * machinery (targets/delivery). A write resolves once every event of the batch was accepted by
+ * the receiver or durably set aside, so the slot never advances past an undelivered event.
+ */
+import path from 'node:path';
+import type { CloudEventTargetConfig, StreamConfig } from '../../config/stream-config.js';
+import { PgcdcError } from '../../errors/pgcdc-error.js';
+import type { EventBatch } from '../../events/stream-event.js';
+import type { Logger } from '../../logging/logger.js';
+import { PGCDC_VERSION } from '../../version.js';
+import { DeadLetterFile } from '../delivery/dead-letter-file.js';
+import type { DeadLetterStore } from '../delivery/dead-letter-store.js';
+import { DeadLetterTable } from '../delivery/dead-letter-table.js';
+import { type DeadLetterHandling, type DeliveryChannel, ReliableDelivery } from '../delivery/reliable-delivery.js';
+import { sgStreamRetryPolicy } from '../delivery/retry-backoff.js';
+import { HttpEndpoint } from '../http/http-endpoint.js';
+import type { Target, TargetBatching } from '../target.js';
+import { type CloudEventBatch, CloudEventRenderer } from './cloudevent-records.js';
+
+const SETTINGS = 'spec.target.cloudEvent';
+const STRUCTURED_CONTENT_TYPE = 'application/cloudevents+json; charset=utf-8';
+const BATCH_CONTENT_TYPE = 'application/cloudevents-batch+json; charset=utf-8';
+const OPEN_BRACKET = Buffer.from('[');
+const COMMA = Buffer.from(',');
+const CLOSE_BRACKET = Buffer.from(']');
+
+export class CloudEventTarget implements Target {
+  readonly batching: TargetBatching | undefined;
+  readonly #config: CloudEventTargetConfig;
+  readonly #renderer: CloudEventRenderer;
+  readonly #endpoint: HttpEndpoint;
+  readonly #store: DeadLetterStore | undefined;
+  readonly #delivery: ReliableDelivery;
+  /** Headers of every structured or batched request (user headers, then the content type). */
+  readonly #headers: Readonly<Record<string, string>>;
+
+  constructor(config: CloudEventTargetConfig, stream: StreamConfig, logger: Logger) {
+    this.#config = config;
+    const batched = config.mode === 'batched';
+    this.batching = batched && config.lingerMs > 0 ? { events: config.batchSize, lingerMs: config.lingerMs } : undefined;
+    this.#renderer = new CloudEventRenderer({
+      serverName: stream.name,
+      database: stream.source.connection.database,
+      version: PGCDC_VERSION,
+      transactionMetadata: stream.source.provideTransactionMetadata,
+      skippedOperations: stream.source.skippedOperations,
+      structured: config.mode !== 'binary',
+    });
+    this.#endpoint = new HttpEndpoint({
+      url: config.url,
+      connectTimeoutMs: config.connectTimeoutMs,
+      readTimeoutMs: config.readTimeoutMs,
+      connections: config.concurrency,
+      successStatus: config.successStatus,
+      retryClientErrors: config.retryClientErrors,
+      caCertificate: config.caCertificate,
+      skipHostnameVerification: config.skipHostnameVerification,
+      name: 'the CloudEvent receiver',
+      settings: { url: `${SETTINGS}.http.url`, caCertificate: `${SETTINGS}.http.caCertificate` },
+    });
+    this.#store = config.deadLetter.policy === 'dead-letter' ? deadLetterStore(config, stream) : undefined;
+    const deadLetter: DeadLetterHandling = this.#store ? { policy: 'dead-letter', store: this.#store } : { policy: 'stop' };
+    this.#delivery = new ReliableDelivery({
+      limits: {
+        concurrency: config.concurrency,
+        maxGroupItems: batched ? config.batchSize : 1,
+        maxGroupBytes: batched ? config.batchMaxBytes : Number.MAX_SAFE_INTEGER,
+      },
+      retry: sgStreamRetryPolicy(config.retryLimit, config.retryBackoffDelaySeconds),
+      maxItemBytes: config.maxEventBytes,
+      deadLetter,
+      logger,
+      itemName: 'CloudEvent',
+      policySetting: `${SETTINGS}.deadLetter.policy`,
+    });
+    this.#headers = { ...lowerCaseKeys(config.headers), 'content-type': batched ? BATCH_CONTENT_TYPE : STRUCTURED_CONTENT_TYPE };
+  }
+
+  /** Events set aside in the dead-letter store since start. */
+  get deadLettered(): number {
+    return this.#delivery.deadLettered;
+  }
+
+  async open(): Promise<void> {
+    await this.#endpoint.probe();
+    await this.#store?.open();
+  }
+
+  async write(batch: EventBatch): Promise<void> {
+    const records = this.#renderer.render(batch.events);
+    if (records.count === 0) return;
+    await this.#delivery.deliver(records, this.#channel(records));
+  }
+
+  async close(): Promise<void> {
+    await this.#endpoint.close();
+    await this.#store?.close();
+  }
+
+  #channel(records: CloudEventBatch): DeliveryChannel {
+    const endpoint = this.#endpoint;
+    switch (this.#config.mode) {
+      case 'structured':
+        return {
+          send: (group, signal) => endpoint.post(records.record(group[0]!), this.#headers, signal),
+          describe: (index) => ({ id: records.id(index), event: records.record(index) }),
+        };
+      case 'batched':
+        return {
+          send: (group, signal) => endpoint.post(batchBody(records, group), this.#headers, signal),
+          describe: (index) => ({ id: records.id(index), event: records.record(index) }),
+        };
+      case 'binary':
+        return {
+          send: (group, signal) => endpoint.post(records.record(group[0]!), this.#binaryHeaders(records, group[0]!), signal),
+          describe: (index) => ({ id: records.id(index), event: structuredFromBinary(records, index) }),
+        };
+    }
+  }
+
+  /** Binary mode: every attribute as a `ce-` header (percent-encoded), `datacontenttype` as the content type. */
+  #binaryHeaders(records: CloudEventBatch, index: number): Record<string, string> {
+    const headers: Record<string, string> = lowerCaseKeys(this.#config.headers);
+    for (const [name, value] of records.attributes(index)) {
+      if (name === 'datacontenttype') headers['content-type'] = value;
+      else headers[`ce-${name}`] = percentEncodeHeaderValue(value);
+    }
+    return headers;
+  }
+}
+
+/** `[e1,e2,…]`: the batch format's JSON array. */
+function batchBody(records: CloudEventBatch, group: readonly number[]): Buffer {
+  const parts: Buffer[] = [OPEN_BRACKET];
+  for (let i = 0; i < group.length; i++) {
+    if (i > 0) parts.push(COMMA);
+    parts.push(records.record(group[i]!));
+  }
+  parts.push(CLOSE_BRACKET);
+  return Buffer.concat(parts);
+}
+
+/** A binary-mode record as the whole CloudEvent (structured JSON), for a dead letter. */
+function structuredFromBinary(records: CloudEventBatch, index: number): Buffer {
+  const attributes = records.attributes(index).map(([name, value]) => `${JSON.stringify(name)}:${JSON.stringify(value)}`);
+  return Buffer.concat([Buffer.from(`{${attributes.join(',')},"data":`, 'utf8'), records.record(index), Buffer.from('}')]);
+}
+
+/**
+ * A header value as the CloudEvents HTTP binding wants it: space, `"`, `%` and every byte outside
+ * printable ASCII percent-encoded as UTF-8.
+ */
+export function percentEncodeHeaderValue(value: string): string {
+  if (/^[\x21\x23-\x24\x26-\x7e]*$/.test(value)) return value;
+  let out = '';
+  for (const byte of Buffer.from(value, 'utf8')) {
+    out += byte > 0x20 && byte < 0x7f && byte !== 0x22 && byte !== 0x25 ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  return out;
+}
+
+function lowerCaseKeys(headers: Readonly<Record<string, string>>): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value]));
+}
+
+/** The dead-letter store of the settings: a file (by default in the state directory) or a table. */
+function deadLetterStore(config: CloudEventTargetConfig, stream: StreamConfig): DeadLetterStore {
+  const store = config.deadLetter.store;
+  if (store.kind === 'file') return new DeadLetterFile(store.path ?? path.join(stream.stateDir, 'dead-letters.ndjson'));
+  const source = stream.source.connection;
+  if (store.connection.host === source.host && store.connection.port === source.port && store.connection.database === source.database) {
+    throw new PgcdcError('CONFIG_INVALID', `${SETTINGS}.deadLetter.table.url is the source database ${source.database}: dead letters written there would be captured and sent again`, {
+      hint: 'put the dead-letter table in another database, or use deadLetter.file',
+    });
+  }
+  return new DeadLetterTable({ connection: store.connection, table: store.table, stream: stream.name });
+}

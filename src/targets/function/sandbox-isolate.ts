@@ -1,0 +1,169 @@
+/**
+ * One isolate of the script sandbox: a V8 isolate (isolated-vm) with a memory limit and one
+ * context holding the sandbox runtime and the user's script, compiled once as the body of
+ * `async function (event, response, request)`. Calls into it are synchronous and bounded in time;
+ * a script that does not compile is a CONFIG_INVALID error naming its line and column.
+ */
+import ivm from 'isolated-vm';
+import { PgcdcError } from '../../errors/pgcdc-error.js';
+import { SANDBOX_RUNTIME_SOURCE } from './sandbox-runtime-source.js';
+
+/** The file name the script has in stack traces and compile errors. */
+export const SCRIPT_FILE_NAME = 'pglambda.js';
+
+/** Levels of the sandbox's `console` methods (`trace` is reported as `debug`). */
+export type ConsoleLevel = 'log' | 'info' | 'debug' | 'warn' | 'error';
+
+/** Receives each line the script writes with `console`. */
+export type ConsoleSink = (level: ConsoleLevel, message: string) => void;
+
+/** What the script answered, as the runtime reports it. */
+export interface RawAnswer {
+  readonly status: number;
+  readonly statusMessage: string | undefined;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: string;
+  /** False when the script finished without calling `response.end()`. */
+  readonly ended: boolean;
+}
+
+/** Why the script gave no answer, as the runtime reports it. */
+export interface RawFailure {
+  /** `threw`: the script (or a timer of it) threw; `stalled`: it waits for nothing that can come; `input`: the event is not a JSON object. */
+  readonly failure: 'threw' | 'stalled' | 'input';
+  readonly name: string;
+  readonly message: string;
+  readonly stack: string;
+}
+
+/** The result of one bounded call into the isolate; `pending` means: resume once more. */
+export type CallResult =
+  | { readonly kind: 'done'; readonly outcome: RawAnswer | RawFailure }
+  | { readonly kind: 'pending' }
+  | { readonly kind: 'timeout' }
+  | { readonly kind: 'memory' };
+
+/** What an isolate is made of. */
+export interface SandboxIsolateOptions {
+  readonly script: string;
+  /** Where the script comes from, for messages, e.g. `spec.target.pgLambda.script`. */
+  readonly origin: string;
+  readonly memoryLimitMb: number;
+  readonly onConsole: ConsoleSink;
+}
+
+/** Time our own set-up code may take in the isolate (it runs no user code). */
+const SETUP_TIMEOUT_MS = 5_000;
+
+const TIMEOUT_MESSAGE = 'Script execution timed out.';
+
+/**
+ * An isolate ready to run the script for one event at a time.
+ *
+ * @example
+ * const isolate = new SandboxIsolate({ script, origin: 'spec.target.pgLambda.script', memoryLimitMb: 128, onConsole });
+ * let result = isolate.invoke(eventJson, 5000);
+ * while (result.kind === 'pending') result = isolate.resume(remainingMs());
+ */
+export class SandboxIsolate {
+  readonly #isolate: ivm.Isolate;
+  readonly #invoke: ivm.Reference;
+  readonly #resume: ivm.Reference;
+  #catastrophe: string | undefined;
+
+  /** @throws PgcdcError CONFIG_INVALID when the script does not compile */
+  constructor(options: SandboxIsolateOptions) {
+    this.#isolate = new ivm.Isolate({
+      memoryLimit: options.memoryLimitMb,
+      onCatastrophicError: (message) => {
+        this.#catastrophe = message;
+      },
+    });
+    try {
+      const userFunction = compileScript(this.#isolate, options);
+      const context = this.#isolate.createContextSync();
+      const factory = this.#isolate
+        .compileScriptSync(SANDBOX_RUNTIME_SOURCE, { filename: 'pgcdc-sandbox-runtime.js' })
+        .runSync(context, { reference: true, timeout: SETUP_TIMEOUT_MS }) as ivm.Reference;
+      const userFunctionReference = userFunction.runSync(context, { reference: true, timeout: SETUP_TIMEOUT_MS }) as ivm.Reference;
+      const runtime = factory.applySync(undefined, [new ivm.Callback(options.onConsole), userFunctionReference.derefInto(), options.script], {
+        timeout: SETUP_TIMEOUT_MS,
+        result: { reference: true },
+      }) as ivm.Reference;
+      this.#invoke = runtime.getSync('invoke', { reference: true }) as ivm.Reference;
+      this.#resume = runtime.getSync('resume', { reference: true }) as ivm.Reference;
+      const bodyProblem = (runtime.getSync('checkBody', { reference: true }) as ivm.Reference).applySync(undefined, [], { timeout: SETUP_TIMEOUT_MS }) as string | undefined;
+      if (bodyProblem !== undefined) {
+        throw new PgcdcError('CONFIG_INVALID', `the PgLambda script (${options.origin}) does not compile as a function body: ${bodyProblem}`, {
+          hint: 'check that every "}" of the script closes a "{" of the script: it runs as the body of a function',
+        });
+      }
+    } catch (error) {
+      this.dispose();
+      throw error;
+    }
+  }
+
+  /** Starts the script for one event (the CloudEvent as JSON). */
+  invoke(eventJson: string, timeoutMs: number): CallResult {
+    return this.#call(this.#invoke, [eventJson], timeoutMs);
+  }
+
+  /** Lets the script go on (after its microtasks ran): fires its next timer or reports the outcome. */
+  resume(timeoutMs: number): CallResult {
+    return this.#call(this.#resume, [], timeoutMs);
+  }
+
+  /** Set when V8 lost control of the isolate: the process should stop. */
+  get catastrophe(): string | undefined {
+    return this.#catastrophe;
+  }
+
+  dispose(): void {
+    if (!this.#isolate.isDisposed) this.#isolate.dispose();
+  }
+
+  #call(fn: ivm.Reference, args: readonly string[], timeoutMs: number): CallResult {
+    let outcome: RawAnswer | RawFailure | undefined;
+    try {
+      outcome = fn.applySync(undefined, [...args], { timeout: Math.max(1, Math.ceil(timeoutMs)), result: { copy: true } }) as RawAnswer | RawFailure | undefined;
+    } catch (error) {
+      if (this.#isolate.isDisposed) return { kind: 'memory' };
+      if (error instanceof Error && error.message === TIMEOUT_MESSAGE) return { kind: 'timeout' };
+      throw new PgcdcError('INTERNAL', `the PgLambda sandbox failed: ${(error as Error).message}`, { cause: error, hint: 'report this as a bug of pgcdc' });
+    }
+    return outcome === undefined ? { kind: 'pending' } : { kind: 'done', outcome };
+  }
+}
+
+/**
+ * The script compiled as the body of `async function (event, response, request)`, its lines
+ * numbered as in the script itself.
+ */
+function compileScript(isolate: ivm.Isolate, options: SandboxIsolateOptions): ivm.Script {
+  const wrapped = `(async function (event, response, request) {\n${options.script}\n})`;
+  try {
+    return isolate.compileScriptSync(wrapped, { filename: SCRIPT_FILE_NAME, lineOffset: -1 });
+  } catch (error) {
+    throw compileError(error, options);
+  }
+}
+
+/**
+ * `Unexpected token ';' [pglambda.js:2:11]` → a CONFIG_INVALID error naming line 2, column 11; a
+ * problem found on the wrapper's closing line (an unclosed block) is told as the end of the script.
+ */
+function compileError(error: unknown, options: SandboxIsolateOptions): PgcdcError {
+  const text = error instanceof Error ? error.message : String(error);
+  const located = /^(.*) \[pglambda\.js:(\d+):(\d+)\]$/s.exec(text);
+  const reason = (located?.[1] ?? text).replace(/\s+/g, ' ');
+  const what = `the PgLambda script (${options.origin}) does not compile`;
+  if (located === null) return new PgcdcError('CONFIG_INVALID', `${what}: ${reason}`, { cause: error, hint: 'fix the syntax of the script' });
+  const scriptLines = options.script.split('\n').length;
+  const line = Number(located[2]);
+  const where = line > scriptLines ? `at the end (line ${scriptLines})` : `line ${line}, column ${located[3]}`;
+  return new PgcdcError('CONFIG_INVALID', `${what}: ${where}: ${reason}`, {
+    cause: error,
+    hint: `fix the script ${line > scriptLines ? 'where a block, string or comment is left open' : `at line ${line}`}; it runs as the body of an async function with event, response and request in scope`,
+  });
+}
