@@ -139,7 +139,7 @@ function loadChunk(
   progress: SnapshotProgress,
 ): Promise<number | undefined> {
   return inChunkSavepoint(worker, () =>
-    loader.loadChunk(key, (onRow) => worker.copyOut(chunkCopySql(table, chunk, condition, 'included'), onRow), () => progress.rowRead(table.oid)),
+    loader.loadChunk(key, (onRow, format) => worker.copyOut(chunkCopySql(table, chunk, condition, 'included', format), onRow), () => progress.rowRead(table.oid)),
   );
 }
 

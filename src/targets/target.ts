@@ -10,6 +10,7 @@
 import type { CatalogQuery } from '../decoding/values/type-catalog.js';
 import type { EventBatch, TableInfo } from '../events/stream-event.js';
 import type { Lsn } from '../source/lsn.js';
+import type { CopyFormat } from '../snapshot/snapshot-plan.js';
 import type { CopyDataHandler } from '../source/wire/wire-connection.js';
 
 export interface Target {
@@ -79,9 +80,10 @@ export interface SnapshotLoader {
 
 export interface SnapshotLoadWorker {
   /**
-   * Loads one chunk: `copyOut` streams the source's COPY rows into the handler it is given; the
-   * rows and the chunk's record are committed together. Resolves with the number of rows.
+   * Loads one chunk: `copyOut` streams the source's COPY rows, in the format asked for, into the
+   * handler it is given; the rows and the chunk's record are committed together. Resolves with
+   * the number of rows.
    */
-  loadChunk(chunk: ChunkKey, copyOut: (onRow: CopyDataHandler) => Promise<number>, onRow: () => void): Promise<number>;
+  loadChunk(chunk: ChunkKey, copyOut: (onRow: CopyDataHandler, format: CopyFormat) => Promise<number>, onRow: () => void): Promise<number>;
   close(): Promise<void>;
 }

@@ -35,6 +35,20 @@ describe('Postgres target: applying changes', () => {
     expect((await sql(target, columns)).rows[0].c).toBe((await sql(source, columns)).rows[0].c);
   });
 
+  it('copies every built-in type exactly through the binary initial load, and user types through the text one', async () => {
+    const source = await createDatabase(server());
+    const target = await createDatabase(server());
+    await sql(source, SCHEMA);
+    await sql(source, `insert into vals (${COLUMNS}) values ${ROWS[0]}, ${ROWS[1]}, ${EDGE_ROW}`);
+    // Built-in types only (no enum, domain or composite): this table's rows travel in binary.
+    const builtIn = COLUMNS.split(', ').filter((c) => !['en', 'dm', 'cp', 'cpa'].includes(c)).join(', ');
+    await sql(source, `create table builtins as select ${builtIn} from vals; alter table builtins add primary key (id)`);
+    const { config } = await postgresStream({ sourceUrl: source, targetUrl: target, source: { snapshotMode: 'initial' } });
+    await runStream(config, { logger: silentLogger(), stopAt: 'now' });
+    for (const table of ['vals', 'builtins']) expect(await tableText(target, table), table).toEqual(await tableText(source, table));
+    expect(await tableText(target, 'builtins')).toHaveLength(3);
+  });
+
   it('keeps unchanged TOAST values, follows key changes (identity columns too) and truncates, and updates tables without a key by their old row', async () => {
     const source = await createDatabase(server());
     const target = await createDatabase(server());

@@ -90,6 +90,7 @@ export class PostgresTarget implements Target {
       stream: stream.name,
       logger,
       loadMode: (table) => this.#schema.loadMode(table),
+      copyFormat: (table) => this.#schema.copyFormat(table),
       identityAlways: (table) => this.#schema.identityAlways(table),
       restoreDeferred: async () => this.#schema.restoreDeferred(await this.#connect()),
       restartTables: async (source, tables, position) => this.#schema.restartTables(await this.#connect(), source, tables, position),

@@ -12,6 +12,7 @@ import type { Lsn } from '../../source/lsn.js';
 import type { Logger } from '../../logging/logger.js';
 import { qualifiedName, quoteIdent, quoteLiteral } from '../../source/sql-quoting.js';
 import type { CopyDataHandler, WireConnection } from '../../source/wire/wire-connection.js';
+import type { CopyFormat } from '../../snapshot/snapshot-plan.js';
 import type { ChunkKey, SnapshotLoader, SnapshotLoadWorker } from '../target.js';
 import type { TableInfo } from '../../events/stream-event.js';
 import { asTargetError, openTargetConnection, queryRows } from './target-session.js';
@@ -25,6 +26,8 @@ export interface LoadContext {
   readonly logger: Logger;
   /** The load mode of a table, decided when the tables were prepared (`schema.table`). */
   loadMode(table: TableInfo): LoadMode;
+  /** The COPY format that carries the table's rows from the source to the target. */
+  copyFormat(table: TableInfo): CopyFormat;
   /** The table's GENERATED ALWAYS identity columns on the target. */
   identityAlways(table: TableInfo): ReadonlySet<string>;
   /** Restores what was deferred for the loaded tables (indexes, constraints), then analyzes them. */
@@ -83,9 +86,10 @@ class LoadWorker implements SnapshotLoadWorker {
     this.#context = context;
   }
 
-  async loadChunk(chunk: ChunkKey, copyOut: (onRow: CopyDataHandler) => Promise<number>, onRow: () => void): Promise<number> {
+  async loadChunk(chunk: ChunkKey, copyOut: (onRow: CopyDataHandler, format: CopyFormat) => Promise<number>, onRow: () => void): Promise<number> {
     const connection = this.#connection;
     const table = chunk.table;
+    const format = this.#context.copyFormat(table);
     const columns = table.columns.filter((c) => c.included).map((c) => quoteIdent(c.name));
     const merge = this.#context.loadMode(table) === 'merge';
     let sourceFailure: unknown;
@@ -100,11 +104,11 @@ class LoadWorker implements SnapshotLoadWorker {
           : 'BEGIN',
       );
       const into = merge ? 'pgcdc_load' : `${qualifiedName(table)} (${columns.join(', ')})`;
-      const rows = await connection.copyIn(`COPY ${into} FROM STDIN`, (sink) =>
+      const rows = await connection.copyIn(`COPY ${into} FROM STDIN${format === 'binary' ? ' (FORMAT binary)' : ''}`, (sink) =>
         copyOut((buf, start, end) => {
-          onRow();
+          if (format === 'text' || !isBinaryTrailer(buf, start, end)) onRow();
           return sink.write(buf, start, end);
-        }).then(
+        }, format).then(
           () => undefined,
           (error: unknown) => {
             sourceFailure = error;
@@ -131,6 +135,21 @@ class LoadWorker implements SnapshotLoadWorker {
   async close(): Promise<void> {
     await this.#connection.close().catch(() => undefined);
   }
+}
+
+/** The signature that starts COPY's binary format. */
+const BINARY_SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
+/** Signature, flags and header extension length. */
+const BINARY_HEADER_BYTES = BINARY_SIGNATURE.length + 8;
+
+/**
+ * Whether a CopyData of a binary COPY holds its trailer (-1 as int16) and no row: alone, or after
+ * the header when there are no rows at all. Rows start with their column count, never -1.
+ */
+function isBinaryTrailer(buf: Buffer, start: number, end: number): boolean {
+  const length = end - start;
+  if (buf.readInt16BE(end - 2) !== -1) return false;
+  return length === 2 || (length === BINARY_HEADER_BYTES + 2 && buf.compare(BINARY_SIGNATURE, 0, BINARY_SIGNATURE.length, start, start + BINARY_SIGNATURE.length) === 0);
 }
 
 /**

@@ -24,6 +24,7 @@ import { formatLsn, parseLsn, type Lsn } from '../../source/lsn.js';
 import { qualifiedName, quoteLiteral } from '../../source/sql-quoting.js';
 import type { WireConnection } from '../../source/wire/wire-connection.js';
 import type { MessageApplier } from './postgres-target.js';
+import type { CopyFormat } from '../../snapshot/snapshot-plan.js';
 import type { LoadMode } from './snapshot-load.js';
 import { asTargetError, queryRows, serverFields } from './target-session.js';
 
@@ -45,6 +46,8 @@ export class TargetSchema implements MessageApplier {
   #state = new ReplicatedSchema();
   /** How each table being loaded receives its rows, by `schema.table`. */
   readonly #loadModes = new Map<string, LoadMode>();
+  /** Tables being loaded whose rows can travel in COPY's binary format, by `schema.table`. */
+  readonly #binaryLoads = new Set<string>();
   /** Tables loaded again at a later snapshot: their changes committed before this position are in it (by source oid). */
   readonly #positions = new Map<number, Lsn>();
 
@@ -170,6 +173,21 @@ export class TargetSchema implements MessageApplier {
     for (const table of wanted) {
       if (loadingOids.has(table.oid)) this.#loadModes.set(nameOf(table), missing.includes(table) || empty.has(nameOf(table)) ? 'direct' : 'merge');
     }
+    const loadingWanted = wanted.filter((t) => loadingOids.has(t.oid));
+    if (loadingWanted.length > 0 && (await serverMajor(source)) === (await serverMajor(target))) {
+      const presentByName = new Map(present.map((t) => [nameOf(t), t]));
+      for (const table of loadingWanted) {
+        if (binaryCopyFits(table, presentByName.get(nameOf(table)) ?? table)) this.#binaryLoads.add(nameOf(table));
+      }
+    }
+  }
+
+  /**
+   * COPY's binary format (about a third faster to write and to read than text) when the rows'
+   * bytes mean the same on both sides; text otherwise. See binaryCopyFits.
+   */
+  copyFormat(table: TableInfo): CopyFormat {
+    return this.#binaryLoads.has(`${table.schema}.${table.table}`) ? 'binary' : 'text';
   }
 
   /** Creates the indexes and constraints held back for the initial load, then analyzes those tables. */
@@ -317,6 +335,25 @@ export class TargetSchema implements MessageApplier {
 }
 
 /** Catalog queries with parameters on the target's own session. */
+/**
+ * Binary COPY carries each value in its type's send/recv format, which is tied to the type: it
+ * fits only when every column is a built-in type (user types' oids, which binary arrays and
+ * records carry, differ between servers) and the target's column has the same type. The caller
+ * also requires the same major version on both sides.
+ */
+function binaryCopyFits(source: TableDescription, target: TableDescription): boolean {
+  const targetTypes = new Map(target.columns.map((c) => [c.name, c.type]));
+  return source.columns.every((c) => c.typeOid < FIRST_NORMAL_OBJECT_ID && targetTypes.get(c.name) === c.type);
+}
+
+/** Oids below this are the built-in objects of every PostgreSQL server. */
+const FIRST_NORMAL_OBJECT_ID = 16384;
+
+async function serverMajor(query: CatalogQuery): Promise<number> {
+  const { rows } = await query("SELECT current_setting('server_version_num')::int / 10000 AS major", []);
+  return Number(rows[0].major);
+}
+
 export function targetQuery(connection: WireConnection): CatalogQuery {
   return (text, params) => connection.queryParams(text, params);
 }
