@@ -57,6 +57,8 @@ export class DeliveryQueue {
   readonly #written: Batch[] = [];
   #queuedBytes = 0;
   #writing = false;
+  /** The write loop running or last run (reset waits for it). */
+  #loop: Promise<void> | undefined;
   #scheduled = false;
   /** The wake-up of a lingering batch. */
   #lingerTimer: NodeJS.Timeout | undefined;
@@ -141,11 +143,13 @@ export class DeliveryQueue {
   }
 
   /**
-   * After a retryable target failure: forgets every event not yet durable (the stream restarts
-   * from the acknowledged position, so they come again) and accepts events again.
+   * After a retryable target failure: waits for a write in progress to settle, forgets every
+   * event not yet durable (the stream restarts from the acknowledged position, so they come
+   * again) and accepts events again.
    */
-  reset(): void {
-    if (this.#writing) throw new PgcdcError('INTERNAL', 'the delivery queue was reset during a write');
+  async reset(): Promise<void> {
+    // A failure can arrive (a batch's durability failed) while the next batch is being written.
+    await this.#loop;
     clearTimeout(this.#lingerTimer);
     this.#lingerTimer = undefined;
     this.#sealed.length = 0;
@@ -192,7 +196,7 @@ export class DeliveryQueue {
     // Let the source decode everything that already arrived before the batch is cut.
     setImmediate(() => {
       this.#scheduled = false;
-      void this.#writeLoop();
+      if (!this.#writing) this.#loop = this.#writeLoop();
     });
   }
 
@@ -220,6 +224,11 @@ export class DeliveryQueue {
         const batch = this.#sealed[0];
         if (!batch) break;
         const written = batch.events.length > 0 ? await this.#target.write({ events: batch.events }) : undefined;
+        if (this.#failure) {
+          // An earlier batch failed to become durable meanwhile: this one is dropped with it.
+          written?.durable.catch(() => undefined);
+          return;
+        }
         this.#sealed.shift();
         this.#written.push(batch);
         if (written) {

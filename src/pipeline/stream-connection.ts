@@ -56,7 +56,7 @@ export async function streamWithRetries(config: StreamConfig, parts: PipelinePar
       } catch (targetFailure) {
         failure = asPgcdcError(targetFailure);
         if (!isRetryable(failure)) throw failure;
-        parts.queue.reset(); // what was not delivered comes again from the acknowledged position
+        await parts.queue.reset(); // what was not delivered comes again from the acknowledged position
       }
       // maxRetries bounds consecutive failures: a connection that made progress starts a new count.
       if (parts.checkpointer.confirmed > confirmedBefore) failures = 0;
