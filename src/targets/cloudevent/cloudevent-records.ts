@@ -73,6 +73,12 @@ export class CloudEventBatch implements DispatchItems {
     return this.#ids[index]!;
   }
 
+  /** The WAL position of record `index`; undefined for BEGIN/END records. */
+  lsn(index: number): number | undefined {
+    const lsn = this.#lsns[index]!;
+    return lsn >= 0 ? lsn : undefined;
+  }
+
   /** Every attribute of record `index` but `data`, in order. */
   attributes(index: number): Attribute[] {
     const pairs: Attribute[] = [['specversion', '1.0'], ['id', this.#ids[index]!], ...this.#attributes[index]!.pairs];
