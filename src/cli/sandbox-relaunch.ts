@@ -4,8 +4,10 @@
  * safe on Node.js 20+ without the startup snapshot, and `node dist/cli/main.js …` (how tests,
  * benchmarks and `npx pgcdc` start it) cannot be given the flag by a shebang.
  *
- * Why only then, not always: a relaunch costs one more Node.js start (about 40 ms) and puts a
+ * Why only then, not always: a relaunch loads the command line's modules a second time (about half
+ * a second, measured: `node dist/cli/main.js --version` takes 0.5 s, `node -e 0` 0.06 s) and puts a
  * launcher process between the caller and pgcdc; streams to other targets keep a single process.
+ * Deciding before loading the modules would need the spec read first, by a second code path.
  *
  * The launcher stays a thin shell: standard output and error are the child's own, SIGINT, SIGTERM
  * and SIGHUP are forwarded (the child runs in its own session, so a Ctrl-C reaches it once, through
