@@ -10,13 +10,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { StreamConfig } from '../../src/config/stream-config.js';
-import { PgcdcError } from '../../src/errors/pgcdc-error.js';
 import { silentLogger } from '../../src/logging/logger.js';
 import { runStream } from '../../src/pipeline/run-stream.js';
 import { capturedLogger } from '../support/captured-logger.js';
 import { errorLine, runCli, startCli } from '../support/cli.js';
 import { currentWal, slotPosition } from '../support/event-capture.js';
 import { createDatabase, sql, useTestServer, waitFor } from '../support/postgres.js';
+import { pgcdcRejection } from '../support/rejection.js';
 import { readEvents, targetStream, tempDir } from '../support/stream-fixtures.js';
 
 /** Logs the whole event, then answers 200. */
@@ -45,15 +45,6 @@ async function lambdaStream(options: LambdaStreamOptions): Promise<{ config: Str
 /** What the script logged (its console lines, parsed as JSON when they are). */
 function scriptLines(lines: Record<string, unknown>[]): any[] {
   return lines.filter((line) => line.script === 'pgLambda').map((line) => JSON.parse(line.msg as string));
-}
-
-async function failure(promise: Promise<unknown>): Promise<PgcdcError> {
-  const error = await promise.then(
-    () => undefined,
-    (reason: unknown) => reason,
-  );
-  expect(error).toBeInstanceOf(PgcdcError);
-  return error as PgcdcError;
 }
 
 describe('PgLambda target', () => {
@@ -148,7 +139,7 @@ describe('PgLambda target', () => {
     await sql(url, "insert into items values (2, 0, 'bad')");
     await sql(url, "insert into items values (3, 0, 'after')");
     const captured = capturedLogger();
-    const error = await failure(runStream(broken.config, { logger: captured.logger, stopAt: 'now' }));
+    const error = await pgcdcRejection(runStream(broken.config, { logger: captured.logger, stopAt: 'now' }));
     expect(error.code).toBe('TARGET_FAILED');
     expect(error.message).toMatch(/^PgLambda event \S+ failed after 2 attempts: the PgLambda script threw Error: bad row at line 1, column \d+$/);
     expect(error.hint).toContain('spec.target.pgLambda.deadLetter.policy: dead-letter');

@@ -8,7 +8,6 @@
 import type { CloudEventTargetConfig, StreamConfig } from '../../config/stream-config.js';
 import type { EventBatch } from '../../events/stream-event.js';
 import type { Logger } from '../../logging/logger.js';
-import { PGCDC_VERSION } from '../../version.js';
 import { deadLetterSetup } from '../delivery/dead-letter-setup.js';
 import type { DeadLetterStore } from '../delivery/dead-letter-store.js';
 import { type DeliveryChannel, ReliableDelivery } from '../delivery/reliable-delivery.js';
@@ -38,14 +37,7 @@ export class CloudEventTarget implements Target {
     this.#config = config;
     const batched = config.mode === 'batched';
     this.batching = batched && config.lingerMs > 0 ? { events: config.batchSize, lingerMs: config.lingerMs } : undefined;
-    this.#renderer = new CloudEventRenderer({
-      serverName: stream.name,
-      database: stream.source.connection.database,
-      version: PGCDC_VERSION,
-      transactionMetadata: stream.source.provideTransactionMetadata,
-      skippedOperations: stream.source.skippedOperations,
-      structured: config.mode !== 'binary',
-    });
+    this.#renderer = CloudEventRenderer.forStream(stream, config.mode !== 'binary');
     this.#endpoint = new HttpEndpoint({
       url: config.url,
       connectTimeoutMs: config.connectTimeoutMs,

@@ -14,7 +14,6 @@ import type { PgLambdaTargetConfig, StreamConfig } from '../../config/stream-con
 import type { EventBatch } from '../../events/stream-event.js';
 import type { Logger } from '../../logging/logger.js';
 import { formatLsn } from '../../source/lsn.js';
-import { PGCDC_VERSION } from '../../version.js';
 import { type CloudEventBatch, CloudEventRenderer } from '../cloudevent/cloudevent-records.js';
 import { deadLetterSetup } from '../delivery/dead-letter-setup.js';
 import type { DeadLetterStore } from '../delivery/dead-letter-store.js';
@@ -43,14 +42,7 @@ export class PgLambdaTarget implements Target {
   /** @throws PgcdcError CONFIG_INVALID when the script does not compile (with its line) */
   constructor(config: PgLambdaTargetConfig, stream: StreamConfig, logger: Logger) {
     this.#logger = logger;
-    this.#renderer = new CloudEventRenderer({
-      serverName: stream.name,
-      database: stream.source.connection.database,
-      version: PGCDC_VERSION,
-      transactionMetadata: stream.source.provideTransactionMetadata,
-      skippedOperations: stream.source.skippedOperations,
-      structured: true,
-    });
+    this.#renderer = CloudEventRenderer.forStream(stream, true);
     const deadLetter = deadLetterSetup(config.deadLetter, stream, SETTINGS);
     this.#store = deadLetter.store;
     this.#delivery = new ReliableDelivery({
@@ -65,11 +57,6 @@ export class PgLambdaTarget implements Target {
       policySetting: `${SETTINGS}.deadLetter.policy`,
     });
     this.#sandbox = openSandbox(config, (level, message) => this.#log(level, message));
-  }
-
-  /** Events set aside in the dead-letter store since start. */
-  get deadLettered(): number {
-    return this.#delivery.deadLettered;
   }
 
   async open(): Promise<void> {
