@@ -27,6 +27,41 @@ export async function startBenchServer(major = Number(process.env.PGCDC_BENCH_PG
 
 export const BENCH_TABLE = 'create table bench (id bigserial primary key, a int, b text, c timestamptz, d numeric(12,2))';
 
+/**
+ * The stream benchmarks' setup on a fresh server: the benchmark table, publication `bench_pub`,
+ * one pgoutput slot per name in `slots` (before the workload, so each decodes all of it), then
+ * 1,000,000 × scale inserts and 500,000 × scale updates and a checkpoint. Returns the counts and
+ * the WAL position after the workload.
+ */
+export async function prepareStreamWorkload(url, slots, scale = Number(process.env.PGCDC_BENCH_SCALE ?? 1)) {
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  try {
+    await admin.query(BENCH_TABLE);
+    await admin.query('create publication bench_pub for table bench');
+    for (const slot of slots) await admin.query(`select pg_create_logical_replication_slot($1, 'pgoutput')`, [slot]);
+    const inserts = Math.round(1_000_000 * scale);
+    const updates = Math.round(500_000 * scale);
+    console.error(`workload: ${inserts} inserts then ${updates} updates…`);
+    await runBenchWorkload(url, { inserts, updates });
+    await admin.query('checkpoint');
+    const { rows } = await admin.query('select pg_current_wal_lsn()::text as lsn, pg_size_pretty(pg_current_wal_lsn() - min(restart_lsn)) as wal from pg_replication_slots');
+    console.error(`WAL to decode: ${rows[0].wal}; end ${rows[0].lsn}`);
+    return { inserts, updates, events: inserts + updates, endLsn: rows[0].lsn };
+  } finally {
+    await admin.end();
+  }
+}
+
+/** Times pg_recvlogical decoding `slot` (pgoutput, publication bench_pub) up to `endLsn` into /dev/null: the server's ceiling. */
+export function timeRecvlogical(url, slot, endLsn, major) {
+  const protocol = major >= 16 ? 4 : major >= 15 ? 3 : 2;
+  return timeCommand(referenceTool('pg_recvlogical'), [
+    '-d', url, '--slot', slot, '--start', '--endpos', endLsn, '--no-loop', '-f', '/dev/null',
+    '-o', `proto_version=${protocol}`, '-o', 'publication_names=bench_pub', '-o', 'messages=true', '-o', 'streaming=on',
+  ]);
+}
+
 /** 1,000,000 inserts then 500,000 updates, in transactions of `rowsPerTransaction` rows. */
 export async function runBenchWorkload(url, { inserts = 1_000_000, updates = 500_000, rowsPerTransaction = 1000 } = {}) {
   const client = new pg.Client({ connectionString: url });

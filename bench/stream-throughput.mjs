@@ -9,40 +9,20 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
-import { BENCH_TABLE, median, referenceTool, runBenchWorkload, startBenchServer, timeCommand } from './bench-support.mjs';
+import { median, prepareStreamWorkload, startBenchServer, timeCommand, timeRecvlogical } from './bench-support.mjs';
 
 const rounds = Number(process.env.PGCDC_BENCH_ROUNDS ?? 3);
 const scale = Number(process.env.PGCDC_BENCH_SCALE ?? 1);
-const recvlogical = referenceTool('pg_recvlogical');
 const server = await startBenchServer();
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgcdc-bench-'));
 try {
   const url = server.url();
-  const admin = new pg.Client({ connectionString: url });
-  await admin.connect();
-  await admin.query(BENCH_TABLE);
-  await admin.query('create publication bench_pub for table bench');
-  for (let round = 0; round < rounds; round++) {
-    await admin.query(`select pg_create_logical_replication_slot('ref_${round}', 'pgoutput')`);
-    await admin.query(`select pg_create_logical_replication_slot('pgcdc_${round}', 'pgoutput')`);
-  }
-  const inserts = Math.round(1_000_000 * scale);
-  const updates = Math.round(500_000 * scale);
-  console.error(`workload: ${inserts} inserts then ${updates} updates…`);
-  await runBenchWorkload(url, { inserts, updates });
-  await admin.query('checkpoint');
-  const { rows } = await admin.query('select pg_current_wal_lsn()::text as lsn, pg_size_pretty(pg_current_wal_lsn() - min(restart_lsn)) as wal from pg_replication_slots');
-  const endLsn = rows[0].lsn;
-  console.error(`WAL to decode: ${rows[0].wal}; end ${endLsn}`);
-  const protocol = server.major >= 16 ? 4 : server.major >= 15 ? 3 : 2;
+  const slots = Array.from({ length: rounds }, (_, round) => [`ref_${round}`, `pgcdc_${round}`]).flat();
+  const { events, endLsn } = await prepareStreamWorkload(url, slots, scale);
 
   const results = { ref: [], pgcdc: [], rss: [] };
   for (let round = 0; round < rounds; round++) {
-    const ref = await timeCommand(recvlogical, [
-      '-d', url, '--slot', `ref_${round}`, '--start', '--endpos', endLsn, '--no-loop', '-f', '/dev/null',
-      '-o', `proto_version=${protocol}`, '-o', 'publication_names=bench_pub', '-o', 'messages=true', '-o', 'streaming=on',
-    ]);
+    const ref = await timeRecvlogical(url, `ref_${round}`, endLsn, server.major);
     const spec = path.join(dir, `stream-${round}.yaml`);
     fs.writeFileSync(spec, JSON.stringify({
       apiVersion: 'pgcdc/v1', kind: 'Stream', metadata: { name: `bench-${round}` },
@@ -58,8 +38,6 @@ try {
     results.rss.push(run.peakMiB);
     console.error(`round ${round + 1}: pg_recvlogical ${ref.seconds.toFixed(2)} s, pgcdc ${run.seconds.toFixed(2)} s (ratio ${(run.seconds / ref.seconds).toFixed(3)}), pgcdc peak RSS ${run.peakMiB.toFixed(0)} MiB`);
   }
-  await admin.end();
-  const events = inserts + updates;
   const ref = median(results.ref);
   const ours = median(results.pgcdc);
   console.log(JSON.stringify({

@@ -12,13 +12,15 @@ import { createLogger, type LogFormat, type Logger, type LogLevel } from '../log
 export interface SpecOptions {
   readonly config: string;
   readonly secretsDir?: string;
+  readonly configMapsDir?: string;
 }
 
-/** Adds `-c/--config` and `--secrets-dir` to a command. */
+/** Adds `-c/--config`, `--secrets-dir` and `--config-maps-dir` to a command. */
 export function withSpecOptions(command: Command): Command {
   return command
     .requiredOption('-c, --config <file>', 'stream spec (pgcdc/v1 Stream or stackgres.io/v1alpha1 SGStream YAML)')
-    .option('--secrets-dir <dir>', 'directory of secrets laid out as <dir>/<secret name>/<key> (Kubernetes mount style)');
+    .option('--secrets-dir <dir>', 'directory of secrets laid out as <dir>/<secret name>/<key> (Kubernetes mount style)')
+    .option('--config-maps-dir <dir>', 'directory of ConfigMaps laid out as <dir>/<config map name>/<key> (Kubernetes mount style); default: the secrets directory');
 }
 
 /** The process logger built from the global options. */
@@ -29,7 +31,10 @@ export function loggerFor(command: Command): Logger {
 
 /** Loads and validates the spec named by `-c`. */
 export function loadSpec(options: SpecOptions): Promise<StreamConfig> {
-  return loadStreamConfig(options.config, options.secretsDir ? { secretsDir: options.secretsDir } : {});
+  return loadStreamConfig(options.config, {
+    ...(options.secretsDir ? { secretsDir: options.secretsDir } : {}),
+    ...(options.configMapsDir ? { configMapsDir: options.configMapsDir } : {}),
+  });
 }
 
 /** Prints a failure as one line and returns the exit code. */

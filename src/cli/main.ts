@@ -16,6 +16,9 @@ import { syncSequencesCommand } from './commands/sync-sequences-command.js';
 import { teardownCommand } from './commands/teardown-command.js';
 import { validateCommand } from './commands/validate-command.js';
 import { verifyCommand } from './commands/verify-command.js';
+import { followLauncher } from './sandbox-relaunch.js';
+
+followLauncher();
 
 const program = new Command('pgcdc')
   .description('Change data capture for PostgreSQL: every committed change, in order, to a target.')

@@ -4,13 +4,13 @@
  * batching, concurrency, success statuses, dead letters), and how valid settings become a
  * CloudEventTargetConfig.
  */
-import path from 'node:path';
 import { z } from 'zod';
 import { durationTextSchema, parseDurationMs, stringMapSchema } from './common-schemas.js';
 import { type ConfigPath, type ConfigProblems, describeValue } from './config-issues.js';
 import { readPemFile } from './connection-url.js';
-import { CERTIFICATE_FILE_HINT, connectionFromUrl, connectionUrlSchema } from './connection-url-setting.js';
-import { CLOUDEVENT_MODES, type CloudEventTargetConfig, DEAD_LETTER_POLICIES, type DeadLetterStoreConfig, SUCCESS_STATUS_RULES } from './stream-config.js';
+import { CERTIFICATE_FILE_HINT } from './connection-url-setting.js';
+import { buildDeadLetter, deadLetterSchema } from './dead-letter-settings.js';
+import { CLOUDEVENT_MODES, type CloudEventTargetConfig, SUCCESS_STATUS_RULES } from './stream-config.js';
 
 const httpUrlSchema = z
   .url({ protocol: /^https?$/, error: (issue) => `is ${describeValue(issue.input)}; expected an http:// or https:// URL` })
@@ -53,25 +53,6 @@ const cloudEventHttpSchema = z
   })
   .describe('The http binding: where and how the events are sent.');
 
-const deadLetterSchema = z
-  .strictObject({
-    policy: z
-      .enum(DEAD_LETTER_POLICIES)
-      .default('dead-letter')
-      .describe(
-        'An event that still fails after its retries (or is rejected with a 4xx, or is too large): `dead-letter` stores it with the error and goes on; `stop` stops the stream (it is sent again on the next run).',
-      ),
-    file: z.string().min(1).optional().describe('NDJSON file dead letters are appended to (fsynced), relative to the current directory.').meta({ defaultText: '<stateDir>/dead-letters.ndjson' }),
-    table: z
-      .strictObject({
-        url: connectionUrlSchema.describe('The PostgreSQL database of the table (not the source database: its rows would be captured).'),
-        name: z.string().min(1).default('pgcdc_dead_letters').describe('The table (`name` or `schema.name`), created if missing.'),
-      })
-      .optional()
-      .describe('Store dead letters in a PostgreSQL table instead of a file: one row per event, keyed by stream and event id.'),
-  })
-  .describe('Where events that cannot be delivered go.');
-
 /** `spec.target.cloudEvent`. */
 export const cloudEventTargetSettingsSchema = z
   .strictObject({
@@ -91,7 +72,7 @@ export const cloudEventTargetSettingsSchema = z
       .default('5ms')
       .describe('Batched mode: how long the first event waits for more before a request shorter than `batchSize` is sent.'),
     maxEventBytes: z.int().min(1024).default(1_048_576).describe('Events larger than this (in their JSON form) are not sent: they fail at once and go by `deadLetter.policy`.'),
-    deadLetter: deadLetterSchema.default({ policy: 'dead-letter' }),
+    deadLetter: deadLetterSchema,
   })
   .describe('Settings of the `CloudEvent` target: CloudEvents 1.0 POSTed to an HTTP endpoint, as SGStream sends them. Required when the type is `CloudEvent`.');
 
@@ -112,8 +93,8 @@ export async function buildCloudEventTarget(
     problems.add([...at, 'http'], 'is missing; expected a map with the url events are sent to, required when the target type is CloudEvent');
     return undefined;
   }
-  const [caCertificate, store] = await Promise.all([readCaCertificate(http.caCertificate, [...at, 'http', 'caCertificate'], context.cwd, problems), deadLetterStore(deadLetter, [...at, 'deadLetter'], context, problems)]);
-  if (caCertificate === null || store === undefined) return undefined;
+  const [caCertificate, deadLetterConfig] = await Promise.all([readCaCertificate(http.caCertificate, [...at, 'http', 'caCertificate'], context.cwd, problems), buildDeadLetter(deadLetter, [...at, 'deadLetter'], context, problems)]);
+  if (caCertificate === null || deadLetterConfig === undefined) return undefined;
   return {
     type: 'CloudEvent',
     mode: settings.mode,
@@ -132,7 +113,7 @@ export async function buildCloudEventTarget(
     batchMaxBytes: settings.batchMaxBytes,
     lingerMs: parseDurationMs(settings.linger)!,
     maxEventBytes: settings.maxEventBytes,
-    deadLetter: { policy: deadLetter.policy, store },
+    deadLetter: deadLetterConfig,
   };
 }
 
@@ -143,19 +124,4 @@ async function readCaCertificate(file: string | undefined, at: ConfigPath, cwd: 
   if ('text' in pem) return pem.text;
   problems.add(at, `is ${JSON.stringify(file)}, ${pem.problem}`, { hint: CERTIFICATE_FILE_HINT });
   return null;
-}
-
-async function deadLetterStore(
-  deadLetter: CloudEventTargetSettings['deadLetter'],
-  at: ConfigPath,
-  context: { readonly cwd: string; readonly streamName: string },
-  problems: ConfigProblems,
-): Promise<DeadLetterStoreConfig | undefined> {
-  if (deadLetter.table === undefined) return { kind: 'file', path: deadLetter.file === undefined ? undefined : path.resolve(context.cwd, deadLetter.file) };
-  if (deadLetter.file !== undefined) {
-    problems.add([...at, 'table'], 'is given together with file; expected only one of file and table');
-    return undefined;
-  }
-  const connection = await connectionFromUrl(deadLetter.table.url, [...at, 'table', 'url'], `pgcdc-${context.streamName}-dead-letters`, context.cwd, problems);
-  return connection && { kind: 'table', connection, table: deadLetter.table.name };
 }

@@ -16,7 +16,9 @@ import { locatorFor, parseYamlSource } from './yaml-source.js';
 export interface StreamConfigOptions {
   /** Directory of secrets laid out `<name>/<key>` (a Kubernetes Secret mount); relative to `cwd`. */
   readonly secretsDir?: string;
-  /** Variables for `${VAR}`, `PGCDC_SECRET_*` and `PGCDC_CLUSTER_*`; defaults to `process.env`. */
+  /** Directory of ConfigMaps laid out `<name>/<key>` (a ConfigMap mount); relative to `cwd`; the secrets directory when not given. */
+  readonly configMapsDir?: string;
+  /** Variables for `${VAR}`, `PGCDC_SECRET_*`, `PGCDC_CONFIGMAP_*` and `PGCDC_CLUSTER_*`; defaults to `process.env`. */
   readonly env?: NodeJS.ProcessEnv;
   /** Base of relative paths (state directory, target file, certificates); defaults to `process.cwd()`. */
   readonly cwd?: string;
@@ -80,7 +82,7 @@ export async function parseStreamConfig(yamlText: string, options: StreamConfigO
   }
   if (!validation.ok || problems.hasIssues) throw configError(problems.issues, locator);
 
-  const built = await kind.build(validation.data, { cwd, env, secretsDir: options.secretsDir, raw }, problems);
+  const built = await kind.build(validation.data, { cwd, env, secretsDir: options.secretsDir, configMapsDir: options.configMapsDir, raw }, problems);
   if (built === undefined && !problems.hasIssues) throw new PgcdcError('INTERNAL', `the ${kind.kind} document was valid but could not be turned into a stream configuration`);
   if (built === undefined || problems.hasIssues) throw configError(problems.issues, locator);
   return { ...built, warnings: problems.warningsInOrder(locator) };

@@ -11,7 +11,7 @@ import { APPLIED_DEBEZIUM_PROPERTIES, sourceOptionsFromDebezium } from './debezi
 import { NATIVE_API_VERSION, type NativeStreamDocument } from './native-stream-schema.js';
 import { buildSourceConfig, type SourceOptionName, type SourceOptions, sourceOptionsShape } from './source-options-schema.js';
 import type { BuildContext, BuiltStream } from './stream-kinds.js';
-import { buildTarget } from './target-types.js';
+import { buildTarget, targetBuildContext } from './target-types.js';
 
 const SOURCE_PATH: ConfigPath = ['spec', 'source', 'postgres'];
 
@@ -22,7 +22,7 @@ export async function buildNativeStream(document: NativeStreamDocument, context:
   const options = sourceOptions(postgres, explicitKeys(context.raw), problems);
   const [connection, target] = await Promise.all([
     connectionFromUrl(postgres.url, [...SOURCE_PATH, 'url'], `pgcdc-${name}`, context.cwd, problems),
-    buildTarget(document.spec.target, ['spec', 'target'], problems, { cwd: context.cwd, streamName: name }),
+    buildTarget(document.spec.target, ['spec', 'target'], problems, targetBuildContext(context, name)),
   ]);
   if (connection === undefined || target === undefined) return undefined;
   return {

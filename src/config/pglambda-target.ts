@@ -1,31 +1,28 @@
 /**
  * The `PgLambda` target's settings (`spec.target.pgLambda`): their schema (the SGStream CRD's keys,
- * plus pgcdc's `scriptFrom.file` and sandbox limits), and how valid settings become a
+ * plus pgcdc's `scriptFrom.file`, sandbox limits and dead letters), and how valid settings become a
  * PgLambdaTargetConfig with the script's text read from where `script` or `scriptFrom` says.
- *
- * Not registered as a target type here: `target-types.ts` and `create-target.ts` add it.
+ * Of `knative`, only `http.retryLimit` and `http.retryBackoffDelay` apply (they govern the retries of
+ * an event, as they do for StackGres's binding to the function); every other key is warned about.
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_MEMORY_LIMIT_MB, DEFAULT_TIMEOUT_MS, MIN_MEMORY_LIMIT_MB } from '../targets/function/sandbox-limits.js';
+import { sgStreamHttpShape } from './cloudevent-target.js';
 import { configMapKeyRefSchema, millisecondsSchema, secretKeyRefSchema, stringMapSchema } from './common-schemas.js';
 import { type ConfigMapSources, resolveConfigMapKey } from './config-map-resolver.js';
 import { type ConfigPath, type ConfigProblems, formatPath } from './config-issues.js';
+import { buildDeadLetter, deadLetterSchema } from './dead-letter-settings.js';
 import { resolveSecret } from './secret-resolver.js';
+import type { PgLambdaTargetConfig } from './stream-config.js';
 
-/** A StackGres PgLambda script run by pgcdc itself, in a sandbox, once per event. */
-export interface PgLambdaTargetConfig {
-  readonly type: 'PgLambda';
-  /** The script's source text. */
-  readonly script: string;
-  /** Where the script comes from, for messages: `spec.target.pgLambda.script`, a file, a ConfigMap or Secret key. */
-  readonly origin: string;
-  /** Heap limit of the sandbox's isolate, in MB. */
-  readonly memoryLimitMb: number;
-  /** Time the script may take for one event, in milliseconds. */
-  readonly timeoutMs: number;
-}
+export type { PgLambdaTargetConfig } from './stream-config.js';
+
+/** The keys of `knative.http` pgcdc applies: the retries of an event the script failed. */
+const APPLIED_HTTP_KEYS: ReadonlySet<string> = new Set(['retryLimit', 'retryBackoffDelay']);
+/** `retryBackoffDelay` when `knative.http` does not give it (the CRD's default). */
+const DEFAULT_RETRY_BACKOFF_DELAY_SECONDS = 60;
 
 const scriptFromSchema = z
   .strictObject({
@@ -53,10 +50,14 @@ export const pgLambdaTargetSettingsSchema = z
       .strictObject({
         annotations: stringMapSchema.optional(),
         labels: stringMapSchema.optional(),
-        http: z.record(z.string(), z.unknown()).optional(),
+        http: z
+          .strictObject({ ...sgStreamHttpShape, url: sgStreamHttpShape.url.optional() })
+          .optional()
+          .describe('The CloudEvent binding StackGres would send events to the function with: `retryLimit` and `retryBackoffDelay` apply to the retries of an event the script failed; the other keys are accepted, not applied.'),
       })
       .optional()
-      .describe('The Knative Service StackGres would deploy; accepted, not applied: pgcdc runs the script itself.'),
+      .describe('The Knative Service StackGres would deploy; pgcdc runs the script itself, so only `http.retryLimit` and `http.retryBackoffDelay` apply.'),
+    deadLetter: deadLetterSchema,
   })
   .superRefine((settings, ctx) => {
     if ((settings.script === undefined) === (settings.scriptFrom === undefined)) {
@@ -73,16 +74,18 @@ export const pgLambdaTargetSettingsSchema = z
 
 export type PgLambdaTargetSettings = z.output<typeof pgLambdaTargetSettingsSchema>;
 
-/** What building the target needs: the base of relative paths and where ConfigMaps and Secrets are. */
-export type PgLambdaBuildContext = ConfigMapSources;
+/** What building the target needs: the base of relative paths, where ConfigMaps and Secrets are, the stream's name. */
+export interface PgLambdaBuildContext extends ConfigMapSources {
+  readonly streamName: string;
+}
 
 /**
  * The PgLambdaTargetConfig of valid settings found at `at` (`spec.target.pgLambda`), or undefined
- * after adding a problem where the script cannot be read; a warning when `knative` is given.
+ * after adding a problem where the script cannot be read; a warning for each `knative` key not applied.
  *
  * @example
  * await buildPgLambdaTarget({ ...settings, scriptFrom: { configMapKeyRef: { name: 'lambda-script', key: 'handler.js' } } }, ['spec', 'target', 'pgLambda'], context, problems);
- * // { type: 'PgLambda', script: '…', origin: 'key "handler.js" of ConfigMap "lambda-script"', memoryLimitMb: 128, timeoutMs: 5000 }
+ * // { type: 'PgLambda', script: '…', origin: 'key "handler.js" of ConfigMap "lambda-script"', memoryLimitMb: 128, timeoutMs: 5000, retryLimit: undefined, … }
  */
 export async function buildPgLambdaTarget(
   settings: PgLambdaTargetSettings,
@@ -90,9 +93,34 @@ export async function buildPgLambdaTarget(
   context: PgLambdaBuildContext,
   problems: ConfigProblems,
 ): Promise<PgLambdaTargetConfig | undefined> {
-  if (settings.knative !== undefined) problems.warnNotApplied([...at, 'knative'], 'pgcdc runs the script itself, not as a Knative Service');
-  const source = await scriptSource(settings, at, context, problems);
-  return source && { type: 'PgLambda', ...source, memoryLimitMb: settings.memoryLimitMb, timeoutMs: settings.timeoutMs };
+  warnKnativeNotApplied(settings.knative, [...at, 'knative'], problems);
+  const [source, deadLetter] = await Promise.all([scriptSource(settings, at, context, problems), buildDeadLetter(settings.deadLetter, [...at, 'deadLetter'], context, problems)]);
+  if (source === undefined || deadLetter === undefined) return undefined;
+  const http = settings.knative?.http;
+  return {
+    type: 'PgLambda',
+    ...source,
+    memoryLimitMb: settings.memoryLimitMb,
+    timeoutMs: settings.timeoutMs,
+    retryLimit: http?.retryLimit,
+    retryBackoffDelaySeconds: http?.retryBackoffDelay ?? DEFAULT_RETRY_BACKOFF_DELAY_SECONDS,
+    deadLetter,
+  };
+}
+
+/** A warning naming each `knative` key pgcdc does not apply (all but the retry settings of `http`). */
+function warnKnativeNotApplied(knative: PgLambdaTargetSettings['knative'], at: ConfigPath, problems: ConfigProblems): void {
+  const reason = 'pgcdc runs the script itself, not as a Knative Service';
+  for (const [key, value] of Object.entries(knative ?? {})) {
+    if (value === undefined) continue;
+    if (key !== 'http') {
+      problems.warnNotApplied([...at, key], reason);
+      continue;
+    }
+    for (const [httpKey, httpValue] of Object.entries(value as object)) {
+      if (httpValue !== undefined && !APPLIED_HTTP_KEYS.has(httpKey)) problems.warnNotApplied([...at, 'http', httpKey], reason);
+    }
+  }
 }
 
 /** The script's text and where it comes from, or undefined after adding a problem. */

@@ -1,13 +1,13 @@
 /**
  * The schema of StackGres `stackgres.io/v1alpha1 SGStream` documents, accepting every field of the
  * SGStream CRD, plus pgcdc's own target types (`Stdout`, `File`, `Postgres`) as an extension
- * (`CloudEvent` is both).
+ * (`CloudEvent` and `PgLambda` are both).
  */
 import { z } from 'zod';
 import { maxRetriesSchema, portSchema, regexListSchema, secretKeyRefSchema } from './common-schemas.js';
 import { debeziumPropertiesSchema } from './debezium-properties.js';
 import { objectMetaSchema, podsSchema, streamResourceMetadataSchema } from './kubernetes-schemas.js';
-import { pgLambdaTargetSchema, sgClusterTargetSchema } from './sgstream-target-schemas.js';
+import { sgClusterTargetSchema } from './sgstream-target-schemas.js';
 import { type RequiredSections, requireTargetSection, SUPPORTED_REQUIRED_SECTIONS, SUPPORTED_TARGET_TYPES, supportedTargetSections } from './target-types.js';
 
 export const SGSTREAM_API_VERSION = 'stackgres.io/v1alpha1';
@@ -49,13 +49,12 @@ const sgStreamSourceSchema = z
     }
   });
 
-/** The target types of the CRD besides pgcdc's own; pgcdc writes to SGCluster (as a Postgres target), not to PgLambda. */
-export const SGSTREAM_ONLY_TARGET_TYPES = ['PgLambda', 'SGCluster'] as const;
+/** The target types of the CRD besides pgcdc's own: SGCluster (written to as a Postgres target). */
+export const SGSTREAM_ONLY_TARGET_TYPES = ['SGCluster'] as const;
 
 const sgStreamTargetSchema = z
   .strictObject({
     type: z.enum([...SGSTREAM_ONLY_TARGET_TYPES, ...SUPPORTED_TARGET_TYPES]),
-    pgLambda: pgLambdaTargetSchema.optional(),
     sgCluster: sgClusterTargetSchema.optional(),
     ...supportedTargetSections(),
   })

@@ -14,7 +14,7 @@ import { SGSTREAM_API_VERSION, type SgStreamDocument } from './sgstream-schema.j
 import { buildSourceConfig, SOURCE_OPTION_DEFAULTS } from './source-options-schema.js';
 import type { ConnectionConfig, TargetConfig } from './stream-config.js';
 import type { BuildContext, BuiltStream } from './stream-kinds.js';
-import { buildTarget, warnOtherTargetSections } from './target-types.js';
+import { buildTarget, targetBuildContext, warnOtherTargetSections } from './target-types.js';
 
 /** Default database and user of an SGStream Postgres source, as StackGres has them. */
 const DEFAULT_DATABASE = 'postgres';
@@ -68,7 +68,7 @@ export async function buildSgStream(document: SgStreamDocument, context: BuildCo
 async function sgStreamTarget(document: SgStreamDocument, context: BuildContext, problems: ConfigProblems): Promise<TargetConfig | undefined> {
   const { target } = document.spec;
   const at: ConfigPath = ['spec', 'target'];
-  if (target.type !== 'SGCluster') return buildTarget(target, at, problems, { cwd: context.cwd, streamName: document.metadata.name }, SGSTREAM_TARGET_TYPES);
+  if (target.type !== 'SGCluster') return buildTarget(target, at, problems, targetBuildContext(context, document.metadata.name), SGSTREAM_TARGET_TYPES);
   warnOtherTargetSections(target, at, 'sgCluster', problems);
   if (target.sgCluster === undefined) return undefined; // the schema has reported it
   return buildSgClusterTarget(target.sgCluster, [...at, 'sgCluster'], document.metadata.name, context, problems);

@@ -1,46 +1,11 @@
 /**
- * The SGStream-only target sections (`pgLambda`, `sgCluster`), validated fully as the CRD defines
- * them so documents stay portable. pgcdc writes to `sgCluster` targets (see sgcluster-target.ts),
- * not to `pgLambda` ones; `cloudEvent` is one of pgcdc's own target types (cloudevent-target.ts).
+ * The SGStream-only target section `sgCluster` (with the Debezium JDBC sink properties), validated
+ * fully as the CRD defines it so documents stay portable; pgcdc writes to it as a Postgres target
+ * (sgcluster-target.ts). `cloudEvent` and `pgLambda` are pgcdc's own target types
+ * (cloudevent-target.ts, pglambda-target.ts).
  */
 import { z } from 'zod';
-import { secretKeyRefSchema, stringMapSchema } from './common-schemas.js';
-import { sgStreamHttpShape } from './cloudevent-target.js';
-
-const keyRefSchema = z.strictObject({ name: z.string().optional(), key: z.string().optional() });
-
-const scriptFromSchema = z
-  .strictObject({ secretKeyRef: keyRefSchema.optional(), configMapKeyRef: keyRefSchema.optional() })
-  .superRefine((scriptFrom, ctx) => {
-    const given = [scriptFrom.secretKeyRef, scriptFrom.configMapKeyRef].filter((ref) => ref !== undefined).length;
-    if (given !== 1) {
-      ctx.addIssue({
-        code: 'custom',
-        input: scriptFrom,
-        message: `has ${given === 0 ? 'neither' : 'both'} secretKeyRef and configMapKeyRef; expected exactly one of them`,
-      });
-    }
-  });
-
-/** `spec.target.pgLambda`. */
-export const pgLambdaTargetSchema = z
-  .strictObject({
-    scriptType: z.enum(['javascript']).optional(),
-    script: z.string().optional(),
-    scriptFrom: scriptFromSchema.optional(),
-    knative: z
-      .strictObject({
-        annotations: stringMapSchema.optional(),
-        labels: stringMapSchema.optional(),
-        http: z.strictObject({ ...sgStreamHttpShape, url: sgStreamHttpShape.url.optional() }).optional(),
-      })
-      .optional(),
-  })
-  .superRefine((lambda, ctx) => {
-    if (lambda.script !== undefined && lambda.scriptFrom !== undefined) {
-      ctx.addIssue({ code: 'custom', path: ['scriptFrom'], input: lambda.scriptFrom, message: 'is given together with script; expected only one of script and scriptFrom' });
-    }
-  });
+import { secretKeyRefSchema } from './common-schemas.js';
 
 const strings = z.array(z.string());
 

@@ -192,7 +192,28 @@ export interface CloudEventTargetConfig {
   readonly deadLetter: DeadLetterConfig;
 }
 
-export type TargetConfig = StdoutTargetConfig | FileTargetConfig | PostgresTargetConfig | CloudEventTargetConfig;
+/**
+ * A StackGres PgLambda script run by pgcdc itself, in a sandbox, once per event (the event as a
+ * structured CloudEvent), in commit order; failures retried, then dead-lettered or stopping.
+ */
+export interface PgLambdaTargetConfig {
+  readonly type: 'PgLambda';
+  /** The script's source text. */
+  readonly script: string;
+  /** Where the script comes from, for messages: `spec.target.pgLambda.script`, a file, a ConfigMap or Secret key. */
+  readonly origin: string;
+  /** Heap limit of the sandbox's isolate, in MB. */
+  readonly memoryLimitMb: number;
+  /** Time the script may take for one event, in milliseconds. */
+  readonly timeoutMs: number;
+  /** Retries of an event the script failed; undefined: for ever (SGStream's `knative.http.retryLimit`). */
+  readonly retryLimit: number | undefined;
+  /** Longest wait between retries; the first is a tenth of it, then it doubles (`knative.http.retryBackoffDelay`). */
+  readonly retryBackoffDelaySeconds: number;
+  readonly deadLetter: DeadLetterConfig;
+}
+
+export type TargetConfig = StdoutTargetConfig | FileTargetConfig | PostgresTargetConfig | CloudEventTargetConfig | PgLambdaTargetConfig;
 export type TargetType = TargetConfig['type'];
 
 /** One stream: a source, a target and how failures are retried. */

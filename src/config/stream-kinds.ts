@@ -18,6 +18,8 @@ export interface BuildContext {
   readonly cwd: string;
   readonly env: NodeJS.ProcessEnv;
   readonly secretsDir: string | undefined;
+  /** Directory of ConfigMaps laid out `<name>/<key>` (the secrets directory when not given). */
+  readonly configMapsDir: string | undefined;
   /** The document as written (after interpolation, before defaults), to tell given keys from defaults. */
   readonly raw: unknown;
 }

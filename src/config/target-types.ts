@@ -6,6 +6,8 @@ import path from 'node:path';
 import { z } from 'zod';
 import { type ConfigPath, type ConfigProblems, formatPath } from './config-issues.js';
 import { buildCloudEventTarget, cloudEventTargetSettingsSchema } from './cloudevent-target.js';
+import type { ConfigMapSources } from './config-map-resolver.js';
+import { buildPgLambdaTarget, pgLambdaTargetSettingsSchema } from './pglambda-target.js';
 import { buildPostgresTarget, postgresTargetSettingsSchema } from './postgres-target.js';
 import type { RecordFormat, TargetConfig, TargetType } from './stream-config.js';
 
@@ -16,12 +18,17 @@ const recordFormatSchema = z
   .default('value')
   .describe('`value`: one Debezium change event (payload form) per line; `record`: `{"key":…,"value":…}` per line, like a Kafka record, tombstones as `"value":null`.');
 
-/** What building a target needs besides its settings. */
-export interface TargetBuildContext {
+/** What building a target needs besides its settings (ConfigMaps and secrets: a PgLambda script). */
+export interface TargetBuildContext extends ConfigMapSources {
   /** Base of relative paths (the target file, certificates). */
   readonly cwd: string;
   /** `metadata.name` of the stream, for defaults such as the target's application_name. */
   readonly streamName: string;
+}
+
+/** The TargetBuildContext of a stream named `streamName` loaded with `sources`. */
+export function targetBuildContext(sources: ConfigMapSources & { readonly cwd: string }, streamName: string): TargetBuildContext {
+  return { cwd: sources.cwd, env: sources.env, secretsDir: sources.secretsDir, configMapsDir: sources.configMapsDir, streamName };
 }
 
 /** One supported target type. */
@@ -78,6 +85,12 @@ export const TARGET_TYPES = {
     sectionRequired: true,
     schema: cloudEventTargetSettingsSchema,
     build: buildCloudEventTarget,
+  }),
+  PgLambda: defineTargetType({
+    section: 'pgLambda',
+    sectionRequired: true,
+    schema: pgLambdaTargetSettingsSchema,
+    build: buildPgLambdaTarget,
   }),
 } satisfies { readonly [T in TargetType]: TargetTypeDefinition<T, z.ZodType> };
 

@@ -25,7 +25,7 @@ import { ensurePublication } from '../source/publication-manager.js';
 import { dropSlot } from '../source/slot-manager.js';
 import { assertChecksPass, checkSource } from '../source/source-prerequisites.js';
 import { StateStore } from '../state/state-store.js';
-import { createTarget } from '../targets/create-target.js';
+import { checkTarget, createTarget } from '../targets/create-target.js';
 import { COMMAND_MESSAGE_PREFIX } from '../targets/postgres/postgres-target.js';
 import type { Target } from '../targets/target.js';
 import { ChangeFilter } from './change-filter.js';
@@ -69,6 +69,7 @@ export interface RunStreamResult {
 export async function runStream(config: StreamConfig, options: RunStreamOptions): Promise<RunStreamResult> {
   const { logger } = options;
   for (const warning of config.warnings) logger.warn(warning);
+  if (options.target === undefined) checkTarget(config);
   const { source } = config;
   const state = new StateStore(config.stateDir);
   const catalog = await CatalogConnection.open(source.connection);

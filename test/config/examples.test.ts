@@ -77,6 +77,27 @@ describe('examples/', () => {
     expect(config.warnings).toStrictEqual([]);
   });
 
+  it('pglambda.yaml runs its script from a ConfigMap, with the knative retries and a dead-letter file', async () => {
+    const configMaps = await mkdtemp(path.join(tmpdir(), 'pgcdc-example-configmaps-'));
+    await mkdir(path.join(configMaps, 'orders-lambda'));
+    await writeFile(path.join(configMaps, 'orders-lambda', 'handler.js'), 'response.writeHead(200);\nresponse.end();\n');
+    const env = { PGCDC_CLUSTER_SHOP: 'postgres://cdc_user:pw@shop.db.internal:5432/postgres' };
+    const config = await loadStreamConfig(path.join(EXAMPLES, 'pglambda.yaml'), { env, cwd: '/srv', configMapsDir: configMaps });
+    await rm(configMaps, { recursive: true, force: true });
+    expect(config.source.connection).toMatchObject({ host: 'shop.db.internal', database: 'shop', user: 'cdc_user' });
+    expect(config.target).toStrictEqual({
+      type: 'PgLambda',
+      script: 'response.writeHead(200);\nresponse.end();',
+      origin: 'key "handler.js" of ConfigMap "orders-lambda"',
+      memoryLimitMb: 64,
+      timeoutMs: 2000,
+      retryLimit: 5,
+      retryBackoffDelaySeconds: 30,
+      deadLetter: { policy: 'dead-letter', store: { kind: 'file', path: '/srv/orders-lambda.dead-letters.ndjson' } },
+    });
+    expect(config.warnings).toStrictEqual([]);
+  });
+
   it('cloudevent.yaml sends batched CloudEvents with a dead-letter file', async () => {
     const config = await loadStreamConfig(path.join(EXAMPLES, 'cloudevent.yaml'), { env: { PGPASSWORD: 'pw', EVENTS_TOKEN: 't0k' }, cwd: '/srv' });
     expect(config.target).toStrictEqual({

@@ -428,10 +428,10 @@ describe('SGStream SGCluster targets', () => {
     ]);
   });
 
-  it('leave PgLambda targets unsupported, SGCluster listed among the supported types', async () => {
+  it('need the pgLambda section of a PgLambda target, even beside an sgCluster section', async () => {
     const error = await failure(loadSg(sgStreamDoc('', '    type: PgLambda\n    sgCluster:\n      name: target-cluster\n')));
     expect(error.code).toBe('CONFIG_INVALID');
-    expect(error.message).toBe('sg.yaml:11: spec.target.type: PgLambda is not supported by this version of pgcdc (supported: Stdout, File, Postgres, CloudEvent, SGCluster)');
+    expect(error.message).toBe('sg.yaml:10: spec.target.pgLambda is missing; expected a map, required when the target type is PgLambda');
   });
 
   it('also take the native postgres section (type: Postgres), its URL problems at spec.target.postgres.url', async () => {

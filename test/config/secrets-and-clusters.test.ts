@@ -113,11 +113,11 @@ describe('secret references', () => {
 
   it('list configuration problems before unresolved secrets, under the code of the first', async () => {
     const error = await failure(
-      parseStreamConfig(postgresSource().replace('    type: Stdout\n', '    type: PgLambda\n'), { fileName: 'ext.yaml', env: {}, cwd: '/tmp' }),
+      parseStreamConfig(postgresSource().replace('    type: Stdout\n', '    type: PgLambda\n    pgLambda:\n      scriptFrom: {file: missing.js}\n'), { fileName: 'ext.yaml', env: {}, cwd: '/tmp' }),
     );
     expect(error.code).toBe('CONFIG_INVALID');
     expect(error.message.split('\n')).toStrictEqual([
-      'ext.yaml:17: spec.target.type: PgLambda is not supported by this version of pgcdc (supported: Stdout, File, Postgres, CloudEvent, SGCluster)',
+      'ext.yaml:19: spec.target.pgLambda.scriptFrom.file is "missing.js" (/tmp/missing.js), which does not exist; expected a readable file holding the script',
       'ext.yaml:10: spec.source.postgres.username refers to key "user" of secret "db-creds", which cannot be found: no secrets directory was given, and the environment variable PGCDC_SECRET_DB_CREDS_USER is not set',
       'ext.yaml:13: spec.source.postgres.password refers to key "password" of secret "db-creds", which cannot be found: no secrets directory was given, and the environment variable PGCDC_SECRET_DB_CREDS_PASSWORD is not set',
     ]);

@@ -181,7 +181,7 @@ describe('SGStream documents', () => {
     expect(error.code).toBe('CONFIG_INVALID');
     expect(error.message.split('\n')).toStrictEqual([
       'sg.yaml:48: spec.target.cloudEvent.http.url is "ftp://events.example.com"; expected an http:// or https:// URL',
-      'sg.yaml:57: spec.target.pgLambda.scriptFrom has both secretKeyRef and configMapKeyRef; expected exactly one of them',
+      'sg.yaml:57: spec.target.pgLambda.scriptFrom has 2 of file, configMapKeyRef and secretKeyRef; expected exactly one of them',
       'sg.yaml:76: spec.target.sgCluster.debeziumProperties.batchSize is "many" (a string); expected an integer',
       'sg.yaml:89: spec.pods.persistentVolume.size is "10GB"; expected a size in Mi, Gi or Ti, e.g. 1Gi',
       'sg.yaml:120: spec.pods.scheduling.topologySpreadConstraints[0].maxSkew is missing; expected an integer',

@@ -1,8 +1,8 @@
 /**
  * Every SGStream example of the StackGres "creating streams" guide (kept as written in
  * fixtures/stackgres-guide-examples.yaml): as written, those with an SGCluster target must load
- * into exactly the expected StreamConfig with a Postgres target, the others must validate and
- * stop at their unsupported target; with a File or Stdout target substituted, each must load into
+ * into exactly the expected StreamConfig with a Postgres target, the others into their CloudEvent
+ * or PgLambda target; with a File or Stdout target substituted, each must load into
  * exactly the expected StreamConfig.
  */
 import { readFileSync } from 'node:fs';
@@ -184,14 +184,22 @@ describe('SGStream examples of the StackGres guide', () => {
     expect(config.warnings).toStrictEqual([]);
   });
 
-  it.each([
-    ['lambda-stream', 'script: |', 11, 'PgLambda'],
-    ['lambda-stream', 'scriptFrom', 22, 'PgLambda'],
-  ])('%s %s as written validates, then stops at its %s target', async (name, marker, line, type) => {
-    const error = await rejection(load(example(name, marker)));
-    expect(error.code).toBe('CONFIG_INVALID');
-    expect(error.message).toBe(`stream.yaml:${line}: spec.target.type: ${type} is not supported by this version of pgcdc (supported: Stdout, File, Postgres, CloudEvent, SGCluster)`);
-    expect(error.hint).toBe('write to a file or standard output instead, e.g. target: {type: File, file: {path: changes.jsonl}}');
+  it('lambda-stream script: | as written: a PgLambda target running the inline script, the knative keys warned about', async () => {
+    const config = await load(example('lambda-stream', 'script: |'));
+    // pgcdc's defaults for every other setting (see test/function-target/pglambda-target.test.ts).
+    expect(config.target).toMatchObject({ type: 'PgLambda', origin: 'spec.target.pgLambda.script', retryLimit: undefined });
+    expect((config.target as { script: string }).script).toContain("response.end('OK');");
+    expect(config.warnings).toStrictEqual([
+      'spec.target.pgLambda.knative.http.connectTimeout is accepted but not applied by pgcdc (pgcdc runs the script itself, not as a Knative Service)',
+      'spec.target.pgLambda.knative.http.readTimeout is accepted but not applied by pgcdc (pgcdc runs the script itself, not as a Knative Service)',
+    ]);
+  });
+
+  it('lambda-stream scriptFrom as written: the script from its ConfigMap (PGCDC_CONFIGMAP_*), the ConfigMap document ignored', async () => {
+    const script = "response.writeHead(200);\nresponse.end('OK');\n";
+    const config = await parseStreamConfig(example('lambda-stream', 'scriptFrom'), { fileName: 'stream.yaml', cwd: CWD, env: { ...ENV, PGCDC_CONFIGMAP_LAMBDA_SCRIPT_HANDLER_JS: script } });
+    expect(config.target).toMatchObject({ type: 'PgLambda', script, origin: 'key "handler.js" of ConfigMap "lambda-script"' });
+    expect(config.warnings).toStrictEqual(['the document at line 1 (v1 ConfigMap lambda-script) is ignored']);
   });
 
   it('migration-stream as written: SGCluster to SGCluster, the database of each from the document', async () => {

@@ -39,13 +39,35 @@ async function build(settings: unknown, context: Partial<PgLambdaBuildContext> =
   const validation = validateWithSchema(pgLambdaTargetSettingsSchema, settings);
   if (!validation.ok) throw new Error(validation.issues.map((issue) => issue.text).join('\n'));
   const problems = new ConfigProblems();
-  const target = await buildPgLambdaTarget(validation.data, AT, { cwd: dir, env: {}, secretsDir: undefined, ...context }, problems);
+  const target = await buildPgLambdaTarget(validation.data, AT, { cwd: dir, env: {}, secretsDir: undefined, streamName: 'lambda', ...context }, problems);
   return { target, problems };
 }
 
 describe('pgLambda settings', () => {
-  it('default to javascript, 128 MB and 5 s', async () => {
-    expect((await build({ script: SCRIPT })).target).toEqual({ type: 'PgLambda', script: SCRIPT, origin: 'spec.target.pgLambda.script', memoryLimitMb: 128, timeoutMs: 5000 });
+  it('default to javascript, 128 MB and 5 s, retries for ever backing off up to 60 s, dead letters in the state directory', async () => {
+    expect((await build({ script: SCRIPT })).target).toEqual({
+      type: 'PgLambda',
+      script: SCRIPT,
+      origin: 'spec.target.pgLambda.script',
+      memoryLimitMb: 128,
+      timeoutMs: 5000,
+      retryLimit: undefined,
+      retryBackoffDelaySeconds: 60,
+      deadLetter: { policy: 'dead-letter', store: { kind: 'file', path: undefined } },
+    });
+  });
+
+  it("apply knative.http's retryLimit and retryBackoffDelay, warn about every other knative key, and take deadLetter", async () => {
+    const { target, problems } = await build({
+      script: SCRIPT,
+      knative: { annotations: { a: 'b' }, labels: { c: 'd' }, http: { url: 'http://fn.default.svc', connectTimeout: '1s', retryLimit: 3, retryBackoffDelay: 2 } },
+      deadLetter: { policy: 'stop', file: 'letters.ndjson' },
+    });
+    expect(target).toMatchObject({ retryLimit: 3, retryBackoffDelaySeconds: 2, deadLetter: { policy: 'stop', store: { kind: 'file', path: path.join(dir, 'letters.ndjson') } } });
+    const reason = 'is accepted but not applied by pgcdc (pgcdc runs the script itself, not as a Knative Service)';
+    expect(problems.warningsInOrder({ fileName: undefined, lineOf: () => undefined })).toEqual(
+      ['annotations', 'labels', 'http.url', 'http.connectTimeout'].map((key) => `spec.target.pgLambda.knative.${key} ${reason}`),
+    );
   });
 
   it('need exactly one of script and scriptFrom', () => {

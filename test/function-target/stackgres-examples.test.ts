@@ -40,12 +40,12 @@ afterAll(async () => {
   await rm(configMapsDir, { recursive: true, force: true });
 });
 
-/** The example's target, read and built as pgcdc will when the PgLambda target is registered. */
+/** The example's target, read and built as pgcdc does for spec.target.pgLambda. */
 async function buildExample(stream: Record<string, any>): Promise<{ target: PgLambdaTargetConfig; warnings: string[] }> {
   const validation = validateWithSchema(pgLambdaTargetSettingsSchema, stream.spec.target.pgLambda);
   if (!validation.ok) throw new Error(validation.issues.map((issue) => issue.text).join('\n'));
   const problems = new ConfigProblems();
-  const target = await buildPgLambdaTarget(validation.data, AT, { cwd: '/work/streams', env: {}, secretsDir: undefined, configMapsDir }, problems);
+  const target = await buildPgLambdaTarget(validation.data, AT, { cwd: '/work/streams', env: {}, secretsDir: undefined, configMapsDir, streamName: 'lambda-stream' }, problems);
   expect(problems.issues).toEqual([]);
   if (target === undefined) throw new Error('no target');
   return { target, warnings: problems.warningsInOrder({ fileName: undefined, lineOf: () => undefined }) };
@@ -78,7 +78,9 @@ describe('the StackGres guide PgLambda examples', () => {
     const { target, warnings } = await buildExample(PGLAMBDA_STREAMS[0]);
     expect(target).toMatchObject({ type: 'PgLambda', origin: 'spec.target.pgLambda.script', memoryLimitMb: 128, timeoutMs: 5000 });
     expect(target.script).toBe(PGLAMBDA_STREAMS[0].spec.target.pgLambda.script);
-    expect(warnings).toEqual(['spec.target.pgLambda.knative is accepted but not applied by pgcdc (pgcdc runs the script itself, not as a Knative Service)']);
+    expect(warnings).toEqual(
+      ['connectTimeout', 'readTimeout'].map((key) => `spec.target.pgLambda.knative.http.${key} is accepted but not applied by pgcdc (pgcdc runs the script itself, not as a Knative Service)`),
+    );
 
     const { answers, logged } = await run(target, [INSERT, UPDATE, DELETE]);
     expect(answers).toEqual([OK, OK, OK]);

@@ -5,9 +5,8 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseStreamConfig } from '../../src/config/load-stream-config.js';
 import type { StreamConfig } from '../../src/config/stream-config.js';
-import { tempDir } from './stream-fixtures.js';
+import { targetStream, tempDir } from './stream-fixtures.js';
 
 let counter = 0;
 
@@ -24,26 +23,14 @@ export interface CloudEventStreamOptions {
 }
 
 export async function cloudEventStream(options: CloudEventStreamOptions): Promise<{ config: StreamConfig; specFile: string; dir: string }> {
-  const dir = tempDir('pgcdc-ce-');
-  const name = options.name ?? `ce${process.pid}x${++counter}`;
-  const spec = {
-    apiVersion: 'pgcdc/v1',
-    kind: 'Stream',
-    metadata: { name },
-    spec: {
-      source: { type: 'Postgres', postgres: { url: options.url, snapshotMode: 'never', ...options.source } },
-      target: {
-        type: 'CloudEvent',
-        cloudEvent: { http: { url: options.receiverUrl, retryBackoffDelay: 0, ...options.http }, ...options.cloudEvent },
-      },
-      maxRetries: options.maxRetries ?? 0,
-      stateDir: path.join(dir, 'state'),
-    },
-  };
-  const specFile = path.join(dir, 'stream.yaml');
-  const text = JSON.stringify(spec, null, 2);
-  fs.writeFileSync(specFile, text);
-  return { config: await parseStreamConfig(text, { fileName: specFile, cwd: dir }), specFile, dir };
+  return targetStream({
+    url: options.url,
+    name: options.name ?? `ce${process.pid}x${++counter}`,
+    dir: tempDir('pgcdc-ce-'),
+    target: { type: 'CloudEvent', cloudEvent: { http: { url: options.receiverUrl, retryBackoffDelay: 0, ...options.http }, ...options.cloudEvent } },
+    ...(options.source === undefined ? {} : { source: options.source }),
+    maxRetries: options.maxRetries ?? 0,
+  });
 }
 
 /** A self-signed certificate for 127.0.0.1 (and `localhost`), made with openssl. */

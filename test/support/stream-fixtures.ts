@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseStreamConfig } from '../../src/config/load-stream-config.js';
+import { parseStreamConfig, type StreamConfigOptions } from '../../src/config/load-stream-config.js';
 import type { StreamConfig } from '../../src/config/stream-config.js';
 
 let counter = 0;
@@ -44,6 +44,39 @@ export async function fileStream(options: TestStreamOptions): Promise<{ config: 
   const text = JSON.stringify(spec, null, 2); // JSON is YAML
   fs.writeFileSync(specFile, text);
   return { config: await parseStreamConfig(text, { fileName: specFile }), specFile, outFile, dir };
+}
+
+export interface TargetStreamOptions {
+  readonly url: string;
+  /** `spec.target` of the document. */
+  readonly target: Record<string, unknown>;
+  readonly name: string;
+  readonly dir: string;
+  /** Keys of spec.source.postgres besides url (snapshotMode defaults to never). */
+  readonly source?: Record<string, unknown>;
+  readonly maxRetries?: number;
+  /** How the spec is loaded besides `cwd` (a secrets or config maps directory). */
+  readonly load?: StreamConfigOptions;
+}
+
+/** Writes a native stream spec to `<dir>/stream.yaml` (state in `<dir>/state`) and returns it parsed from `dir`. */
+export async function targetStream(options: TargetStreamOptions): Promise<{ config: StreamConfig; specFile: string; dir: string }> {
+  const { dir } = options;
+  const spec = {
+    apiVersion: 'pgcdc/v1',
+    kind: 'Stream',
+    metadata: { name: options.name },
+    spec: {
+      source: { type: 'Postgres', postgres: { url: options.url, snapshotMode: 'never', ...options.source } },
+      target: options.target,
+      maxRetries: options.maxRetries ?? 0,
+      stateDir: path.join(dir, 'state'),
+    },
+  };
+  const specFile = path.join(dir, 'stream.yaml');
+  const text = JSON.stringify(spec, null, 2); // JSON is YAML
+  fs.writeFileSync(specFile, text);
+  return { config: await parseStreamConfig(text, { ...options.load, fileName: specFile, cwd: dir }), specFile, dir };
 }
 
 /** Parses every line of an NDJSON file (missing file = no lines). */

@@ -8,6 +8,7 @@ import type { Command } from 'commander';
 import { runStream } from '../../pipeline/run-stream.js';
 import { parseLsn } from '../../source/lsn.js';
 import { loadSpec, loggerFor, withSpecOptions, type SpecOptions } from '../cli-context.js';
+import { needsSandboxRelaunch, relaunchWithoutSnapshot } from '../sandbox-relaunch.js';
 
 export function runCommand(program: Command): void {
   withSpecOptions(program.command('run').description('stream changes to the target until stopped'))
@@ -15,6 +16,10 @@ export function runCommand(program: Command): void {
     .action(async (options: SpecOptions & { stopAt?: string }, command: Command) => {
       const logger = loggerFor(command);
       const config = await loadSpec(options);
+      if (needsSandboxRelaunch(config)) {
+        process.exitCode = await relaunchWithoutSnapshot();
+        return;
+      }
       const stopAt = options.stopAt === undefined ? undefined : options.stopAt === 'now' ? 'now' : parseLsn(options.stopAt);
       const controller = new AbortController();
       let signals = 0;

@@ -8,12 +8,14 @@
  * around it in structured form, or the data alone for binary mode); the batch keeps each record's
  * bounds, ordering key and id for the dispatcher.
  */
+import type { StreamConfig } from '../../config/stream-config.js';
 import type { TupleRef } from '../../decoding/pgoutput-messages.js';
 import { JsonWriter } from '../../encoding/json-writer.js';
 import { DebeziumJsonEncoder, type DebeziumEncoderOptions } from '../../events/debezium-json-encoder.js';
 import { rowKeyHash, textHash } from '../../events/event-key-hash.js';
 import type { StreamEvent, TableInfo, TransactionInfo } from '../../events/stream-event.js';
 import { writeKeyJson } from '../../events/tuple-json.js';
+import { PGCDC_VERSION } from '../../version.js';
 import { BARRIER, type DispatchItems } from '../delivery/ordered-dispatch.js';
 
 export const CHANGE_EVENT_TYPE = 'io.debezium.connector.postgresql.DataChangeEvent';
@@ -73,6 +75,12 @@ export class CloudEventBatch implements DispatchItems {
     return this.#ids[index]!;
   }
 
+  /** The WAL position of record `index`; undefined for BEGIN/END records. */
+  lsn(index: number): number | undefined {
+    const lsn = this.#lsns[index]!;
+    return lsn >= 0 ? lsn : undefined;
+  }
+
   /** Every attribute of record `index` but `data`, in order. */
   attributes(index: number): Attribute[] {
     const pairs: Attribute[] = [['specversion', '1.0'], ['id', this.#ids[index]!], ...this.#attributes[index]!.pairs];
@@ -83,6 +91,18 @@ export class CloudEventBatch implements DispatchItems {
 }
 
 export class CloudEventRenderer {
+  /** The renderer of a stream's events: its name, database and event settings. */
+  static forStream(stream: StreamConfig, structured: boolean): CloudEventRenderer {
+    return new CloudEventRenderer({
+      serverName: stream.name,
+      database: stream.source.connection.database,
+      version: PGCDC_VERSION,
+      transactionMetadata: stream.source.provideTransactionMetadata,
+      skippedOperations: stream.source.skippedOperations,
+      structured,
+    });
+  }
+
   readonly #options: CloudEventRendererOptions;
   readonly #encoder: DebeziumJsonEncoder;
   readonly #writer = new JsonWriter(1024 * 1024);

@@ -5,16 +5,12 @@
  * machinery (targets/delivery). A write resolves once every event of the batch was accepted by
  * the receiver or durably set aside, so the slot never advances past an undelivered event.
  */
-import path from 'node:path';
 import type { CloudEventTargetConfig, StreamConfig } from '../../config/stream-config.js';
-import { PgcdcError } from '../../errors/pgcdc-error.js';
 import type { EventBatch } from '../../events/stream-event.js';
 import type { Logger } from '../../logging/logger.js';
-import { PGCDC_VERSION } from '../../version.js';
-import { DeadLetterFile } from '../delivery/dead-letter-file.js';
+import { deadLetterSetup } from '../delivery/dead-letter-setup.js';
 import type { DeadLetterStore } from '../delivery/dead-letter-store.js';
-import { DeadLetterTable } from '../delivery/dead-letter-table.js';
-import { type DeadLetterHandling, type DeliveryChannel, ReliableDelivery } from '../delivery/reliable-delivery.js';
+import { type DeliveryChannel, ReliableDelivery } from '../delivery/reliable-delivery.js';
 import { sgStreamRetryPolicy } from '../delivery/retry-backoff.js';
 import { HttpEndpoint } from '../http/http-endpoint.js';
 import type { Target, TargetBatching } from '../target.js';
@@ -41,14 +37,7 @@ export class CloudEventTarget implements Target {
     this.#config = config;
     const batched = config.mode === 'batched';
     this.batching = batched && config.lingerMs > 0 ? { events: config.batchSize, lingerMs: config.lingerMs } : undefined;
-    this.#renderer = new CloudEventRenderer({
-      serverName: stream.name,
-      database: stream.source.connection.database,
-      version: PGCDC_VERSION,
-      transactionMetadata: stream.source.provideTransactionMetadata,
-      skippedOperations: stream.source.skippedOperations,
-      structured: config.mode !== 'binary',
-    });
+    this.#renderer = CloudEventRenderer.forStream(stream, config.mode !== 'binary');
     this.#endpoint = new HttpEndpoint({
       url: config.url,
       connectTimeoutMs: config.connectTimeoutMs,
@@ -61,8 +50,8 @@ export class CloudEventTarget implements Target {
       name: 'the CloudEvent receiver',
       settings: { url: `${SETTINGS}.http.url`, caCertificate: `${SETTINGS}.http.caCertificate` },
     });
-    this.#store = config.deadLetter.policy === 'dead-letter' ? deadLetterStore(config, stream) : undefined;
-    const deadLetter: DeadLetterHandling = this.#store ? { policy: 'dead-letter', store: this.#store } : { policy: 'stop' };
+    const deadLetter = deadLetterSetup(config.deadLetter, stream, SETTINGS);
+    this.#store = deadLetter.store;
     this.#delivery = new ReliableDelivery({
       limits: {
         concurrency: config.concurrency,
@@ -71,7 +60,7 @@ export class CloudEventTarget implements Target {
       },
       retry: sgStreamRetryPolicy(config.retryLimit, config.retryBackoffDelaySeconds),
       maxItemBytes: config.maxEventBytes,
-      deadLetter,
+      deadLetter: deadLetter.handling,
       logger,
       itemName: 'CloudEvent',
       policySetting: `${SETTINGS}.deadLetter.policy`,
@@ -164,17 +153,4 @@ export function percentEncodeHeaderValue(value: string): string {
 
 function lowerCaseKeys(headers: Readonly<Record<string, string>>): Record<string, string> {
   return Object.fromEntries(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value]));
-}
-
-/** The dead-letter store of the settings: a file (by default in the state directory) or a table. */
-function deadLetterStore(config: CloudEventTargetConfig, stream: StreamConfig): DeadLetterStore {
-  const store = config.deadLetter.store;
-  if (store.kind === 'file') return new DeadLetterFile(store.path ?? path.join(stream.stateDir, 'dead-letters.ndjson'));
-  const source = stream.source.connection;
-  if (store.connection.host === source.host && store.connection.port === source.port && store.connection.database === source.database) {
-    throw new PgcdcError('CONFIG_INVALID', `${SETTINGS}.deadLetter.table.url is the source database ${source.database}: dead letters written there would be captured and sent again`, {
-      hint: 'put the dead-letter table in another database, or use deadLetter.file',
-    });
-  }
-  return new DeadLetterTable({ connection: store.connection, table: store.table, stream: stream.name });
 }
