@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { secretKeyRefSchema, stringMapSchema } from './common-schemas.js';
-import { sgStreamHttpShape } from './cloudevent-target.js';
+import { sgStreamHttpShape } from './http-delivery-settings.js';
 
 const keyRefSchema = z.strictObject({ name: z.string().optional(), key: z.string().optional() });
 

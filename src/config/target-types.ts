@@ -8,6 +8,7 @@ import { type ConfigPath, type ConfigProblems, formatPath } from './config-issue
 import { buildCloudEventTarget, cloudEventTargetSettingsSchema } from './cloudevent-target.js';
 import { buildPostgresTarget, postgresTargetSettingsSchema } from './postgres-target.js';
 import type { RecordFormat, TargetConfig, TargetType } from './stream-config.js';
+import { buildWebhookTarget, webhookTargetSettingsSchema } from './webhook-target.js';
 
 export const RECORD_FORMATS = ['value', 'record'] as const satisfies readonly RecordFormat[];
 
@@ -78,6 +79,12 @@ export const TARGET_TYPES = {
     sectionRequired: true,
     schema: cloudEventTargetSettingsSchema,
     build: buildCloudEventTarget,
+  }),
+  Webhook: defineTargetType({
+    section: 'webhook',
+    sectionRequired: false,
+    schema: webhookTargetSettingsSchema,
+    build: buildWebhookTarget,
   }),
 } satisfies { readonly [T in TargetType]: TargetTypeDefinition<T, z.ZodType> };
 

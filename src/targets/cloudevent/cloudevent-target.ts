@@ -5,18 +5,14 @@
  * machinery (targets/delivery). A write resolves once every event of the batch was accepted by
  * the receiver or durably set aside, so the slot never advances past an undelivered event.
  */
-import path from 'node:path';
 import type { CloudEventTargetConfig, StreamConfig } from '../../config/stream-config.js';
-import { PgcdcError } from '../../errors/pgcdc-error.js';
 import type { EventBatch } from '../../events/stream-event.js';
 import type { Logger } from '../../logging/logger.js';
 import { PGCDC_VERSION } from '../../version.js';
-import { DeadLetterFile } from '../delivery/dead-letter-file.js';
 import type { DeadLetterStore } from '../delivery/dead-letter-store.js';
-import { DeadLetterTable } from '../delivery/dead-letter-table.js';
-import { type DeadLetterHandling, type DeliveryChannel, ReliableDelivery } from '../delivery/reliable-delivery.js';
-import { sgStreamRetryPolicy } from '../delivery/retry-backoff.js';
+import type { DeliveryChannel, ReliableDelivery } from '../delivery/reliable-delivery.js';
 import { HttpEndpoint } from '../http/http-endpoint.js';
+import { deadLetterStore, endpointOptions, httpReliableDelivery, lowerCaseKeys } from '../http/http-delivery-setup.js';
 import type { Target, TargetBatching } from '../target.js';
 import { type CloudEventBatch, CloudEventRenderer } from './cloudevent-records.js';
 
@@ -49,33 +45,16 @@ export class CloudEventTarget implements Target {
       skippedOperations: stream.source.skippedOperations,
       structured: config.mode !== 'binary',
     });
-    this.#endpoint = new HttpEndpoint({
-      url: config.url,
-      connectTimeoutMs: config.connectTimeoutMs,
-      readTimeoutMs: config.readTimeoutMs,
-      connections: config.concurrency,
-      successStatus: config.successStatus,
-      retryClientErrors: config.retryClientErrors,
-      caCertificate: config.caCertificate,
-      skipHostnameVerification: config.skipHostnameVerification,
-      name: 'the CloudEvent receiver',
-      settings: { url: `${SETTINGS}.http.url`, caCertificate: `${SETTINGS}.http.caCertificate` },
-    });
-    this.#store = config.deadLetter.policy === 'dead-letter' ? deadLetterStore(config, stream) : undefined;
-    const deadLetter: DeadLetterHandling = this.#store ? { policy: 'dead-letter', store: this.#store } : { policy: 'stop' };
-    this.#delivery = new ReliableDelivery({
-      limits: {
-        concurrency: config.concurrency,
-        maxGroupItems: batched ? config.batchSize : 1,
-        maxGroupBytes: batched ? config.batchMaxBytes : Number.MAX_SAFE_INTEGER,
-      },
-      retry: sgStreamRetryPolicy(config.retryLimit, config.retryBackoffDelaySeconds),
-      maxItemBytes: config.maxEventBytes,
-      deadLetter,
-      logger,
-      itemName: 'CloudEvent',
-      policySetting: `${SETTINGS}.deadLetter.policy`,
-    });
+    this.#endpoint = new HttpEndpoint(
+      endpointOptions(config, config.url, 'the CloudEvent receiver', { url: `${SETTINGS}.http.url`, caCertificate: `${SETTINGS}.http.caCertificate` }),
+    );
+    this.#store = deadLetterStore(config, stream, SETTINGS);
+    this.#delivery = httpReliableDelivery(
+      config,
+      this.#store,
+      { maxGroupItems: batched ? config.batchSize : 1, maxGroupBytes: batched ? config.batchMaxBytes : Number.MAX_SAFE_INTEGER },
+      { logger, itemName: 'CloudEvent', settingsPath: SETTINGS },
+    );
     this.#headers = { ...lowerCaseKeys(config.headers), 'content-type': batched ? BATCH_CONTENT_TYPE : STRUCTURED_CONTENT_TYPE };
   }
 
@@ -160,21 +139,4 @@ export function percentEncodeHeaderValue(value: string): string {
     out += byte > 0x20 && byte < 0x7f && byte !== 0x22 && byte !== 0x25 ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
   }
   return out;
-}
-
-function lowerCaseKeys(headers: Readonly<Record<string, string>>): Record<string, string> {
-  return Object.fromEntries(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value]));
-}
-
-/** The dead-letter store of the settings: a file (by default in the state directory) or a table. */
-function deadLetterStore(config: CloudEventTargetConfig, stream: StreamConfig): DeadLetterStore {
-  const store = config.deadLetter.store;
-  if (store.kind === 'file') return new DeadLetterFile(store.path ?? path.join(stream.stateDir, 'dead-letters.ndjson'));
-  const source = stream.source.connection;
-  if (store.connection.host === source.host && store.connection.port === source.port && store.connection.database === source.database) {
-    throw new PgcdcError('CONFIG_INVALID', `${SETTINGS}.deadLetter.table.url is the source database ${source.database}: dead letters written there would be captured and sent again`, {
-      hint: 'put the dead-letter table in another database, or use deadLetter.file',
-    });
-  }
-  return new DeadLetterTable({ connection: store.connection, table: store.table, stream: stream.name });
 }
