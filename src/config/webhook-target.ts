@@ -35,6 +35,9 @@ const subscriptionStoreSchema = z
   })
   .describe('Where the subscriptions are stored.');
 
+/** Shortest fallback reload interval (each reload is a query). */
+const MIN_POLL_INTERVAL_MS = 1000;
+
 /** `spec.target.webhook`. */
 export const webhookTargetSettingsSchema = z
   .strictObject({
@@ -42,11 +45,12 @@ export const webhookTargetSettingsSchema = z
       .enum(WEBHOOK_PAYLOADS)
       .default('pgstream')
       .describe('Request body: `pgstream` wraps the Debezium change event as pgstream does its events, `{"Data": <event>}`; `debezium` sends the change event alone.'),
-    subscriptionServer: subscriptionServerSchema.default({ enabled: true, listenAddress: '127.0.0.1:9900', readTimeout: '5s' }),
-    subscriptionStore: subscriptionStoreSchema.default({ pollInterval: '30s' }),
+    subscriptionServer: subscriptionServerSchema.default({ enabled: true, listenAddress: '127.0.0.1:9900', readTimeout: '5s' }).meta({ defaultText: 'the defaults below' }),
+    subscriptionStore: subscriptionStoreSchema.default({ pollInterval: '30s' }).meta({ defaultText: 'the defaults below' }),
     http: z
       .strictObject(httpDeliveryShape)
       .default({ retryBackoffDelay: 60, successStatus: '2xx', retryClientErrors: false, concurrency: 8 })
+      .meta({ defaultText: 'the defaults below' })
       .describe("How notifications are POSTed to the subscribers' URLs: one event per request, in order per subscriber and row."),
     maxEventBytes: maxEventBytesSchema,
     deadLetter: deadLetterSchema.default({ policy: 'dead-letter' }),
@@ -71,6 +75,11 @@ export async function buildWebhookTarget(
       ? undefined
       : connectionFromUrl(store.url, [...at, 'subscriptionStore', 'url'], `pgcdc-${context.streamName}-webhooks`, context.cwd, problems).then((connection) => connection ?? null),
   ]);
+  const pollIntervalMs = parseDurationMs(store.pollInterval)!;
+  if (pollIntervalMs < MIN_POLL_INTERVAL_MS) {
+    problems.add([...at, 'subscriptionStore', 'pollInterval'], `is ${JSON.stringify(store.pollInterval)}; expected a duration of at least 1s, e.g. 30s`);
+    return undefined;
+  }
   if (delivery === undefined || subscriptionDatabase === null) return undefined;
   const address = parseListenAddress(server.listenAddress)!;
   return {
@@ -78,7 +87,7 @@ export async function buildWebhookTarget(
     payload: settings.payload,
     subscriptionServer: server.enabled ? { host: address.host, port: address.port, readTimeoutMs: parseDurationMs(server.readTimeout)! } : undefined,
     subscriptionDatabase,
-    subscriptionPollIntervalMs: parseDurationMs(store.pollInterval)!,
+    subscriptionPollIntervalMs: pollIntervalMs,
     ...delivery,
   };
 }

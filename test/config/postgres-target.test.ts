@@ -431,7 +431,7 @@ describe('SGStream SGCluster targets', () => {
   it('leave PgLambda targets unsupported, SGCluster listed among the supported types', async () => {
     const error = await failure(loadSg(sgStreamDoc('', '    type: PgLambda\n    sgCluster:\n      name: target-cluster\n')));
     expect(error.code).toBe('CONFIG_INVALID');
-    expect(error.message).toBe('sg.yaml:11: spec.target.type: PgLambda is not supported by this version of pgcdc (supported: Stdout, File, Postgres, CloudEvent, SGCluster)');
+    expect(error.message).toBe('sg.yaml:11: spec.target.type: PgLambda is not supported by this version of pgcdc (supported: Stdout, File, Postgres, CloudEvent, Webhook, SGCluster)');
   });
 
   it('also take the native postgres section (type: Postgres), its URL problems at spec.target.postgres.url', async () => {

@@ -117,7 +117,7 @@ describe('secret references', () => {
     );
     expect(error.code).toBe('CONFIG_INVALID');
     expect(error.message.split('\n')).toStrictEqual([
-      'ext.yaml:17: spec.target.type: PgLambda is not supported by this version of pgcdc (supported: Stdout, File, Postgres, CloudEvent, SGCluster)',
+      'ext.yaml:17: spec.target.type: PgLambda is not supported by this version of pgcdc (supported: Stdout, File, Postgres, CloudEvent, Webhook, SGCluster)',
       'ext.yaml:10: spec.source.postgres.username refers to key "user" of secret "db-creds", which cannot be found: no secrets directory was given, and the environment variable PGCDC_SECRET_DB_CREDS_USER is not set',
       'ext.yaml:13: spec.source.postgres.password refers to key "password" of secret "db-creds", which cannot be found: no secrets directory was given, and the environment variable PGCDC_SECRET_DB_CREDS_PASSWORD is not set',
     ]);

@@ -190,7 +190,7 @@ describe('SGStream examples of the StackGres guide', () => {
   ])('%s %s as written validates, then stops at its %s target', async (name, marker, line, type) => {
     const error = await rejection(load(example(name, marker)));
     expect(error.code).toBe('CONFIG_INVALID');
-    expect(error.message).toBe(`stream.yaml:${line}: spec.target.type: ${type} is not supported by this version of pgcdc (supported: Stdout, File, Postgres, CloudEvent, SGCluster)`);
+    expect(error.message).toBe(`stream.yaml:${line}: spec.target.type: ${type} is not supported by this version of pgcdc (supported: Stdout, File, Postgres, CloudEvent, Webhook, SGCluster)`);
     expect(error.hint).toBe('write to a file or standard output instead, e.g. target: {type: File, file: {path: changes.jsonl}}');
   });
 
