@@ -27,6 +27,34 @@ export async function startBenchServer(major = Number(process.env.PGCDC_BENCH_PG
 
 export const BENCH_TABLE = 'create table bench (id bigserial primary key, a int, b text, c timestamptz, d numeric(12,2))';
 
+/**
+ * A connected admin client on a database holding the benchmark table, its publication `bench_pub`
+ * and a pgoutput slot for each name in `slots` (created before the workload, so each decodes it).
+ */
+export async function prepareBenchSource(url, slots) {
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  await admin.query(BENCH_TABLE);
+  await admin.query('create publication bench_pub for table bench');
+  for (const slot of slots) await admin.query(`select pg_create_logical_replication_slot($1, 'pgoutput')`, [slot]);
+  return admin;
+}
+
+/**
+ * The workload scaled by `PGCDC_BENCH_SCALE` (1: 1,000,000 inserts, 500,000 updates), then a
+ * checkpoint; returns the counts and the WAL position after it (`--stop-at`, `--endpos`).
+ */
+export async function runScaledWorkload(admin, url) {
+  const scale = Number(process.env.PGCDC_BENCH_SCALE ?? 1);
+  const inserts = Math.round(1_000_000 * scale);
+  const updates = Math.round(500_000 * scale);
+  console.error(`workload: ${inserts} inserts then ${updates} updates…`);
+  await runBenchWorkload(url, { inserts, updates });
+  await admin.query('checkpoint');
+  const endLsn = (await admin.query('select pg_current_wal_lsn()::text as lsn')).rows[0].lsn;
+  return { inserts, updates, events: inserts + updates, endLsn };
+}
+
 /** 1,000,000 inserts then 500,000 updates, in transactions of `rowsPerTransaction` rows. */
 export async function runBenchWorkload(url, { inserts = 1_000_000, updates = 500_000, rowsPerTransaction = 1000 } = {}) {
   const client = new pg.Client({ connectionString: url });

@@ -9,6 +9,7 @@ const available = {
   load: './postgres-load.mjs',
   cloudevents: './cloudevents-throughput.mjs',
   'cloudevents-latency': './cloudevents-latency.mjs',
+  webhooks: './webhook-throughput.mjs',
 };
 const names = process.argv.slice(2).length > 0 ? process.argv.slice(2) : Object.keys(available);
 for (const name of names) {

@@ -51,9 +51,7 @@ export class EventIds {
   #snapshotReadId(table: TableInfo, lsn: number, row: TupleRef): string {
     const w = this.#keyWriter;
     writeKeyJson(w, table, row);
-    const chunks = w.take();
-    const key = chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8');
-    w.recycle();
+    const key = w.takeCopy().toString('utf8');
     return `${lsn}:${table.schema}.${table.table}:${key}`;
   }
 }

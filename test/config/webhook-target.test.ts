@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { parseStreamConfig } from '../../src/config/load-stream-config.js';
-import { PgcdcError } from '../../src/errors/pgcdc-error.js';
+import { failure } from '../support/expected-failures.js';
 
 const NATIVE = `apiVersion: pgcdc/v1
 kind: Stream
@@ -21,15 +21,6 @@ spec:
 `;
 
 const load = (webhook: string) => parseStreamConfig(`${NATIVE}${webhook === '' ? '' : `    webhook:\n${webhook}`}`, { fileName: 'wh.yaml', env: {}, cwd: '/srv' });
-
-async function failure(promise: Promise<unknown>): Promise<PgcdcError> {
-  const error = await promise.then(
-    () => undefined,
-    (reason: unknown) => reason,
-  );
-  expect(error).toBeInstanceOf(PgcdcError);
-  return error as PgcdcError;
-}
 
 describe('Webhook target settings', () => {
   it('need no section: the API on 127.0.0.1:9900, subscriptions in the source database, pgstream envelope', async () => {

@@ -5,7 +5,7 @@
  * retries while the slot stays before the undelivered change; a 4xx goes to the dead-letter file
  * and the stream goes on; after kill -9, only the unacknowledged tail comes again.
  */
-import net from 'node:net';
+import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseStreamConfig } from '../../src/config/load-stream-config.js';
@@ -16,19 +16,11 @@ import { SubscriptionStore } from '../../src/targets/webhook/subscription-store.
 import { runCli, startCli } from '../support/cli.js';
 import { type Answer, CloudEventReceiver } from '../support/cloudevent-receiver.js';
 import { connectionConfigFor } from '../support/connection.js';
+import { freePort } from '../support/expected-failures.js';
 import { createDatabase, sql, useTestServer, waitFor } from '../support/postgres.js';
 import { readEvents, tempDir } from '../support/stream-fixtures.js';
 
 let counter = 0;
-
-/** A port free now (the subscription server is told to listen on it). */
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 /** A webhook stream spec written to a temporary directory. */
 async function webhookStream(url: string, webhook: Record<string, unknown> = {}): Promise<{ config: StreamConfig; specFile: string; apiUrl: string }> {
@@ -47,7 +39,7 @@ async function webhookStream(url: string, webhook: Record<string, unknown> = {})
   };
   const specFile = path.join(dir, 'stream.yaml');
   const text = JSON.stringify(spec, null, 2);
-  (await import('node:fs')).writeFileSync(specFile, text);
+  fs.writeFileSync(specFile, text);
   return { config: await parseStreamConfig(text, { fileName: specFile, cwd: dir }), specFile, apiUrl: `http://127.0.0.1:${port}` };
 }
 

@@ -119,9 +119,7 @@ export class CloudEventRenderer {
     const w = this.#writer;
     this.#encoder.encode(events, w);
     this.#starts.push(w.length);
-    const chunks = w.take();
-    const body = chunks.length === 1 ? Buffer.from(chunks[0]!) : Buffer.concat(chunks);
-    w.recycle();
+    const body = w.takeCopy();
     return new CloudEventBatch(body, this.#starts, this.#keys, this.#ids, this.#attributes, this.#lsns);
   }
 

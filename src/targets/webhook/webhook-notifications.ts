@@ -122,9 +122,7 @@ export class WebhookRenderer {
     const w = this.#writer;
     this.#encoder.encode(events, w);
     this.#starts.push(w.length);
-    const chunks = w.take();
-    const body = chunks.length === 1 ? Buffer.from(chunks[0]!) : Buffer.concat(chunks);
-    w.recycle();
+    const body = w.takeCopy();
     this.#set = undefined;
     return new WebhookNotifications({ body, starts: this.#starts, ids: this.#ids, urls: this.#urls, changes: this.#changes, urlIndexes: this.#urlIndexes, keys: this.#keys });
   }
