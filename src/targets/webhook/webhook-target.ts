@@ -78,12 +78,17 @@ export class WebhookTarget implements Target {
       pollIntervalMs: this.#config.subscriptionPollIntervalMs,
       onBackgroundError: (error) => this.#logger.warn({ code: error.code }, `webhook subscriptions: ${error.toLine()}`),
     });
-    const server = this.#config.subscriptionServer;
-    if (server !== undefined) {
-      this.#server = await SubscriptionServer.start({ store: this.#subscriptions, host: server.host, port: server.port, readTimeoutMs: server.readTimeoutMs, logger: this.#logger });
-      this.#logger.info(`webhook subscription API listening on ${this.#server.url}/webhooks/subscribe`);
+    try {
+      const server = this.#config.subscriptionServer;
+      if (server !== undefined) {
+        this.#server = await SubscriptionServer.start({ store: this.#subscriptions, host: server.host, port: server.port, readTimeoutMs: server.readTimeoutMs, logger: this.#logger });
+        this.#logger.info(`webhook subscription API listening on ${this.#server.url}/webhooks/subscribe`);
+      }
+      await this.#deadLetters?.open();
+    } catch (error) {
+      await this.close().catch(() => undefined);
+      throw error;
     }
-    await this.#deadLetters?.open();
     this.#logger.info({ subscriptions: this.#subscriptions.list().length }, 'webhook subscriptions loaded');
   }
 
