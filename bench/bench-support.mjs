@@ -28,26 +28,38 @@ export async function startBenchServer(major = Number(process.env.PGCDC_BENCH_PG
 export const BENCH_TABLE = 'create table bench (id bigserial primary key, a int, b text, c timestamptz, d numeric(12,2))';
 
 /**
- * The stream benchmarks' setup on a fresh server: the benchmark table, publication `bench_pub`,
- * one pgoutput slot per name in `slots` (before the workload, so each decodes all of it), then
- * 1,000,000 × scale inserts and 500,000 × scale updates and a checkpoint. Returns the counts and
- * the WAL position after the workload.
+ * A connected admin client on a database holding the benchmark table, its publication `bench_pub`
+ * and a pgoutput slot for each name in `slots` (created before the workload, so each decodes it).
  */
-export async function prepareStreamWorkload(url, slots, scale = Number(process.env.PGCDC_BENCH_SCALE ?? 1)) {
+export async function prepareBenchSource(url, slots) {
   const admin = new pg.Client({ connectionString: url });
   await admin.connect();
+  await admin.query(BENCH_TABLE);
+  await admin.query('create publication bench_pub for table bench');
+  for (const slot of slots) await admin.query(`select pg_create_logical_replication_slot($1, 'pgoutput')`, [slot]);
+  return admin;
+}
+
+/**
+ * The workload scaled by `scale` (1: 1,000,000 inserts, 500,000 updates), then a checkpoint;
+ * returns the counts and the WAL position after it (`--stop-at`, `--endpos`).
+ */
+export async function runScaledWorkload(admin, url, scale = Number(process.env.PGCDC_BENCH_SCALE ?? 1)) {
+  const inserts = Math.round(1_000_000 * scale);
+  const updates = Math.round(500_000 * scale);
+  console.error(`workload: ${inserts} inserts then ${updates} updates…`);
+  await runBenchWorkload(url, { inserts, updates });
+  await admin.query('checkpoint');
+  const { rows } = await admin.query('select pg_current_wal_lsn()::text as lsn, pg_size_pretty(pg_current_wal_lsn() - min(restart_lsn)) as wal from pg_replication_slots');
+  console.error(`WAL to decode: ${rows[0].wal}; end ${rows[0].lsn}`);
+  return { inserts, updates, events: inserts + updates, endLsn: rows[0].lsn };
+}
+
+/** prepareBenchSource then runScaledWorkload, on a fresh server. */
+export async function prepareStreamWorkload(url, slots, scale = Number(process.env.PGCDC_BENCH_SCALE ?? 1)) {
+  const admin = await prepareBenchSource(url, slots);
   try {
-    await admin.query(BENCH_TABLE);
-    await admin.query('create publication bench_pub for table bench');
-    for (const slot of slots) await admin.query(`select pg_create_logical_replication_slot($1, 'pgoutput')`, [slot]);
-    const inserts = Math.round(1_000_000 * scale);
-    const updates = Math.round(500_000 * scale);
-    console.error(`workload: ${inserts} inserts then ${updates} updates…`);
-    await runBenchWorkload(url, { inserts, updates });
-    await admin.query('checkpoint');
-    const { rows } = await admin.query('select pg_current_wal_lsn()::text as lsn, pg_size_pretty(pg_current_wal_lsn() - min(restart_lsn)) as wal from pg_replication_slots');
-    console.error(`WAL to decode: ${rows[0].wal}; end ${rows[0].lsn}`);
-    return { inserts, updates, events: inserts + updates, endLsn: rows[0].lsn };
+    return await runScaledWorkload(admin, url, scale);
   } finally {
     await admin.end();
   }

@@ -10,10 +10,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
-import { BENCH_TABLE, runBenchWorkload, startBenchServer, startReceiver, timeCommand } from './bench-support.mjs';
+import { prepareBenchSource, runScaledWorkload, startBenchServer, startReceiver, timeCommand } from './bench-support.mjs';
 
-const scale = Number(process.env.PGCDC_BENCH_SCALE ?? 1);
 const concurrency = Number(process.env.PGCDC_BENCH_CONCURRENCY ?? 16);
 /** Extra node options for the pgcdc process, e.g. `--cpu-prof`. */
 const nodeArgs = (process.env.PGCDC_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
@@ -25,19 +23,9 @@ const server = await startBenchServer();
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgcdc-ce-bench-'));
 try {
   const url = server.url();
-  const admin = new pg.Client({ connectionString: url });
-  await admin.connect();
-  await admin.query(BENCH_TABLE);
-  await admin.query('create publication bench_pub for table bench');
-  for (let i = 0; i < cases.length; i++) await admin.query(`select pg_create_logical_replication_slot('ce_${i}', 'pgoutput')`);
-  const inserts = Math.round(1_000_000 * scale);
-  const updates = Math.round(500_000 * scale);
-  console.error(`workload: ${inserts} inserts then ${updates} updates…`);
-  await runBenchWorkload(url, { inserts, updates });
-  await admin.query('checkpoint');
-  const endLsn = (await admin.query('select pg_current_wal_lsn()::text as lsn')).rows[0].lsn;
+  const admin = await prepareBenchSource(url, cases.map((_, i) => `ce_${i}`));
+  const { events, endLsn } = await runScaledWorkload(admin, url);
   await admin.end();
-  const events = inserts + updates;
   const results = [];
   for (const [i, benchCase] of cases.entries()) {
     const receiver = await startReceiver([]);

@@ -10,6 +10,7 @@ const available = {
   cloudevents: './cloudevents-throughput.mjs',
   'cloudevents-latency': './cloudevents-latency.mjs',
   pglambda: './pglambda-throughput.mjs',
+  webhooks: './webhook-throughput.mjs',
 };
 const names = process.argv.slice(2).length > 0 ? process.argv.slice(2) : Object.keys(available);
 for (const name of names) {

@@ -115,3 +115,19 @@ export function parseDurationMs(text: string): number | undefined {
   const match = DURATION_PATTERN.exec(text);
   return match ? Math.round(Number(match[1]) * DURATION_UNIT_MS[match[2]!]!) : undefined;
 }
+
+const LISTEN_ADDRESS_PATTERN = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:[\]\s]*)):(\d{1,5})$/;
+
+/** Where a server listens: `host:port`, `[ipv6]:port`, or `:port` for every interface. */
+export const listenAddressSchema = checkedString('host:port, e.g. 127.0.0.1:9900, [::1]:9900 or :9900 for every interface', (text) =>
+  parseListenAddress(text) === undefined ? '' : undefined,
+);
+
+/** The host and port of a listen address (no host: `0.0.0.0`, every interface); undefined when it is not one. */
+export function parseListenAddress(text: string): { host: string; port: number } | undefined {
+  const match = LISTEN_ADDRESS_PATTERN.exec(text);
+  if (!match) return undefined;
+  const port = Number(match[3]);
+  if (port < 1 || port > 65535) return undefined;
+  return { host: match[1] ?? (match[2] || '0.0.0.0'), port };
+}

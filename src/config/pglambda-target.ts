@@ -9,11 +9,11 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_MEMORY_LIMIT_MB, DEFAULT_TIMEOUT_MS, MIN_MEMORY_LIMIT_MB } from '../targets/function/sandbox-limits.js';
-import { sgStreamHttpShape } from './cloudevent-target.js';
 import { configMapKeyRefSchema, millisecondsSchema, secretKeyRefSchema, stringMapSchema } from './common-schemas.js';
 import { type ConfigMapSources, resolveConfigMapKey } from './config-map-resolver.js';
 import { type ConfigPath, type ConfigProblems, formatPath } from './config-issues.js';
 import { buildDeadLetter, deadLetterSchema } from './dead-letter-settings.js';
+import { sgStreamHttpShape } from './http-delivery-settings.js';
 import { resolveSecret } from './secret-resolver.js';
 import type { PgLambdaTargetConfig } from './stream-config.js';
 

@@ -162,11 +162,8 @@ export interface DeadLetterConfig {
   readonly store: DeadLetterStoreConfig;
 }
 
-/** CloudEvents 1.0 (JSON format) POSTed over HTTP, as SGStream's `CloudEvent` target. */
-export interface CloudEventTargetConfig {
-  readonly type: 'CloudEvent';
-  readonly mode: CloudEventMode;
-  readonly url: string;
+/** How a target POSTs events over HTTP and what it does with those it cannot deliver (CloudEvent, Webhook). */
+export interface HttpDeliveryConfig {
   readonly headers: Readonly<Record<string, string>>;
   /** 0: no limit. */
   readonly connectTimeoutMs: number;
@@ -183,13 +180,39 @@ export interface CloudEventTargetConfig {
   readonly retryClientErrors: boolean;
   /** Requests in flight at most (events of one row key are never in flight together). */
   readonly concurrency: number;
+  /** Larger events are never sent: they are dead-lettered (or stop the stream). */
+  readonly maxEventBytes: number;
+  readonly deadLetter: DeadLetterConfig;
+}
+
+/** CloudEvents 1.0 (JSON format) POSTed over HTTP, as SGStream's `CloudEvent` target. */
+export interface CloudEventTargetConfig extends HttpDeliveryConfig {
+  readonly type: 'CloudEvent';
+  readonly mode: CloudEventMode;
+  readonly url: string;
   /** Batched mode: events per request at most, bytes per request at most, wait for a fuller batch. */
   readonly batchSize: number;
   readonly batchMaxBytes: number;
   readonly lingerMs: number;
-  /** Larger events are never sent: they are dead-lettered (or stop the stream). */
-  readonly maxEventBytes: number;
-  readonly deadLetter: DeadLetterConfig;
+}
+
+/** Webhook request bodies: pgstream's envelope `{"Data": <change event>}`, or the change event alone. */
+export const WEBHOOK_PAYLOADS = ['pgstream', 'debezium'] as const;
+export type WebhookPayload = (typeof WEBHOOK_PAYLOADS)[number];
+
+/**
+ * Change events POSTed to the URLs subscribed to them (pgstream's webhook notifier): subscriptions
+ * kept in `pgcdc.webhook_subscriptions`, managed over HTTP or with SQL.
+ */
+export interface WebhookTargetConfig extends HttpDeliveryConfig {
+  readonly type: 'Webhook';
+  readonly payload: WebhookPayload;
+  /** Where the subscription API listens; undefined: no API (subscriptions managed with SQL). */
+  readonly subscriptionServer: { readonly host: string; readonly port: number; readonly readTimeoutMs: number } | undefined;
+  /** The database holding the subscriptions; undefined: the source database. */
+  readonly subscriptionDatabase: ConnectionConfig | undefined;
+  /** Reload of the subscriptions when no change was notified. */
+  readonly subscriptionPollIntervalMs: number;
 }
 
 /**
@@ -213,7 +236,7 @@ export interface PgLambdaTargetConfig {
   readonly deadLetter: DeadLetterConfig;
 }
 
-export type TargetConfig = StdoutTargetConfig | FileTargetConfig | PostgresTargetConfig | CloudEventTargetConfig | PgLambdaTargetConfig;
+export type TargetConfig = StdoutTargetConfig | FileTargetConfig | PostgresTargetConfig | CloudEventTargetConfig | WebhookTargetConfig | PgLambdaTargetConfig;
 export type TargetType = TargetConfig['type'];
 
 /** One stream: a source, a target and how failures are retried. */

@@ -10,6 +10,7 @@ import type { ConfigMapSources } from './config-map-resolver.js';
 import { buildPgLambdaTarget, pgLambdaTargetSettingsSchema } from './pglambda-target.js';
 import { buildPostgresTarget, postgresTargetSettingsSchema } from './postgres-target.js';
 import type { RecordFormat, TargetConfig, TargetType } from './stream-config.js';
+import { buildWebhookTarget, webhookTargetSettingsSchema } from './webhook-target.js';
 
 export const RECORD_FORMATS = ['value', 'record'] as const satisfies readonly RecordFormat[];
 
@@ -91,6 +92,12 @@ export const TARGET_TYPES = {
     sectionRequired: true,
     schema: pgLambdaTargetSettingsSchema,
     build: buildPgLambdaTarget,
+  }),
+  Webhook: defineTargetType({
+    section: 'webhook',
+    sectionRequired: false,
+    schema: webhookTargetSettingsSchema,
+    build: buildWebhookTarget,
   }),
 } satisfies { readonly [T in TargetType]: TargetTypeDefinition<T, z.ZodType> };
 

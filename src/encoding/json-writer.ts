@@ -261,6 +261,17 @@ export class JsonWriter {
     return out;
   }
 
+  /**
+   * Everything written since the last `take()` as one Buffer of its own (a copy), then `recycle()`:
+   * for output kept after the writer is reused (a batch's request bodies).
+   */
+  takeCopy(): Buffer {
+    const chunks = this.take();
+    const copy = chunks.length === 1 ? Buffer.from(chunks[0]!) : Buffer.concat(chunks);
+    this.recycle();
+    return copy;
+  }
+
   /** Declares every Buffer returned by `take()` consumed: their memory is written over from now on. */
   recycle(): void {
     if (this.#pos > this.#start) throw new Error('JsonWriter.recycle() with bytes not taken');

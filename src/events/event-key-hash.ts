@@ -5,7 +5,7 @@
  */
 import type { TupleRef } from '../decoding/pgoutput-messages.js';
 import { copyRowField } from './copy-row.js';
-import type { TableInfo } from './stream-event.js';
+import type { StreamEvent, TableInfo } from './stream-event.js';
 import { columnBounds } from './tuple-json.js';
 
 const KIND_TEXT = 0x74; // t
@@ -42,6 +42,24 @@ export function rowKeyHash(table: TableInfo, tuple: TupleRef, old: TupleRef | nu
     for (let i = field.start; i < field.end; i++) hash = Math.imul(hash ^ buf[i]!, FNV_PRIME);
   }
   return (hash >>> 0) & 0x7fffffff;
+}
+
+/**
+ * The ordering key of a record the Debezium encoder writes for `event` with op `op`: its row's
+ * key hash (a primary-key change is a delete of the old key then a create of the new one), its
+ * message prefix's hash, or -1 (a barrier, ordered against everything) for a truncate or a
+ * transaction record.
+ */
+export function recordKeyHash(op: string, event: StreamEvent): number {
+  if (op === 'BEGIN' || op === 'END') return -1;
+  switch (event.kind) {
+    case 'row':
+      return rowKeyHash(event.table, op === 'd' ? event.before! : (event.after ?? event.before!), event.before);
+    case 'message':
+      return textHash(event.prefix);
+    default:
+      return -1;
+  }
 }
 
 /** The hash of a string (a message prefix). */

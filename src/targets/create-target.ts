@@ -13,6 +13,7 @@ import { openSandbox, PgLambdaTarget } from './function/pglambda-target.js';
 import { PostgresTarget } from './postgres/postgres-target.js';
 import { StdoutTarget } from './stdout/stdout-target.js';
 import type { Target } from './target.js';
+import { WebhookTarget } from './webhook/webhook-target.js';
 
 type TargetFactory<T extends TargetType> = (target: Extract<TargetConfig, { type: T }>, stream: StreamConfig, logger: Logger) => Target;
 
@@ -22,6 +23,7 @@ const TARGET_FACTORIES: { readonly [T in TargetType]: TargetFactory<T> } = {
   Postgres: (target, stream, logger) => new PostgresTarget(target, stream, logger),
   CloudEvent: (target, stream, logger) => new CloudEventTarget(target, stream, logger),
   PgLambda: (target, stream, logger) => new PgLambdaTarget(target, stream, logger),
+  Webhook: (target, stream, logger) => new WebhookTarget(target, stream, logger),
 };
 
 /** The target of a stream. */

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { parseStreamConfig } from '../../src/config/load-stream-config.js';
-import { PgcdcError } from '../../src/errors/pgcdc-error.js';
+import { failure } from '../support/expected-failures.js';
 
 const NATIVE = `apiVersion: pgcdc/v1
 kind: Stream
@@ -21,15 +21,6 @@ spec:
 `;
 
 const load = (cloudEvent: string, env: Record<string, string> = {}) => parseStreamConfig(`${NATIVE}${cloudEvent}`, { fileName: 'ce.yaml', env, cwd: '/srv' });
-
-async function failure(promise: Promise<unknown>): Promise<PgcdcError> {
-  const error = await promise.then(
-    () => undefined,
-    (reason: unknown) => reason,
-  );
-  expect(error).toBeInstanceOf(PgcdcError);
-  return error as PgcdcError;
-}
 
 describe('CloudEvent target settings', () => {
   it('fill pgcdc defaults around the URL', async () => {

@@ -123,6 +123,30 @@ describe('examples/', () => {
     expect(config.warnings).toStrictEqual([]);
   });
 
+  it('webhook.yaml notifies subscribers in pgstream envelopes, the subscription API on the loopback', async () => {
+    const config = await loadStreamConfig(path.join(EXAMPLES, 'webhook.yaml'), { env: { PGPASSWORD: 'pw', HOOKS_TOKEN: 't0k' }, cwd: '/srv' });
+    expect(config.target).toStrictEqual({
+      type: 'Webhook',
+      payload: 'pgstream',
+      subscriptionServer: { host: '127.0.0.1', port: 9900, readTimeoutMs: 5000 },
+      subscriptionDatabase: undefined,
+      subscriptionPollIntervalMs: 30_000,
+      headers: { Authorization: 'Bearer t0k' },
+      connectTimeoutMs: 5000,
+      readTimeoutMs: 10_000,
+      retryLimit: 10,
+      retryBackoffDelaySeconds: 60,
+      skipHostnameVerification: false,
+      caCertificate: undefined,
+      successStatus: '2xx',
+      retryClientErrors: false,
+      concurrency: 16,
+      maxEventBytes: 1_048_576,
+      deadLetter: { policy: 'dead-letter', store: { kind: 'file', path: '/srv/shop-hooks.dead-letters.ndjson' } },
+    });
+    expect(config.warnings).toStrictEqual([]);
+  });
+
   it('sgstream-sgcluster.yaml migrates between SGClusters with credentials from the secrets directory', async () => {
     const env = {
       PGCDC_CLUSTER_SOURCE_CLUSTER: 'postgres://source-cluster.example.com:5432/postgres?sslmode=require',

@@ -13,7 +13,7 @@ import { redactConfig } from '../../src/config/redact-config.js';
 import { APPLIED_JDBC_SINK_PROPERTIES, UNAPPLIED_SGCLUSTER_TARGET_KEYS } from '../../src/config/sgcluster-target.js';
 import { jdbcSinkPropertiesSchema, sgClusterTargetSchema } from '../../src/config/sgstream-target-schemas.js';
 import type { ConnectionConfig, PostgresTargetConfig } from '../../src/config/stream-config.js';
-import { PgcdcError } from '../../src/errors/pgcdc-error.js';
+import { failure } from '../support/expected-failures.js';
 
 const CWD = '/srv/pgcdc';
 const URL_HINT = 'write the URL like postgres://cdc_user:secret@db.example.com:5432/app?sslmode=require';
@@ -85,15 +85,6 @@ function targetClusterConnection(overrides: Partial<ConnectionConfig> = {}): Con
     connectTimeoutMs: 10_000,
     ...overrides,
   };
-}
-
-async function failure(promise: Promise<unknown>): Promise<PgcdcError> {
-  const error = await promise.then(
-    () => undefined,
-    (reason: unknown) => reason,
-  );
-  expect(error).toBeInstanceOf(PgcdcError);
-  return error as PgcdcError;
 }
 
 const loadNative = (yaml: string, env: NodeJS.ProcessEnv = {}, cwd = CWD) => parseStreamConfig(yaml, { fileName: 'pg.yaml', env, cwd });

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clusterEnvName } from '../../src/config/cluster-resolver.js';
 import { parseStreamConfig } from '../../src/config/load-stream-config.js';
 import { secretEnvName } from '../../src/config/secret-resolver.js';
-import { PgcdcError } from '../../src/errors/pgcdc-error.js';
+import { failure } from '../support/expected-failures.js';
 
 function postgresSource(extra = ''): string {
   return `apiVersion: stackgres.io/v1alpha1
@@ -40,15 +40,6 @@ spec:
 ${sgCluster}  target:
     type: Stdout
 `;
-}
-
-async function failure(promise: Promise<unknown>): Promise<PgcdcError> {
-  const error = await promise.then(
-    () => undefined,
-    (reason: unknown) => reason,
-  );
-  expect(error).toBeInstanceOf(PgcdcError);
-  return error as PgcdcError;
 }
 
 describe('secret references', () => {

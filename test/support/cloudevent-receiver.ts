@@ -1,7 +1,8 @@
 /**
  * A real CloudEvents receiver for tests: a node:http (or https) server on the loopback that parses
- * every request with the official `cloudevents` SDK (HTTP.toEvent), records what it got, and answers
- * with the status a test chooses (or holds the answer until the test releases it).
+ * every request with the official `cloudevents` SDK (HTTP.toEvent), or with the test's own `parse`
+ * (plain JSON webhook notifications), records what it got, and answers with the status a test
+ * chooses (or holds the answer until the test releases it).
  */
 import http from 'node:http';
 import https from 'node:https';
@@ -27,6 +28,8 @@ export type Answer = number | Promise<number> | 'hold' | 'drop';
 export interface ReceiverOptions {
   /** Chooses the answer per request; 200 by default. */
   readonly answer?: (events: CloudEvent<any>[], request: ReceivedRequest) => Answer;
+  /** Reads the events of a request instead of the CloudEvents SDK (throws when it is not one). */
+  readonly parse?: (body: string, headers: http.IncomingHttpHeaders) => any[];
   /** Serve https with this key and certificate. */
   readonly tls?: { readonly key: string; readonly cert: string };
 }
@@ -36,6 +39,7 @@ export class CloudEventReceiver {
   /** Requests the SDK could not parse, with the reason. */
   readonly rejected: { body: string; contentType: string; error: string }[] = [];
   answer: (events: CloudEvent<any>[], request: ReceivedRequest) => Answer;
+  readonly #parse: (body: string, headers: http.IncomingHttpHeaders) => any[];
   readonly #server: http.Server;
   #held: (() => void)[] = [];
   #holding = false;
@@ -43,6 +47,7 @@ export class CloudEventReceiver {
   private constructor(server: http.Server, options: ReceiverOptions) {
     this.#server = server;
     this.answer = options.answer ?? (() => 200);
+    this.#parse = options.parse ?? parseCloudEvents;
   }
 
   static async start(options: ReceiverOptions = {}): Promise<CloudEventReceiver> {
@@ -101,8 +106,7 @@ export class CloudEventReceiver {
       const contentType = String(req.headers['content-type'] ?? '');
       let events: CloudEvent<any>[];
       try {
-        const parsed = HTTP.toEvent({ headers: req.headers as Record<string, string>, body });
-        events = Array.isArray(parsed) ? parsed : [parsed];
+        events = this.#parse(body, req.headers);
       } catch (error) {
         this.rejected.push({ body, contentType, error: String(error) });
         res.writeHead(400).end('not a CloudEvent');
@@ -121,4 +125,9 @@ export class CloudEventReceiver {
       else void answer.then(respond);
     });
   }
+}
+
+function parseCloudEvents(body: string, headers: http.IncomingHttpHeaders): CloudEvent<any>[] {
+  const parsed = HTTP.toEvent({ headers: headers as Record<string, string>, body }) as CloudEvent<any> | CloudEvent<any>[];
+  return Array.isArray(parsed) ? parsed : [parsed];
 }

@@ -3,10 +3,7 @@
  * (a self-signed certificate created for the test, a host name mismatch). Each is an error at start
  * saying what is wrong and how to fix it; the fixes (caCertificate, skipHostnameVerification) work.
  */
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { PgcdcError } from '../../src/errors/pgcdc-error.js';
 import { silentLogger } from '../../src/logging/logger.js';
 import { runStream } from '../../src/pipeline/run-stream.js';
 import { cloudEventStream, selfSignedCertificate } from '../support/cloudevent-fixtures.js';
@@ -14,23 +11,11 @@ import { CloudEventReceiver } from '../support/cloudevent-receiver.js';
 import { errorLine, runCli } from '../support/cli.js';
 import { createDatabase, sql, useTestServer, waitFor } from '../support/postgres.js';
 import { tempDir } from '../support/stream-fixtures.js';
-
-async function failure(promise: Promise<unknown>): Promise<PgcdcError> {
-  const error = await promise.then(
-    () => undefined,
-    (reason: unknown) => reason,
-  );
-  expect(error).toBeInstanceOf(PgcdcError);
-  return error as PgcdcError;
-}
+import { failure, freePort } from '../support/expected-failures.js';
 
 /** A loopback URL nothing listens on (a port just released). */
 async function closedUrl(): Promise<string> {
-  const server = http.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return `http://127.0.0.1:${port}/events`;
+  return `http://127.0.0.1:${await freePort()}/events`;
 }
 
 describe('CloudEvent receivers that cannot be used', () => {

@@ -9,14 +9,13 @@
  * bounds, ordering key and id for the dispatcher.
  */
 import type { StreamConfig } from '../../config/stream-config.js';
-import type { TupleRef } from '../../decoding/pgoutput-messages.js';
 import { JsonWriter } from '../../encoding/json-writer.js';
 import { DebeziumJsonEncoder, type DebeziumEncoderOptions } from '../../events/debezium-json-encoder.js';
-import { rowKeyHash, textHash } from '../../events/event-key-hash.js';
+import { EventIds } from '../../events/event-ids.js';
+import { recordKeyHash } from '../../events/event-key-hash.js';
 import type { StreamEvent, TableInfo, TransactionInfo } from '../../events/stream-event.js';
-import { writeKeyJson } from '../../events/tuple-json.js';
 import { PGCDC_VERSION } from '../../version.js';
-import { BARRIER, type DispatchItems } from '../delivery/ordered-dispatch.js';
+import type { DispatchItems } from '../delivery/ordered-dispatch.js';
 
 export const CHANGE_EVENT_TYPE = 'io.debezium.connector.postgresql.DataChangeEvent';
 /** The type of BEGIN/END records (with transaction metadata), after Debezium's value schema. */
@@ -106,7 +105,7 @@ export class CloudEventRenderer {
   readonly #options: CloudEventRendererOptions;
   readonly #encoder: DebeziumJsonEncoder;
   readonly #writer = new JsonWriter(1024 * 1024);
-  readonly #keyWriter = new JsonWriter(4096);
+  readonly #eventIds = new EventIds();
   readonly #source: string;
   /** Attribute sets of the current transaction, by op and snapshot marker, then table. */
   readonly #sets = new Map<string, Map<TableInfo | null, AttributeSet>>();
@@ -118,10 +117,6 @@ export class CloudEventRenderer {
   #ids: string[] = [];
   #attributes: AttributeSet[] = [];
   #lsns: number[] = [];
-  // Ordinal of a record among consecutive records at the same position (kept across batches).
-  #lastCommitLsn = -1;
-  #lastLsn = -1;
-  #ordinal = 0;
 
   constructor(options: CloudEventRendererOptions) {
     this.#options = options;
@@ -144,9 +139,7 @@ export class CloudEventRenderer {
     const w = this.#writer;
     this.#encoder.encode(events, w);
     this.#starts.push(w.length);
-    const chunks = w.take();
-    const body = chunks.length === 1 ? Buffer.from(chunks[0]!) : Buffer.concat(chunks);
-    w.recycle();
+    const body = w.takeCopy();
     return new CloudEventBatch(body, this.#starts, this.#keys, this.#ids, this.#attributes, this.#lsns);
   }
 
@@ -154,37 +147,12 @@ export class CloudEventRenderer {
   #open(w: JsonWriter, op: string, event: StreamEvent): void {
     this.#starts.push(w.length);
     const txn = event.txn;
-    let lsn = -1;
-    let key = BARRIER;
-    let table: TableInfo | null = null;
-    let snapshot = 'false';
-    let id: string;
-    if (op === 'BEGIN' || op === 'END') {
-      id = `${txn!.commitLsn}:${op.toLowerCase()}`;
-    } else {
-      switch (event.kind) {
-        case 'row': {
-          table = event.table;
-          lsn = event.lsn;
-          snapshot = event.snapshot ?? 'false';
-          // A primary-key change is a delete of the old key then a create of the new one.
-          const tuple = op === 'd' ? event.before! : (event.after ?? event.before!);
-          key = rowKeyHash(event.table, tuple, event.before);
-          break;
-        }
-        case 'truncate':
-          table = event.table;
-          lsn = event.lsn;
-          break;
-        case 'message':
-          lsn = event.lsn;
-          key = textHash(event.prefix);
-          break;
-        default:
-          break;
-      }
-      id = op === 'r' && snapshot !== 'incremental' && event.kind === 'row' ? this.#snapshotReadId(event.table, event.lsn, event.after!) : this.#positionId(txn?.commitLsn ?? lsn, lsn);
-    }
+    const transaction = op === 'BEGIN' || op === 'END';
+    const table = !transaction && (event.kind === 'row' || event.kind === 'truncate') ? event.table : null;
+    const lsn = !transaction && (event.kind === 'row' || event.kind === 'truncate' || event.kind === 'message') ? event.lsn : -1;
+    const snapshot = !transaction && event.kind === 'row' ? (event.snapshot ?? 'false') : 'false';
+    const key = recordKeyHash(op, event);
+    const id = this.#eventIds.idOf(op, event);
     const set = this.#attributeSet(txn, table, op, snapshot);
     this.#keys.push(key);
     this.#ids.push(id);
@@ -200,34 +168,6 @@ export class CloudEventRenderer {
       w.byte(0x22);
     }
     w.raw(',"data":');
-  }
-
-  /**
-   * `<commitLsn>:<lsn>:<n>`: the n-th record at this position (a multi-row insert shares one WAL
-   * record; a primary-key change is two records). A transaction is always delivered again from its
-   * start, so n is the same on every delivery.
-   */
-  #positionId(commitLsn: number, lsn: number): string {
-    if (commitLsn === this.#lastCommitLsn && lsn === this.#lastLsn) this.#ordinal++;
-    else {
-      this.#lastCommitLsn = commitLsn;
-      this.#lastLsn = lsn;
-      this.#ordinal = 0;
-    }
-    return `${commitLsn}:${lsn}:${this.#ordinal}`;
-  }
-
-  /**
-   * `<lsn>:<schema>.<table>:<key>`: reads of the initial snapshot all share the snapshot's position
-   * and come in no fixed order, so the row's key tells them apart.
-   */
-  #snapshotReadId(table: TableInfo, lsn: number, row: TupleRef): string {
-    const w = this.#keyWriter;
-    writeKeyJson(w, table, row);
-    const chunks = w.take();
-    const key = chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8');
-    w.recycle();
-    return `${lsn}:${table.schema}.${table.table}:${key}`;
   }
 
   #attributeSet(txn: TransactionInfo | null, table: TableInfo | null, op: string, snapshot: string): AttributeSet {

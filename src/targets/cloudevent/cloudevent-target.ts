@@ -10,9 +10,9 @@ import type { EventBatch } from '../../events/stream-event.js';
 import type { Logger } from '../../logging/logger.js';
 import { deadLetterSetup } from '../delivery/dead-letter-setup.js';
 import type { DeadLetterStore } from '../delivery/dead-letter-store.js';
-import { type DeliveryChannel, ReliableDelivery } from '../delivery/reliable-delivery.js';
-import { sgStreamRetryPolicy } from '../delivery/retry-backoff.js';
+import type { DeliveryChannel, ReliableDelivery } from '../delivery/reliable-delivery.js';
 import { HttpEndpoint } from '../http/http-endpoint.js';
+import { endpointOptions, httpReliableDelivery, lowerCaseKeys } from '../http/http-delivery-setup.js';
 import type { Target, TargetBatching } from '../target.js';
 import { type CloudEventBatch, CloudEventRenderer } from './cloudevent-records.js';
 
@@ -38,33 +38,17 @@ export class CloudEventTarget implements Target {
     const batched = config.mode === 'batched';
     this.batching = batched && config.lingerMs > 0 ? { events: config.batchSize, lingerMs: config.lingerMs } : undefined;
     this.#renderer = CloudEventRenderer.forStream(stream, config.mode !== 'binary');
-    this.#endpoint = new HttpEndpoint({
-      url: config.url,
-      connectTimeoutMs: config.connectTimeoutMs,
-      readTimeoutMs: config.readTimeoutMs,
-      connections: config.concurrency,
-      successStatus: config.successStatus,
-      retryClientErrors: config.retryClientErrors,
-      caCertificate: config.caCertificate,
-      skipHostnameVerification: config.skipHostnameVerification,
-      name: 'the CloudEvent receiver',
-      settings: { url: `${SETTINGS}.http.url`, caCertificate: `${SETTINGS}.http.caCertificate` },
-    });
+    this.#endpoint = new HttpEndpoint(
+      endpointOptions(config, config.url, 'the CloudEvent receiver', { url: `${SETTINGS}.http.url`, caCertificate: `${SETTINGS}.http.caCertificate` }),
+    );
     const deadLetter = deadLetterSetup(config.deadLetter, stream, SETTINGS);
     this.#store = deadLetter.store;
-    this.#delivery = new ReliableDelivery({
-      limits: {
-        concurrency: config.concurrency,
-        maxGroupItems: batched ? config.batchSize : 1,
-        maxGroupBytes: batched ? config.batchMaxBytes : Number.MAX_SAFE_INTEGER,
-      },
-      retry: sgStreamRetryPolicy(config.retryLimit, config.retryBackoffDelaySeconds),
-      maxItemBytes: config.maxEventBytes,
-      deadLetter: deadLetter.handling,
-      logger,
-      itemName: 'CloudEvent',
-      policySetting: `${SETTINGS}.deadLetter.policy`,
-    });
+    this.#delivery = httpReliableDelivery(
+      config,
+      deadLetter,
+      { maxGroupItems: batched ? config.batchSize : 1, maxGroupBytes: batched ? config.batchMaxBytes : Number.MAX_SAFE_INTEGER },
+      { logger, itemName: 'CloudEvent', settingsPath: SETTINGS },
+    );
     this.#headers = { ...lowerCaseKeys(config.headers), 'content-type': batched ? BATCH_CONTENT_TYPE : STRUCTURED_CONTENT_TYPE };
   }
 
@@ -149,8 +133,4 @@ export function percentEncodeHeaderValue(value: string): string {
     out += byte > 0x20 && byte < 0x7f && byte !== 0x22 && byte !== 0x25 ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
   }
   return out;
-}
-
-function lowerCaseKeys(headers: Readonly<Record<string, string>>): Record<string, string> {
-  return Object.fromEntries(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value]));
 }
