@@ -69,7 +69,7 @@ export interface RunStreamResult {
 export async function runStream(config: StreamConfig, options: RunStreamOptions): Promise<RunStreamResult> {
   const { logger } = options;
   for (const warning of config.warnings) logger.warn(warning);
-  if (options.target === undefined) checkTarget(config);
+  if (options.target === undefined) await checkTarget(config);
   const { source } = config;
   const state = new StateStore(config.stateDir);
   const catalog = await CatalogConnection.open(source.connection);
@@ -96,7 +96,7 @@ export async function runStream(config: StreamConfig, options: RunStreamOptions)
     }
 
     // 3. Target and the pipeline around it.
-    target = options.target ?? createTarget(config, logger);
+    target = options.target ?? (await createTarget(config, logger));
     await target.open();
     const checkpointer = new Checkpointer(start.position);
     const queue = new DeliveryQueue(target, checkpointer, {

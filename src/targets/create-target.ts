@@ -1,33 +1,29 @@
 /**
  * Builds the target a stream spec asks for. Each target type has one entry in `TARGET_FACTORIES`,
- * so a new type does not compile until it is handled here. `checkTarget` checks, before a command
- * touches the source, what only the target's own machinery can (a PgLambda script compiles).
+ * so a new type does not compile until it is handled here; each kind's modules (and libraries:
+ * undici, isolated-vm) are loaded only when a stream uses it, which keeps the CLI's start short.
+ * `checkTarget` checks, before a command touches the source, what only the target's own machinery
+ * can (a PgLambda script compiles).
  */
 import type { StreamConfig, TargetConfig, TargetType } from '../config/stream-config.js';
 import { DebeziumJsonEncoder } from '../events/debezium-json-encoder.js';
 import type { Logger } from '../logging/logger.js';
 import { PGCDC_VERSION } from '../version.js';
-import { CloudEventTarget } from './cloudevent/cloudevent-target.js';
-import { FileTarget } from './file/file-target.js';
-import { openSandbox, PgLambdaTarget } from './function/pglambda-target.js';
-import { PostgresTarget } from './postgres/postgres-target.js';
-import { StdoutTarget } from './stdout/stdout-target.js';
 import type { Target } from './target.js';
-import { WebhookTarget } from './webhook/webhook-target.js';
 
-type TargetFactory<T extends TargetType> = (target: Extract<TargetConfig, { type: T }>, stream: StreamConfig, logger: Logger) => Target;
+type TargetFactory<T extends TargetType> = (target: Extract<TargetConfig, { type: T }>, stream: StreamConfig, logger: Logger) => Promise<Target>;
 
 const TARGET_FACTORIES: { readonly [T in TargetType]: TargetFactory<T> } = {
-  Stdout: (target, stream) => new StdoutTarget(debeziumEncoder(stream, target.format)),
-  File: (target, stream, logger) => new FileTarget(target, debeziumEncoder(stream, target.format), logger),
-  Postgres: (target, stream, logger) => new PostgresTarget(target, stream, logger),
-  CloudEvent: (target, stream, logger) => new CloudEventTarget(target, stream, logger),
-  PgLambda: (target, stream, logger) => new PgLambdaTarget(target, stream, logger),
-  Webhook: (target, stream, logger) => new WebhookTarget(target, stream, logger),
+  Stdout: async (target, stream) => new (await import('./stdout/stdout-target.js')).StdoutTarget(debeziumEncoder(stream, target.format)),
+  File: async (target, stream, logger) => new (await import('./file/file-target.js')).FileTarget(target, debeziumEncoder(stream, target.format), logger),
+  Postgres: async (target, stream, logger) => new (await import('./postgres/postgres-target.js')).PostgresTarget(target, stream, logger),
+  CloudEvent: async (target, stream, logger) => new (await import('./cloudevent/cloudevent-target.js')).CloudEventTarget(target, stream, logger),
+  PgLambda: async (target, stream, logger) => new (await import('./function/pglambda-target.js')).PgLambdaTarget(target, stream, logger),
+  Webhook: async (target, stream, logger) => new (await import('./webhook/webhook-target.js')).WebhookTarget(target, stream, logger),
 };
 
 /** The target of a stream. */
-export function createTarget(stream: StreamConfig, logger: Logger): Target {
+export function createTarget(stream: StreamConfig, logger: Logger): Promise<Target> {
   const factory = TARGET_FACTORIES[stream.target.type] as TargetFactory<TargetType>;
   return factory(stream.target, stream, logger);
 }
@@ -37,8 +33,8 @@ export function createTarget(stream: StreamConfig, logger: Logger): Target {
  *
  * @throws PgcdcError CONFIG_INVALID naming the script's line and column
  */
-export function checkTarget(stream: StreamConfig): void {
-  if (stream.target.type === 'PgLambda') openSandbox(stream.target).close();
+export async function checkTarget(stream: StreamConfig): Promise<void> {
+  if (stream.target.type === 'PgLambda') (await import('./function/pglambda-target.js')).openSandbox(stream.target).close();
 }
 
 /** A Debezium JSON encoder configured from the stream spec. */

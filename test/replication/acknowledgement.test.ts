@@ -18,7 +18,7 @@ describe('acknowledgement', () => {
     const url = await createDatabase(server());
     await sql(url, 'create table t (id int primary key)');
     const { config, outFile } = await fileStream({ url, source: { statusIntervalMs: 100 } });
-    const target = new GatedTarget(createTarget(config, silentLogger()));
+    const target = new GatedTarget(await createTarget(config, silentLogger()));
     const controller = new AbortController();
     const running = runStream(config, { logger: silentLogger(), target, signal: controller.signal });
     try {

@@ -2,7 +2,6 @@
  * `pgcdc demo`: a self-contained demonstration on an embedded PostgreSQL; no set-up needed.
  */
 import type { Command } from 'commander';
-import { runDemo } from '../../demo/run-demo.js';
 import { loggerFor } from '../cli-context.js';
 
 export function demoCommand(program: Command): void {
@@ -16,6 +15,8 @@ export function demoCommand(program: Command): void {
       const stop = (): void => controller.abort();
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
+      // Loaded here: the embedded PostgreSQL packages are needed by the demo only.
+      const { runDemo } = await import('../../demo/run-demo.js');
       await runDemo({ logger, signal: controller.signal, intervalMs: Number(options.interval) });
     });
 }

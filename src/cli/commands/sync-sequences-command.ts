@@ -14,7 +14,7 @@ export function syncSequencesCommand(program: Command): void {
     async (options: SpecOptions, command: Command) => {
       const logger = loggerFor(command);
       const config = await loadSpec(options);
-      const target = createTarget(config, logger);
+      const target = await createTarget(config, logger);
       if (!target.syncSequences) {
         throw new PgcdcError('CONFIG_INVALID', `sync-sequences needs a Postgres target; this stream's target is ${config.target.type}`, {
           hint: 'run it for streams whose spec.target.type is Postgres (or SGCluster)',

@@ -18,7 +18,7 @@ export function validateCommand(program: Command): void {
       process.exitCode = await relaunchWithoutSnapshot();
       return;
     }
-    checkTarget(config);
+    await checkTarget(config);
     const lines = [`${MARK.ok} spec: ${config.apiVersion} stream "${config.name}" to ${config.target.type}`];
     for (const warning of config.warnings) lines.push(`${MARK.warn} spec: ${warning}`);
     const catalog = await CatalogConnection.open(config.source.connection);

@@ -21,7 +21,7 @@ import type { SnapshotLoader, Target, WrittenBatch } from '../target.js';
 import { ChangeRuns } from './change-runs.js';
 import { ChangeStatements, keyText, ROW_SAVEPOINT, type StatementExpectation } from './change-statements.js';
 import { syncSequences } from './sequence-sync.js';
-import { TargetFlushWatcher } from './target-flush-watcher.js';
+import { forceFlushSql, TargetFlushWatcher } from './target-flush-watcher.js';
 import { PostgresSnapshotLoader } from './snapshot-load.js';
 import { TargetSchema } from './target-schema.js';
 import { appliedPositionSql, asTargetError, openTargetConnection, readAppliedPosition, serverFields } from './target-session.js';
@@ -92,7 +92,14 @@ export class PostgresTarget implements Target {
       loadMode: (table) => this.#schema.loadMode(table),
       copyFormat: (table) => this.#schema.copyFormat(table),
       identityAlways: (table) => this.#schema.identityAlways(table),
-      restoreDeferred: async () => this.#schema.restoreDeferred(await this.#connect()),
+      asynchronousCommit: this.#flushes !== undefined,
+      restoreDeferred: async () => {
+        const connection = await this.#connect();
+        await this.#schema.restoreDeferred(connection);
+        // The load committed asynchronously: make it durable before anything relies on it (the
+        // slot of an initial_only stream is dropped next).
+        await this.#flushAll(connection);
+      },
       restartTables: async (source, tables, position) => this.#schema.restartTables(await this.#connect(), source, tables, position),
     });
   }
@@ -103,7 +110,9 @@ export class PostgresTarget implements Target {
   }
 
   async syncSequences(source: CatalogQuery): Promise<number> {
-    const synced = await syncSequences(source, await this.#connect(), this.#schema.tables(), this.#logger);
+    const connection = await this.#connect();
+    const synced = await syncSequences(source, connection, this.#schema.tables(), this.#logger);
+    await this.#flushAll(connection);
     this.#logger.info({ sequences: synced }, 'synchronised the sequences on the target');
     return synced;
   }
@@ -393,6 +402,11 @@ export class PostgresTarget implements Target {
       return;
     }
     await this.#appliers.get(message.prefix)!.apply(message, connection);
+  }
+
+  /** Makes everything committed on the target so far durable (a no-op with synchronous commits). */
+  async #flushAll(connection: WireConnection): Promise<void> {
+    if (this.#flushes) await connection.query(forceFlushSql(this.#stream));
   }
 
   /** The connection, inside a target transaction. */

@@ -24,6 +24,8 @@ export interface LoadContext {
   readonly connection: ConnectionConfig;
   readonly stream: string;
   readonly logger: Logger;
+  /** Commit chunks asynchronously (the target flushes everything once the load is finished). */
+  readonly asynchronousCommit: boolean;
   /** The load mode of a table, decided when the tables were prepared (`schema.table`). */
   loadMode(table: TableInfo): LoadMode;
   /** The COPY format that carries the table's rows from the source to the target. */
@@ -65,7 +67,8 @@ export class PostgresSnapshotLoader implements SnapshotLoader {
   }
 
   async openWorker(): Promise<SnapshotLoadWorker> {
-    return new LoadWorker(await openTargetConnection(this.#context.connection, this.#context.logger, { prepare: false }), this.#context);
+    const { connection, logger, asynchronousCommit } = this.#context;
+    return new LoadWorker(await openTargetConnection(connection, logger, { prepare: false, asynchronousCommit }), this.#context);
   }
 
   finishLoad(): Promise<void> {

@@ -22,6 +22,15 @@ interface Waiter {
   readonly reject: (error: unknown) => void;
 }
 
+/**
+ * A synchronous commit of a one-row upsert: when it returns, the target's WAL is on disk up to it,
+ * so every asynchronous commit before it (on any connection) is durable.
+ */
+export function forceFlushSql(stream: string): string {
+  return `BEGIN; SET LOCAL synchronous_commit = on;
+    INSERT INTO pgcdc.flush_marks VALUES (${quoteLiteral(stream)}, now()) ON CONFLICT (stream) DO UPDATE SET at = EXCLUDED.at; COMMIT`;
+}
+
 export class TargetFlushWatcher {
   readonly #open: () => Promise<WireConnection>;
   readonly #forceFlushSql: string;
@@ -33,8 +42,7 @@ export class TargetFlushWatcher {
 
   constructor(open: () => Promise<WireConnection>, stream: string) {
     this.#open = open;
-    this.#forceFlushSql = `BEGIN; SET LOCAL synchronous_commit = on;
-      INSERT INTO pgcdc.flush_marks VALUES (${quoteLiteral(stream)}, now()) ON CONFLICT (stream) DO UPDATE SET at = EXCLUDED.at; COMMIT`;
+    this.#forceFlushSql = forceFlushSql(stream);
   }
 
   /** Resolves once the target's WAL is flushed at or past `lsn`. */
