@@ -74,7 +74,7 @@ export interface SnapshotLoader {
    * source's catalog inside that snapshot.
    */
   restartTables(source: CatalogQuery, tables: readonly number[], position: Lsn): Promise<void>;
-  /** After the load (or before resuming one): restores what was deferred (indexes, constraints) and analyzes. */
+  /** After the load (or before resuming one): restores what was deferred (indexes, constraints). */
   finishLoad(): Promise<void>;
 }
 

@@ -32,7 +32,7 @@ export interface LoadContext {
   copyFormat(table: TableInfo): CopyFormat;
   /** The table's GENERATED ALWAYS identity columns on the target. */
   identityAlways(table: TableInfo): ReadonlySet<string>;
-  /** Restores what was deferred for the loaded tables (indexes, constraints), then analyzes them. */
+  /** Restores what was deferred for the loaded tables (indexes, constraints). */
   restoreDeferred(): Promise<void>;
   /** Empties tables to load them again at a new snapshot (see SnapshotLoader.restartTables). */
   restartTables(source: CatalogQuery, tables: readonly number[], position: Lsn): Promise<void>;

@@ -190,7 +190,10 @@ export class TargetSchema implements MessageApplier {
     return this.#binaryLoads.has(`${table.schema}.${table.table}`) ? 'binary' : 'text';
   }
 
-  /** Creates the indexes and constraints held back for the initial load, then analyzes those tables. */
+  /**
+   * Creates the indexes and constraints held back for the initial load. Statistics are left to
+   * autovacuum, as after pg_dump | psql or native logical replication's table sync.
+   */
   async restoreDeferred(connection: WireConnection): Promise<void> {
     const rows = await queryRows(connection, `SELECT table_oid::text AS oid FROM pgcdc.deferred_tables WHERE stream = ${quoteLiteral(this.#options.stream)}`);
     const tables = rows.map((row) => this.#state.table(Number(row.oid))).filter((t): t is TableDescription => t !== undefined);
@@ -207,7 +210,6 @@ export class TargetSchema implements MessageApplier {
     await connection.query("SET maintenance_work_mem = '512MB'");
     for (const statement of deferredStatements(lacking)) await this.#run(connection, statement, 'restore the deferred indexes and constraints on');
     await connection.query('RESET maintenance_work_mem');
-    for (const table of tables) await this.#run(connection, `ANALYZE ${qualifiedName({ schema: table.schema, table: table.name })}`, 'analyze');
     await connection.query(`DELETE FROM pgcdc.deferred_tables WHERE stream = ${quoteLiteral(this.#options.stream)}`);
     this.#options.logger.info({ tables: tables.map(nameOf), ms: Date.now() - started }, 'restored the indexes and constraints held back during the load');
   }
