@@ -64,6 +64,11 @@ export async function resumeInitialLoad(options: InitialLoadResumeOptions): Prom
     } finally {
       snapshot.session.destroy();
     }
+  } else {
+    // Every chunk was loaded (the run was stopped while restoring indexes, say): the record, with
+    // its chunks done, becomes the controller's, so that it is the one marked done below (and the
+    // initial snapshot with it; else the next start would take a whole new snapshot).
+    await snapshots.restartLoad(record, []);
   }
   await loader.finishLoad();
   await snapshots.progress.setStatus('done');

@@ -5,10 +5,13 @@
  * that no change was applied twice. The same with pgcdc killed (SIGKILL) at random moments and
  * restarted each time.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/logging/logger.js';
 import { runStream } from '../../src/pipeline/run-stream.js';
 import { verifyStream } from '../../src/verify/verify-stream.js';
+import { capturedLogger } from '../support/captured-logger.js';
 import { runCli, startCli } from '../support/cli.js';
 import { MIGRATION_SCHEMA_SQL, seedSql, startMigrationWorkload } from '../support/migration-workload.js';
 import { createDatabase, sql, useTestServer, waitFor } from '../support/postgres.js';
@@ -49,6 +52,30 @@ describe('Postgres target: a migration under concurrent writes', () => {
     await runStream(config, { logger: silentLogger(), stopAt: 'now' });
     await expectIdentical(config, source, target);
   }, 180_000);
+
+  it('stopped after every chunk was loaded but before the load was marked done, it finishes without a new snapshot', async () => {
+    const source = await createDatabase(server());
+    const target = await createDatabase(server());
+    await sql(source, MIGRATION_SCHEMA_SQL);
+    await sql(source, seedSql(5_000));
+    const { config } = await postgresStream({ sourceUrl: source, targetUrl: target, source: { snapshotMode: 'initial', snapshotChunkRows: 1_000 } });
+    await runStream(config, { logger: silentLogger(), stopAt: 'now' });
+    // The state a kill leaves between the last chunk and the end of the load: the chunks are
+    // recorded on the target only, the snapshot is still running.
+    const stateFile = path.join(config.stateDir, 'stream-state.json');
+    const state = JSON.parse(fs.readFileSync(stateFile, 'utf8'));
+    state.initialSnapshotDone = false;
+    state.snapshot.status = 'running';
+    for (const table of state.snapshot.tables) for (const chunk of table.chunks) chunk.done = false;
+    fs.writeFileSync(stateFile, JSON.stringify(state));
+    await sql(source, "insert into journal (n, note) values (-1, 'after')");
+    for (let run = 0; run < 2; run++) {
+      const log = capturedLogger();
+      await runStream(config, { logger: log.logger, stopAt: 'now' });
+      expect(log.lines().filter((l) => l.msg === 'snapshot planned' || l.msg === 'created a temporary slot for a new snapshot'), `run ${run}`).toEqual([]);
+    }
+    await expectIdentical(config, source, target);
+  });
 
   it('killed at random moments and restarted, it still ends identical with nothing applied twice', async () => {
     const source = await createDatabase(server());
