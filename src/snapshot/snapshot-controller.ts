@@ -126,10 +126,14 @@ export class SnapshotController implements SignalHandlers {
     await this.#options.state.update((state) => ({ ...state, knownTables: union(state.knownTables, names) }));
   }
 
-  /** Captured tables not known yet. */
+  /**
+   * Captured tables not known yet. A table of the current snapshot record is not new whether its
+   * chunks are pending or done: its completion and its being known are one state update, which a
+   * look racing with it could see half of, and snapshot the table a second time.
+   */
   async newTables(): Promise<SourceTable[]> {
+    const planned = new Set(this.progress.record.tables.map((table) => table.oid));
     const known = new Set((await this.#options.state.read()).knownTables ?? []);
-    const planned = new Set(this.progress.pendingChunks().map(({ table }) => table.oid));
     return (await this.capturedTables()).filter((t) => !known.has(`${t.schema}.${t.table}`) && !planned.has(t.oid));
   }
 
