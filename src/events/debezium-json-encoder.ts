@@ -5,8 +5,9 @@
  * truncate (`t`) and message (`m`) events, and transaction metadata (BEGIN/END + `transaction` block).
  */
 import type { JsonWriter } from '../encoding/json-writer.js';
-import type { RecordFormat } from '../config/stream-config.js';
+import type { RecordFormat, StreamConfig } from '../config/stream-config.js';
 import type { Lsn } from '../source/lsn.js';
+import { PGCDC_VERSION } from '../version.js';
 import type { CommitEvent, MessageEvent, RowEvent, StreamEvent, TableInfo, TransactionInfo, TruncateEvent } from './stream-event.js';
 import { keyChanged, writeKeyJson, writeTupleJson } from './tuple-json.js';
 
@@ -29,6 +30,17 @@ export interface DebeziumEncoderOptions {
   readonly skippedOperations: readonly string[];
   /** Wraps each record in an envelope of the target's (value format only: CloudEvents). */
   readonly framing?: RecordFraming;
+}
+
+/** What every target takes from its stream for the encoder: names, version and event settings. */
+export function streamEncoderOptions(stream: StreamConfig): Pick<DebeziumEncoderOptions, 'serverName' | 'database' | 'version' | 'transactionMetadata' | 'skippedOperations'> {
+  return {
+    serverName: stream.name,
+    database: stream.source.connection.database,
+    version: PGCDC_VERSION,
+    transactionMetadata: stream.source.provideTransactionMetadata,
+    skippedOperations: stream.source.skippedOperations,
+  };
 }
 
 /**

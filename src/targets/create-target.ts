@@ -6,9 +6,8 @@
  * can (a PgLambda script compiles).
  */
 import type { StreamConfig, TargetConfig, TargetType } from '../config/stream-config.js';
-import { DebeziumJsonEncoder } from '../events/debezium-json-encoder.js';
+import { DebeziumJsonEncoder, streamEncoderOptions } from '../events/debezium-json-encoder.js';
 import type { Logger } from '../logging/logger.js';
-import { PGCDC_VERSION } from '../version.js';
 import type { Target } from './target.js';
 
 type TargetFactory<T extends TargetType> = (target: Extract<TargetConfig, { type: T }>, stream: StreamConfig, logger: Logger) => Promise<Target>;
@@ -39,13 +38,5 @@ export async function checkTarget(stream: StreamConfig): Promise<void> {
 
 /** A Debezium JSON encoder configured from the stream spec. */
 export function debeziumEncoder(stream: StreamConfig, format: 'value' | 'record'): DebeziumJsonEncoder {
-  return new DebeziumJsonEncoder({
-    serverName: stream.name,
-    database: stream.source.connection.database,
-    version: PGCDC_VERSION,
-    format,
-    tombstonesOnDelete: stream.source.tombstonesOnDelete,
-    transactionMetadata: stream.source.provideTransactionMetadata,
-    skippedOperations: stream.source.skippedOperations,
-  });
+  return new DebeziumJsonEncoder({ ...streamEncoderOptions(stream), format, tombstonesOnDelete: stream.source.tombstonesOnDelete });
 }

@@ -10,11 +10,10 @@
  */
 import type { StreamConfig } from '../../config/stream-config.js';
 import { JsonWriter } from '../../encoding/json-writer.js';
-import { DebeziumJsonEncoder, type DebeziumEncoderOptions } from '../../events/debezium-json-encoder.js';
+import { DebeziumJsonEncoder, type DebeziumEncoderOptions, streamEncoderOptions } from '../../events/debezium-json-encoder.js';
 import { EventIds } from '../../events/event-ids.js';
 import { recordKeyHash } from '../../events/event-key-hash.js';
 import type { StreamEvent, TableInfo, TransactionInfo } from '../../events/stream-event.js';
-import { PGCDC_VERSION } from '../../version.js';
 import type { DispatchItems } from '../delivery/ordered-dispatch.js';
 
 export const CHANGE_EVENT_TYPE = 'io.debezium.connector.postgresql.DataChangeEvent';
@@ -92,14 +91,7 @@ export class CloudEventBatch implements DispatchItems {
 export class CloudEventRenderer {
   /** The renderer of a stream's events: its name, database and event settings. */
   static forStream(stream: StreamConfig, structured: boolean): CloudEventRenderer {
-    return new CloudEventRenderer({
-      serverName: stream.name,
-      database: stream.source.connection.database,
-      version: PGCDC_VERSION,
-      transactionMetadata: stream.source.provideTransactionMetadata,
-      skippedOperations: stream.source.skippedOperations,
-      structured,
-    });
+    return new CloudEventRenderer({ ...streamEncoderOptions(stream), structured });
   }
 
   readonly #options: CloudEventRendererOptions;

@@ -11,7 +11,7 @@
 import type { StreamConfig, WebhookTargetConfig } from '../../config/stream-config.js';
 import type { EventBatch } from '../../events/stream-event.js';
 import type { Logger } from '../../logging/logger.js';
-import { PGCDC_VERSION } from '../../version.js';
+import { streamEncoderOptions } from '../../events/debezium-json-encoder.js';
 import type { DeadLetterStore } from '../delivery/dead-letter-store.js';
 import { DeliveryFailure } from '../delivery/delivery-failure.js';
 import type { DeliveryChannel, ReliableDelivery } from '../delivery/reliable-delivery.js';
@@ -49,11 +49,7 @@ export class WebhookTarget implements Target {
     this.#stream = stream;
     this.#logger = logger;
     this.#renderer = new WebhookRenderer({
-      serverName: stream.name,
-      database: stream.source.connection.database,
-      version: PGCDC_VERSION,
-      transactionMetadata: stream.source.provideTransactionMetadata,
-      skippedOperations: stream.source.skippedOperations,
+      ...streamEncoderOptions(stream),
       payload: config.payload,
       subscriptions: { current: () => this.#store().current() },
     });
