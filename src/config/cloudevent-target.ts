@@ -8,8 +8,9 @@ import { z } from 'zod';
 import { durationTextSchema, parseDurationMs } from './common-schemas.js';
 import type { ConfigPath, ConfigProblems } from './config-issues.js';
 import { deadLetterSchema } from './dead-letter-settings.js';
-import { buildHttpDelivery, type HttpDeliveryContext, httpEndpointShape, maxEventBytesSchema } from './http-delivery-settings.js';
+import { buildHttpDelivery, httpEndpointShape, maxEventBytesSchema } from './http-delivery-settings.js';
 import { CLOUDEVENT_MODES, type CloudEventTargetConfig } from './stream-config.js';
+import type { TargetSettingsContext } from './target-types.js';
 
 /** `spec.target.cloudEvent.http`: SGStream's settings and pgcdc's. */
 const cloudEventHttpSchema = z.strictObject(httpEndpointShape).describe('The http binding: where and how the events are sent.');
@@ -43,7 +44,7 @@ export type CloudEventTargetSettings = z.output<typeof cloudEventTargetSettingsS
 export async function buildCloudEventTarget(
   settings: CloudEventTargetSettings,
   at: ConfigPath,
-  context: HttpDeliveryContext,
+  context: TargetSettingsContext,
   problems: ConfigProblems,
 ): Promise<CloudEventTargetConfig | undefined> {
   const { http } = settings;

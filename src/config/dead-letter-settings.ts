@@ -8,6 +8,7 @@ import { z } from 'zod';
 import type { ConfigPath, ConfigProblems } from './config-issues.js';
 import { connectionFromUrl, connectionUrlSchema } from './connection-url-setting.js';
 import { DEAD_LETTER_POLICIES, type DeadLetterConfig } from './stream-config.js';
+import type { TargetSettingsContext } from './target-types.js';
 
 /** `deadLetter` of a target section. */
 export const deadLetterSchema = z
@@ -36,7 +37,7 @@ export type DeadLetterSettings = z.output<typeof deadLetterSchema>;
 export async function buildDeadLetter(
   deadLetter: DeadLetterSettings,
   at: ConfigPath,
-  context: { readonly cwd: string; readonly streamName: string },
+  context: TargetSettingsContext,
   problems: ConfigProblems,
 ): Promise<DeadLetterConfig | undefined> {
   const { policy, file, table } = deadLetter;

@@ -11,6 +11,7 @@ import { readPemFile } from './connection-url.js';
 import { CERTIFICATE_FILE_HINT } from './connection-url-setting.js';
 import { buildDeadLetter, type DeadLetterSettings } from './dead-letter-settings.js';
 import { type HttpDeliveryConfig, SUCCESS_STATUS_RULES } from './stream-config.js';
+import type { TargetSettingsContext } from './target-types.js';
 
 export const httpUrlSchema = z
   .url({ protocol: /^https?$/, error: (issue) => `is ${describeValue(issue.input)}; expected an http:// or https:// URL` })
@@ -72,12 +73,6 @@ type HttpDeliverySettings = z.output<z.ZodObject<typeof httpDeliveryShape>>;
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 const DEFAULT_READ_TIMEOUT_MS = 30_000;
 
-/** What building delivery settings needs besides them. */
-export interface HttpDeliveryContext {
-  readonly cwd: string;
-  readonly streamName: string;
-}
-
 /**
  * The HttpDeliveryConfig of valid settings: `http` found at `httpAt`, the dead-letter settings at
  * `deadLetterAt`; undefined after adding problems (a CA file that cannot be read, two stores).
@@ -85,7 +80,7 @@ export interface HttpDeliveryContext {
 export async function buildHttpDelivery(
   settings: { readonly http: HttpDeliverySettings; readonly deadLetter: DeadLetterSettings; readonly maxEventBytes: number },
   at: { readonly http: ConfigPath; readonly deadLetter: ConfigPath },
-  context: HttpDeliveryContext,
+  context: TargetSettingsContext,
   problems: ConfigProblems,
 ): Promise<HttpDeliveryConfig | undefined> {
   const { http, deadLetter } = settings;

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import type { ConfigPath, ConfigProblems } from './config-issues.js';
 import { connectionFromUrl, connectionUrlSchema } from './connection-url-setting.js';
 import { CONFLICT_POLICIES, ERROR_POLICIES, type PostgresTargetConfig } from './stream-config.js';
+import type { TargetSettingsContext } from './target-types.js';
 
 /** The settings of a Postgres target besides its connection. */
 export type PostgresTargetOptions = Omit<PostgresTargetConfig, 'type' | 'connection'>;
@@ -69,7 +70,7 @@ export function targetApplicationName(streamName: string): string {
 export async function buildPostgresTarget(
   settings: PostgresTargetSettings,
   at: ConfigPath,
-  context: { readonly cwd: string; readonly streamName: string },
+  context: TargetSettingsContext,
   problems: ConfigProblems,
 ): Promise<PostgresTargetConfig | undefined> {
   const { url, ...options } = settings;

@@ -19,13 +19,16 @@ const recordFormatSchema = z
   .default('value')
   .describe('`value`: one Debezium change event (payload form) per line; `record`: `{"key":…,"value":…}` per line, like a Kafka record, tombstones as `"value":null`.');
 
-/** What building a target needs besides its settings (ConfigMaps and secrets: a PgLambda script). */
-export interface TargetBuildContext extends ConfigMapSources {
+/** What building most target settings needs besides them. */
+export interface TargetSettingsContext {
   /** Base of relative paths (the target file, certificates). */
   readonly cwd: string;
   /** `metadata.name` of the stream, for defaults such as the target's application_name. */
   readonly streamName: string;
 }
+
+/** What building a target needs besides its settings (ConfigMaps and secrets: a PgLambda script). */
+export interface TargetBuildContext extends ConfigMapSources, TargetSettingsContext {}
 
 /** The TargetBuildContext of a stream named `streamName` loaded with `sources`. */
 export function targetBuildContext(sources: ConfigMapSources & { readonly cwd: string }, streamName: string): TargetBuildContext {

@@ -9,8 +9,9 @@ import { durationTextSchema, listenAddressSchema, parseDurationMs, parseListenAd
 import type { ConfigPath, ConfigProblems } from './config-issues.js';
 import { connectionFromUrl, connectionUrlSchema } from './connection-url-setting.js';
 import { deadLetterSchema } from './dead-letter-settings.js';
-import { buildHttpDelivery, type HttpDeliveryContext, httpDeliveryShape, maxEventBytesSchema } from './http-delivery-settings.js';
+import { buildHttpDelivery, httpDeliveryShape, maxEventBytesSchema } from './http-delivery-settings.js';
 import { WEBHOOK_PAYLOADS, type WebhookTargetConfig } from './stream-config.js';
+import type { TargetSettingsContext } from './target-types.js';
 
 const subscriptionServerSchema = z
   .strictObject({
@@ -66,7 +67,7 @@ export type WebhookTargetSettings = z.output<typeof webhookTargetSettingsSchema>
 export async function buildWebhookTarget(
   settings: WebhookTargetSettings,
   at: ConfigPath,
-  context: HttpDeliveryContext,
+  context: TargetSettingsContext,
   problems: ConfigProblems,
 ): Promise<WebhookTargetConfig | undefined> {
   const { subscriptionServer: server, subscriptionStore: store } = settings;
