@@ -55,15 +55,8 @@ export interface RangeType extends TypeBase {
   readonly multirangeName: string | null;
 }
 
-export interface ColumnDescription {
-  readonly attnum: number;
-  readonly name: string;
-  /** `format_type(atttypid, atttypmod)`: `integer`, `character varying(20)`, `public.mood[]`. */
-  readonly type: string;
-  readonly typeOid: number;
-  readonly typmod: number;
-  /** `"schema"."collation"` when not the type's default. */
-  readonly collation: string | null;
+/** A table column: what a composite type's attribute has, and more. */
+export interface ColumnDescription extends CompositeAttribute {
   readonly notNull: boolean;
   /** Default expression (`pg_get_expr`), e.g. `nextval('public.t_id_seq'::regclass)`. */
   readonly default: string | null;
@@ -151,15 +144,15 @@ const oid = z.number().int().nonnegative();
 const name = z.string().min(1);
 
 const typeBase = { oid, schema: name, name };
+/** What a column and a composite type's attribute both have, but attnum. */
+const attributeShape = { name, type: z.string(), typeOid: oid, typmod: z.number().int(), collation: z.string().nullable() };
 
 export const typeDescriptionSchema: z.ZodType<TypeDescription> = z.discriminatedUnion('kind', [
   z.object({ ...typeBase, kind: z.literal('enum'), labels: z.array(z.string()) }),
   z.object({
     ...typeBase,
     kind: z.literal('composite'),
-    attributes: z.array(
-      z.object({ attnum: z.number().int(), name, type: z.string(), typeOid: oid, typmod: z.number().int(), collation: z.string().nullable() }),
-    ),
+    attributes: z.array(z.object({ attnum: z.number().int(), ...attributeShape })),
   }),
   z.object({
     ...typeBase,
@@ -182,11 +175,7 @@ export const typeDescriptionSchema: z.ZodType<TypeDescription> = z.discriminated
 
 const columnSchema = z.object({
   attnum: z.number().int().positive(),
-  name,
-  type: z.string(),
-  typeOid: oid,
-  typmod: z.number().int(),
-  collation: z.string().nullable(),
+  ...attributeShape,
   notNull: z.boolean(),
   default: z.string().nullable(),
   identity: z.enum(['a', 'd']).nullable(),
