@@ -22,7 +22,7 @@ export class VerifySide {
     try {
       return new VerifySide(role, await CatalogConnection.open(config));
     } catch (error) {
-      throw role === 'target' ? asTargetError(error) : error;
+      throw role === 'target' ? rewordedForTarget(error) : error;
     }
   }
 
@@ -30,7 +30,7 @@ export class VerifySide {
     try {
       return (await this.connection.query<Row>(text, params)).rows;
     } catch (error) {
-      throw this.role === 'target' ? asTargetError(error) : error;
+      throw this.role === 'target' ? rewordedForTarget(error) : error;
     }
   }
 }
@@ -46,7 +46,7 @@ export interface SidePair {
  * (`target: …`, the fix naming the target). The code is kept, except that an unreachable server
  * is TARGET_UNREACHABLE.
  */
-export function asTargetError(error: unknown): unknown {
+function rewordedForTarget(error: unknown): unknown {
   if (!(error instanceof PgcdcError)) return error;
   const hint = error.hint?.replace(/\bsource\b/g, 'target');
   const code = error.code === 'SOURCE_UNREACHABLE' ? 'TARGET_UNREACHABLE' : error.code;
