@@ -241,9 +241,8 @@ export class ChangeStatements {
     if (always.size === 0) return () => undefined;
     const names = columns.map((i) => table.columns[i]!.name).filter((name) => always.has(name));
     if (names.length === 0) return () => undefined;
-    const alter = (mode: string): string => `ALTER TABLE ${qualifiedName(table)} ${names.map((name) => `ALTER COLUMN ${quoteIdent(name)} SET GENERATED ${mode}`).join(', ')}`;
-    this.statement(alter('BY DEFAULT'));
-    return () => this.statement(alter('ALWAYS'));
+    this.statement(identityModeSql(table, names, 'BY DEFAULT'));
+    return () => this.statement(identityModeSql(table, names, 'ALWAYS'));
   }
 
   /** Starts a statement: its savepoint when careful, and what it should do. */
@@ -303,4 +302,12 @@ export function keyText(table: TableInfo, tuple: TupleRef): string {
       return `${table.columns[i]!.name}=${text}`;
     })
     .join(', ');
+}
+
+/**
+ * Makes identity columns BY DEFAULT (so that statements can set them) or ALWAYS again: an UPDATE
+ * or ON CONFLICT DO UPDATE cannot set a GENERATED ALWAYS column (PostgreSQL has no OVERRIDING for it).
+ */
+export function identityModeSql(table: TableInfo, columns: readonly string[], mode: 'BY DEFAULT' | 'ALWAYS'): string {
+  return `ALTER TABLE ${qualifiedName(table)} ${columns.map((name) => `ALTER COLUMN ${quoteIdent(name)} SET GENERATED ${mode}`).join(', ')}`;
 }

@@ -15,6 +15,7 @@ import type { CopyDataHandler, WireConnection } from '../../source/wire/wire-con
 import type { CopyFormat } from '../../snapshot/snapshot-plan.js';
 import type { ChunkKey, SnapshotLoader, SnapshotLoadWorker } from '../target.js';
 import type { TableInfo } from '../../events/stream-event.js';
+import { identityModeSql } from './change-statements.js';
 import { asTargetError, openTargetConnection, queryRows } from './target-session.js';
 
 /** How rows reach a table: COPY into it, or COPY into a temporary table and merge. */
@@ -165,8 +166,7 @@ function mergeSql(table: TableInfo, columns: readonly string[], identityAlways: 
   if (keys.length === 0) return insert;
   const others = columns.filter((c) => !keys.includes(c));
   const merge = `${insert} ON CONFLICT (${keys.join(', ')}) ${others.length === 0 ? 'DO NOTHING' : `DO UPDATE SET ${others.map((c) => `${c} = EXCLUDED.${c}`).join(', ')}`}`;
-  const always = [...identityAlways].map(quoteIdent).filter((c) => others.includes(c));
+  const always = [...identityAlways].filter((name) => others.includes(quoteIdent(name)));
   if (always.length === 0) return merge;
-  const alter = (mode: string): string => `ALTER TABLE ${qualifiedName(table)} ${always.map((c) => `ALTER COLUMN ${c} SET GENERATED ${mode}`).join(', ')}`;
-  return `${alter('BY DEFAULT')}; ${merge}; ${alter('ALWAYS')}`;
+  return `${identityModeSql(table, always, 'BY DEFAULT')}; ${merge}; ${identityModeSql(table, always, 'ALWAYS')}`;
 }
