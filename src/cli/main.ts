@@ -34,3 +34,6 @@ try {
 } catch (error) {
   process.exitCode = reportFailure(error);
 }
+// The command is over: nothing it may have left behind (a connection, a timer) keeps the process
+// alive, so a supervisor, CI job or cron entry sees the exit code at once.
+process.exit(process.exitCode ?? 0);

@@ -91,7 +91,7 @@ export const sourceOptionsShape = {
     .describe('Rows per chunk of the initial snapshot: tables are split into ranges of heap pages holding about this many rows.'),
   incrementalSnapshotChunkRows: v.incrementalSnapshotChunkRows
     .default(10_000)
-    .describe('Rows per chunk of incremental (watermark) snapshots, resumed snapshots and snapshots of new tables; a chunk is held in memory.'),
+    .describe('Rows per chunk of incremental (watermark) snapshots, resumed snapshots and snapshots of new tables; a chunk is held in memory. (A Postgres target copies those tables in chunks of `snapshotChunkRows`.)'),
   snapshotIncludes: v.snapshotIncludes
     .default([])
     .describe('Regular expressions over schema.table choosing which captured tables the snapshot copies (empty: all of them).'),

@@ -3,7 +3,8 @@
  * signal table and publication exist, decide how to start (snapshot mode, slot, state), open the
  * target, take the initial snapshot when there is one, then stream (replication session →
  * pgoutput decoder → stream processor → delivery queue → target → checkpointer → standby status)
- * with incremental snapshots alongside, reconnecting with backoff, until stopped.
+ * with incremental snapshots (or, for a target that loads tables itself, table synchronisation)
+ * alongside, reconnecting with backoff, until stopped.
  */
 import type { StreamConfig } from '../config/stream-config.js';
 import { ddlCaptureInstalled, installDdlCapture } from '../ddl/ddl-capture.js';
@@ -14,7 +15,6 @@ import { TypeCatalog } from '../decoding/values/type-catalog.js';
 import { PgcdcError } from '../errors/pgcdc-error.js';
 import type { StreamEvent } from '../events/stream-event.js';
 import type { Logger } from '../logging/logger.js';
-import { resumeInitialLoad } from '../snapshot/initial-load-resume.js';
 import { runInitialSnapshot } from '../snapshot/initial-snapshot.js';
 import { SnapshotController } from '../snapshot/snapshot-controller.js';
 import { watchSnapshotProgress } from '../snapshot/snapshot-progress-reporter.js';
@@ -69,7 +69,7 @@ export interface RunStreamResult {
 export async function runStream(config: StreamConfig, options: RunStreamOptions): Promise<RunStreamResult> {
   const { logger } = options;
   for (const warning of config.warnings) logger.warn(warning);
-  if (options.target === undefined) await checkTarget(config);
+  if (options.target === undefined) await checkTarget(config, logger);
   const { source } = config;
   const state = new StateStore(config.stateDir);
   const catalog = await CatalogConnection.open(source.connection);
@@ -78,6 +78,8 @@ export async function runStream(config: StreamConfig, options: RunStreamOptions)
   let target: Target | undefined;
   let discovery: TableDiscovery | undefined;
   let stopWatching: (() => void) | undefined;
+  /** The session that exported the new slot's snapshot, until streaming takes it over. */
+  let exportingSession: { destroy(): void } | undefined;
   try {
     // 1. The source must be capturable; stop with the fix if it is not.
     const facts = await checkSource(catalog, config);
@@ -90,6 +92,7 @@ export async function runStream(config: StreamConfig, options: RunStreamOptions)
     // 2. Publication, then how to start: it may create the slot with an exported snapshot.
     await ensurePublication(catalog, source, facts.capturedTables, logger, signalTable);
     const start = await prepareStart(catalog, config, state, logger);
+    if (start.kind === 'exported') exportingSession = start.slot.session;
     if (start.kind === 'finished') {
       logger.info('the initial_only snapshot of this stream is already done');
       return { stopReason: 'snapshot-complete', confirmedLsn: 0, counters: newStreamCounters() };
@@ -111,17 +114,25 @@ export async function runStream(config: StreamConfig, options: RunStreamOptions)
       unavailableValuePlaceholder: source.unavailableValuePlaceholder,
       ...(signalTable ? { signalTable } : {}),
     });
-    const snapshots = new SnapshotController({ catalog, source, registry, state, queue, logger });
+    const loader = target.snapshotLoader;
+    const snapshots = new SnapshotController({
+      catalog,
+      source,
+      registry,
+      state,
+      queue,
+      logger,
+      // A target that loads tables itself gets them by table synchronisation, never between watermarks.
+      ...(loader ? { tableSync: { connection: source.connection, catalog, slotName: source.slotName, loader, queue, parallelism: source.snapshotParallelism, logger } } : {}),
+    });
     stopWatching = watchSnapshotProgress(snapshots, logger, options.progressDisplay ?? false);
 
     // 4. The snapshot this start needs; a target keeping tables creates them first.
-    const loader = target.snapshotLoader;
-    let catchUpTo: Lsn | undefined;
     const capturedOids = (await snapshots.capturedTables()).map((t) => t.oid);
     if (start.kind === 'exported') {
       const tables = await snapshots.planAll('initial', source.snapshotChunkRows);
-      await target.prepareTables?.(query, capturedOids, loader ? [...tables.keys()] : []);
-      const complete = await runInitialSnapshot({
+      await target.prepareTables?.(query, capturedOids, loader ? { tables: [...tables.keys()], position: start.position } : undefined);
+      const outcome = await runInitialSnapshot({
         connection: source.connection,
         snapshotName: start.slot.snapshotName,
         consistentPoint: start.position,
@@ -131,45 +142,30 @@ export async function runStream(config: StreamConfig, options: RunStreamOptions)
         ...(loader ? { loader } : {}),
         parallelism: source.snapshotParallelism,
         logger,
+        guard: catalog,
         ...(options.signal ? { signal: options.signal } : {}),
       });
-      if (!complete) {
+      if (outcome === 'stopped') {
         start.slot.session.destroy();
         await queue.drain();
         logger.info('stopped during the initial snapshot; the next run finishes it');
         return { stopReason: 'signal', confirmedLsn: start.position, counters: newStreamCounters() };
       }
-      await loader?.finishLoad();
-      await snapshots.progress.setStatus('done');
-      if (source.snapshotMode === 'initial_only') {
-        start.slot.session.destroy();
-        await forgetSlot(catalog, config, state, logger);
-        await target.syncSequences?.(query);
-        return { stopReason: 'snapshot-complete', confirmedLsn: start.position, counters: newStreamCounters() };
+      // Tables DDL changed since the slot's snapshot are still pending: read (or synchronised) while streaming.
+      if (outcome === 'done') {
+        await loader?.finishLoad();
+        await snapshots.progress.setStatus('done');
+        if (source.snapshotMode === 'initial_only') {
+          start.slot.session.destroy();
+          await forgetSlot(catalog, config, state, logger);
+          await target.syncSequences?.(query);
+          return { stopReason: 'snapshot-complete', confirmedLsn: start.position, counters: newStreamCounters() };
+        }
       }
     } else {
-      await target.prepareTables?.(query, capturedOids, []);
+      await target.prepareTables?.(query, capturedOids, undefined);
       if (start.kind === 'incremental') {
         await snapshots.planAll(source.snapshotMode === 'initial' || source.snapshotMode === 'initial_only' ? 'initial' : 'incremental', source.incrementalSnapshotChunkRows);
-      } else if (start.kind === 'resume' && loader && start.record.kind === 'initial') {
-        // A bulk load interrupted: tables not finished are loaded again at a new snapshot.
-        const reached = await resumeInitialLoad({
-          connection: source.connection,
-          slotName: source.slotName,
-          record: start.record,
-          loader,
-          snapshots,
-          queue,
-          parallelism: source.snapshotParallelism,
-          logger,
-          ...(options.signal ? { signal: options.signal } : {}),
-        });
-        if (reached === undefined) {
-          logger.info('stopped during the initial snapshot; the next run finishes it');
-          return { stopReason: 'signal', confirmedLsn: start.position, counters: newStreamCounters() };
-        }
-        // The tables loaded at the new snapshot are consistent with the others once the stream reaches it.
-        catchUpTo = reached;
       } else if (start.kind === 'resume') {
         await snapshots.resume(start.record);
       } else {
@@ -177,22 +173,22 @@ export async function runStream(config: StreamConfig, options: RunStreamOptions)
       }
     }
 
-    // A stop (--stop-at, initial_only) waits until tables loaded again at a later snapshot are consistent with the rest.
-    const catchUp = catchUpTo !== undefined && (stopAt !== undefined || source.snapshotMode === 'initial_only');
-    if (catchUp) stopAt = Math.max(stopAt ?? 0, catchUpTo!);
-
-    // 5. Stream, with incremental snapshots and table discovery alongside.
+    // 5. Stream, with incremental snapshots (or table synchronisation) and table discovery alongside.
     let snapshotDone!: () => void;
     const untilSnapshotDone = new Promise<void>((resolve) => (snapshotDone = resolve));
-    background.push(
-      snapshots.snapshotter.run(snapshotStop.signal, () => {
-        if (snapshots.progress.complete) snapshotDone();
-      }),
-    );
+    const checkSnapshotDone = (): void => {
+      if (snapshots.progress.complete) snapshotDone();
+    };
+    if (snapshots.snapshotter) background.push(snapshots.snapshotter.run(snapshotStop.signal, checkSnapshotDone));
+    else checkSnapshotDone();
     if (source.tableDiscoveryIntervalMs > 0) {
       discovery = new TableDiscovery({ catalog, source, snapshots, logger, signalTable, intervalMs: source.tableDiscoveryIntervalMs });
+      // Tables new since the last run are planned before streaming starts.
+      await discovery.check();
       discovery.start();
     }
+    // A stop (--stop-at, initial_only) waits until tables copied at a later snapshot are consistent with the rest.
+    const catchUp = snapshots.tableSync !== undefined && (stopAt !== undefined || source.snapshotMode === 'initial_only');
     logger.info(
       { slot: source.slotName, publication: source.publicationName, from: formatLsn(start.position), target: config.target.type, ...(stopAt !== undefined ? { stopAt: formatLsn(stopAt) } : {}) },
       'streaming',
@@ -235,8 +231,9 @@ export async function runStream(config: StreamConfig, options: RunStreamOptions)
         ...(options.signal ? { signal: options.signal } : {}),
         ...(stopAt !== undefined ? { stopAt } : {}),
         // --stop-at also waits for the snapshot planned at start; initial_only stops when it is done.
-        ...(start.kind === 'incremental' || start.kind === 'resume' ? { stopAtAfter: untilSnapshotDone } : {}),
+        stopAtAfter: untilSnapshotDone,
         ...(source.snapshotMode === 'initial_only' && !catchUp ? { until: untilSnapshotDone } : {}),
+        ...(snapshots.tableSync ? { tableSync: { synchronizer: snapshots.tableSync, catchUp, afterSync: checkSnapshotDone } } : {}),
         tombstone,
         ...(start.kind === 'exported' ? { session: start.slot.session } : {}),
         ...(options.retryDelayMs ? { retryDelayMs: options.retryDelayMs } : {}),
@@ -244,10 +241,13 @@ export async function runStream(config: StreamConfig, options: RunStreamOptions)
     );
     // Cut-over: a target keeping tables takes the source's sequence values when the stream ends for good.
     if (stopReason === 'stop-at' || stopReason === 'tombstone' || stopReason === 'snapshot-complete') await target.syncSequences?.(query);
+    const initialOnlyDone = source.snapshotMode === 'initial_only' && stopReason === 'stop-at' && snapshots.progress.complete;
     if (stopReason === 'tombstone') await afterTombstone(catalog, config, logger);
-    else if (stopReason === 'snapshot-complete' || source.slotDropOnStop || (source.snapshotMode === 'initial_only' && catchUp)) await forgetSlot(catalog, config, state, logger);
+    else if (stopReason === 'snapshot-complete' || source.slotDropOnStop || initialOnlyDone) await forgetSlot(catalog, config, state, logger);
     return { stopReason, confirmedLsn: checkpointer.confirmed, counters };
   } finally {
+    // Left open when something failed before streaming began: it would keep the process alive.
+    exportingSession?.destroy();
     discovery?.stop();
     stopWatching?.();
     snapshotStop.abort();

@@ -1,6 +1,7 @@
 /**
  * Streaming over replication connections: one connection from START_REPLICATION to a graceful stop
- * or a failure (`streamOnce`), and the reconnect loop with backoff around it (`streamWithRetries`).
+ * or a failure (`streamOnce`), and the loop around it (`streamWithRetries`): reconnecting with
+ * backoff, and synchronising tables between two connections when a target loads them itself.
  */
 import type { StreamConfig } from '../config/stream-config.js';
 import { PgcdcError, asPgcdcError, isRetryable } from '../errors/pgcdc-error.js';
@@ -8,6 +9,7 @@ import { PgoutputDecoder } from '../decoding/pgoutput-decoder.js';
 import type { Logger } from '../logging/logger.js';
 import { formatLsn, type Lsn } from '../source/lsn.js';
 import { ReplicationSession } from '../source/replication-session.js';
+import type { TableSynchronizer } from '../snapshot/table-sync.js';
 import { StandbyStatusReporter } from '../source/standby-status-reporter.js';
 import { sleepUnlessAborted } from './abortable-waits.js';
 import { StreamProcessor, type StreamProcessorParts } from './stream-processor.js';
@@ -31,22 +33,47 @@ export interface StreamingOptions {
   /** A session already open on the slot (the one that exported the initial snapshot). */
   readonly session?: ReplicationSession;
   readonly retryDelayMs?: { readonly initial: number; readonly max: number };
+  /** Tables the target loads itself, synchronised while the stream is stopped (see snapshot/table-sync). */
+  readonly tableSync?: TableSyncStep;
 }
 
-/** Streams until stopped; reconnects with backoff after retryable failures. */
+export interface TableSyncStep {
+  readonly synchronizer: TableSynchronizer;
+  /**
+   * Raise `stopAt` to each synchronisation's position: a stop then waits until the tables copied at
+   * a later snapshot are consistent with the others (`--stop-at`, initial_only).
+   */
+  readonly catchUp: boolean;
+  /** Called after each synchronisation. */
+  readonly afterSync: () => void;
+}
+
+/**
+ * Streams until stopped; reconnects with backoff after retryable failures. When tables wait to be
+ * synchronised, the stream stops at a transaction boundary, they are copied, and it goes on.
+ */
 export async function streamWithRetries(config: StreamConfig, parts: PipelineParts, options: StreamingOptions): Promise<StopReason> {
-  const { logger } = options;
+  const { logger, tableSync } = options;
   const delays = options.retryDelayMs ?? { initial: 1000, max: 30_000 };
   let failures = 0;
   let slotFailures = 0;
   let session = options.session;
+  let stopAt = options.stopAt;
   for (let connectedOnce = false; ; ) {
     const confirmedBefore = parts.checkpointer.confirmed;
     try {
-      return await streamOnce(config, parts, options, session, () => {
+      if (tableSync?.synchronizer.hasWork) {
+        const reached = await tableSync.synchronizer.run(options.signal);
+        if (reached === undefined) return 'signal';
+        if (tableSync.catchUp && reached > 0) stopAt = Math.max(stopAt ?? 0, reached);
+        tableSync.afterSync();
+      }
+      const outcome = await streamOnce(config, parts, { ...options, ...(stopAt !== undefined ? { stopAt } : {}) }, session, () => {
         connectedOnce = true;
         slotFailures = 0;
       });
+      session = undefined;
+      if (outcome !== 'sync') return outcome;
     } catch (error) {
       session = undefined;
       let failure = asPgcdcError(error);
@@ -73,14 +100,24 @@ export async function streamWithRetries(config: StreamConfig, parts: PipelinePar
   }
 }
 
-/** One replication connection, from START_REPLICATION to a graceful stop or a failure. */
-async function streamOnce(config: StreamConfig, parts: PipelineParts, options: StreamingOptions, open: ReplicationSession | undefined, onStarted: () => void): Promise<StopReason> {
+/**
+ * One replication connection, from START_REPLICATION to a graceful stop or a failure; `sync` when
+ * it stopped at a transaction boundary for tables to be synchronised.
+ */
+async function streamOnce(
+  config: StreamConfig,
+  parts: PipelineParts,
+  options: StreamingOptions,
+  open: ReplicationSession | undefined,
+  onStarted: () => void,
+): Promise<StopReason | 'sync'> {
   const { source } = config;
   const { queue, checkpointer, spill, registry, counters } = parts;
   const session = open ?? (await ReplicationSession.open(source.connection, (notice) => options.logger.debug({ notice }, 'server notice')));
   const reporter = new StandbyStatusReporter(session, checkpointer, source.statusIntervalMs);
   let stopPolling: NodeJS.Timeout | undefined;
   let unsubscribe: (() => void) | undefined;
+  let stopWaitingForWork: (() => void) | undefined;
   try {
     // After a reconnect the server resends everything after the confirmed position.
     await spill.reset();
@@ -95,8 +132,10 @@ async function streamOnce(config: StreamConfig, parts: PipelineParts, options: S
     );
     onStarted();
     reporter.start();
-    const stopReason = await new Promise<StopReason>((resolve, reject) => {
+    const stopReason = await new Promise<StopReason | 'sync'>((resolve, reject) => {
       ended.then(() => reject(new PgcdcError('CONNECTION_LOST', 'the server ended the replication stream')), reject);
+      // Tables to synchronise: finish the transaction being received, then stop for them.
+      stopWaitingForWork = options.tableSync?.synchronizer.onWork(() => void processor.stopAtTransactionEnd().then(() => resolve('sync')));
       queue.onFailure(reject);
       if (options.signal?.aborted) resolve('signal');
       options.signal?.addEventListener('abort', () => resolve('signal'), { once: true });
@@ -124,11 +163,13 @@ async function streamOnce(config: StreamConfig, parts: PipelineParts, options: S
     reporter.send();
     session.endStreaming();
     await Promise.race([ended.catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
-    options.logger.info({ confirmed: formatLsn(checkpointer.confirmed), reason: stopReason, ...counters }, 'stopped');
+    if (stopReason === 'sync') options.logger.info({ confirmed: formatLsn(checkpointer.confirmed) }, 'streaming paused to copy tables');
+    else options.logger.info({ confirmed: formatLsn(checkpointer.confirmed), reason: stopReason, ...counters }, 'stopped');
     return stopReason;
   } finally {
     clearInterval(stopPolling);
     unsubscribe?.();
+    stopWaitingForWork?.();
     reporter.stop();
     session.destroy();
   }

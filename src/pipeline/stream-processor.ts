@@ -80,6 +80,8 @@ export class StreamProcessor implements ReplicationHandlers {
   /** Top-level xid of the streamed block being received, if any. */
   #streamXid: number | undefined;
   #stopped = false;
+  /** Set by stopAtTransactionEnd: resolves it once the current transaction is handed over. */
+  #atBoundary: (() => void) | undefined;
   /** Called after each keepalive (after the checkpointer saw it). */
   onKeepaliveSeen: ((walEnd: Lsn, replyRequested: boolean) => void) | undefined;
   /** Called with the end of each received message. */
@@ -98,6 +100,19 @@ export class StreamProcessor implements ReplicationHandlers {
   /** Ignores everything from now on (graceful stop): nothing more is delivered or confirmed. */
   stop(): void {
     this.#stopped = true;
+    this.#atBoundary?.();
+  }
+
+  /**
+   * Stops at the next transaction boundary: at once between transactions, else right after the
+   * current transaction's Commit was handed to the queue. Resolves once stopped.
+   */
+  stopAtTransactionEnd(): Promise<void> {
+    if (this.#stopped || (this.#txn === undefined && this.#streamXid === undefined)) {
+      this.stop();
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => (this.#atBoundary = resolve));
   }
 
   onMessage(lsn: Lsn, buf: Buffer, start: number, end: number): void | Promise<void> {
@@ -150,6 +165,7 @@ export class StreamProcessor implements ReplicationHandlers {
         return this.#parts.spill.startSegment(message.xid, message.firstSegment);
       case 'stream_stop':
         this.#streamXid = undefined;
+        if (this.#atBoundary && this.#txn === undefined) this.stop();
         return undefined;
       case 'stream_commit':
         return this.#replayStreamed(message.xid, message.commitLsn, message.endLsn, message.commitTimeMicros);
@@ -235,7 +251,9 @@ export class StreamProcessor implements ReplicationHandlers {
     this.#previousCommitLsn = endLsn;
     this.#parts.checkpointer.transactionOpen = false;
     this.counters.transactions++;
-    return this.#parts.queue.push({ kind: 'commit', txn, endLsn }, EVENT_OVERHEAD, endLsn);
+    const pushed = this.#parts.queue.push({ kind: 'commit', txn, endLsn }, EVENT_OVERHEAD, endLsn);
+    if (this.#atBoundary && this.#streamXid === undefined) this.stop();
+    return pushed;
   }
 
   async #replayStreamed(xid: number, commitLsn: Lsn, endLsn: Lsn, commitTimeMicros: number): Promise<void> {

@@ -1,12 +1,14 @@
 /**
  * Owns the stream's snapshots: plans them (the initial one, resumed ones, those asked for by
- * signals, and those of tables that appear while streaming), keeps their progress, runs the
- * incremental snapshotter, and answers snapshot signals.
+ * signals, and those of tables that appear while streaming), keeps their progress, hands the
+ * planned tables to what reads them while streaming (the incremental snapshotter, or table
+ * synchronisation for a target that loads tables itself), and answers snapshot signals.
  */
 import crypto from 'node:crypto';
 import type { SourceConfig } from '../config/stream-config.js';
 import { PgcdcError } from '../errors/pgcdc-error.js';
 import type { RelationRegistry } from '../decoding/relation-registry.js';
+import type { CatalogQuery } from '../decoding/values/type-catalog.js';
 import type { TableInfo } from '../events/stream-event.js';
 import type { Logger } from '../logging/logger.js';
 import { ChangeFilter, anchoredPattern } from '../pipeline/change-filter.js';
@@ -19,6 +21,7 @@ import { IncrementalSnapshotter } from './incremental-snapshot.js';
 import { describeSnapshotTables, splitRemaining, tableRecord, type SnapshotTable } from './snapshot-plan.js';
 import { SnapshotProgress } from './snapshot-progress.js';
 import { signalTableName, type SignalHandlers, type SnapshotRequest } from './signals.js';
+import { TableSynchronizer, type SyncPlan, type TableSyncOptions } from './table-sync.js';
 
 export interface SnapshotControllerOptions {
   readonly catalog: CatalogConnection;
@@ -27,26 +30,46 @@ export interface SnapshotControllerOptions {
   readonly state: StateStore;
   readonly queue: DeliveryQueue;
   readonly logger: Logger;
+  /** The target loads tables itself: planned tables are synchronised (see table-sync), not read between watermarks. */
+  readonly tableSync?: TableSyncOptions;
 }
 
-export class SnapshotController implements SignalHandlers {
+/** What reads the planned tables while streaming. */
+interface SnapshotRunner {
+  pause(): void;
+  resume(): void;
+  /** Tables were added to the plan. */
+  wake(): void;
+}
+
+export class SnapshotController implements SignalHandlers, SyncPlan {
   readonly #options: SnapshotControllerOptions;
   readonly #filter: ChangeFilter;
   readonly #snapshotFilter: ChangeFilter;
   #progress: SnapshotProgress | undefined;
-  readonly snapshotter: IncrementalSnapshotter;
+  /** Reads planned tables between watermarks (targets that receive events). */
+  readonly snapshotter: IncrementalSnapshotter | undefined;
+  /** Synchronises planned tables while the stream is stopped (targets that load tables themselves). */
+  readonly tableSync: TableSynchronizer | undefined;
+  readonly #runner: SnapshotRunner;
 
   constructor(options: SnapshotControllerOptions) {
     this.#options = options;
     this.#filter = new ChangeFilter(options.source.includes, options.source.excludes);
     this.#snapshotFilter = new ChangeFilter(options.source.snapshotIncludes, []);
-    this.snapshotter = new IncrementalSnapshotter({
-      connection: options.source.connection,
-      progress: this.progress,
-      describe: (oids) => this.describe(oids),
-      queue: options.queue,
-      logger: options.logger,
-    });
+    if (options.tableSync) {
+      this.tableSync = new TableSynchronizer(options.tableSync, this);
+      this.#runner = this.tableSync;
+    } else {
+      this.snapshotter = new IncrementalSnapshotter({
+        connection: options.source.connection,
+        progress: this.progress,
+        describe: (oids) => this.describe(oids),
+        queue: options.queue,
+        logger: options.logger,
+      });
+      this.#runner = this.snapshotter;
+    }
   }
 
   /** The progress of the current snapshot (an empty, finished one until something is planned). */
@@ -56,7 +79,11 @@ export class SnapshotController implements SignalHandlers {
   }
 
   describe(oids: readonly number[]): Promise<Map<number, SnapshotTable>> {
-    return describeSnapshotTables(this.#options.catalog, this.#options.registry, oids);
+    return this.describeWith((text, params) => this.#options.catalog.query(text, params), oids);
+  }
+
+  describeWith(query: CatalogQuery, oids: readonly number[]): Promise<Map<number, SnapshotTable>> {
+    return describeSnapshotTables(query, this.#options.registry, oids);
   }
 
   /** Captured tables (never the signal table). */
@@ -84,35 +111,44 @@ export class SnapshotController implements SignalHandlers {
     return new Map([...described].map(([oid, table]) => [oid, table.info]));
   }
 
-  /** Continues an interrupted snapshot with incremental chunks (its exported snapshot is gone). */
+  /**
+   * Continues an interrupted snapshot: its exported snapshot is gone, so the rest is read between
+   * watermarks (in smaller chunks), or synchronised table by table at a new snapshot.
+   */
   async resume(record: SnapshotRecord): Promise<void> {
-    const described = await this.describe(record.tables.map((t) => t.oid));
-    const chunkRows = this.#options.source.incrementalSnapshotChunkRows;
-    const tables = record.tables.map((t) => {
-      const table = described.get(t.oid);
-      return table ? splitRemaining(t, table, chunkRows) : { ...t, chunks: t.chunks.map((c) => ({ ...c, done: true })) };
-    });
+    let tables = record.tables;
+    if (this.snapshotter) {
+      const described = await this.describe(record.tables.map((t) => t.oid));
+      const chunkRows = this.#options.source.incrementalSnapshotChunkRows;
+      tables = record.tables.map((t) => {
+        const table = described.get(t.oid);
+        return table ? splitRemaining(t, table, chunkRows) : { ...t, chunks: t.chunks.map((c) => ({ ...c, done: true })) };
+      });
+    }
     this.#progress = new SnapshotProgress({ ...record, status: record.status === 'paused' ? 'paused' : 'running', tables }, this.#options.state);
     await this.#progress.save();
     this.#rebind();
-    if (record.status === 'paused') this.snapshotter.pause();
-    this.#options.logger.info({ snapshot: record.id, chunks: this.#progress.pendingChunks().length }, 'resuming the interrupted snapshot between watermarks');
+    if (record.status === 'paused') this.#runner.pause();
+    this.#options.logger.info(
+      { snapshot: record.id, chunks: this.#progress.pendingChunks().length },
+      this.snapshotter ? 'resuming the interrupted snapshot between watermarks' : 'resuming the interrupted snapshot: its unfinished tables are copied again',
+    );
   }
 
   /**
-   * The initial load goes on at a new exported snapshot: tables whose chunks are all done keep
-   * them; `restarted` tables are planned again from the start. Returns their descriptions.
+   * A load goes on at a new exported snapshot: tables whose chunks are all done keep them; the
+   * `restarted` tables (described as of that snapshot) are planned again from the start, whole (an
+   * execute-snapshot condition is not kept: a table a target holds is copied whole, to stay exact).
    */
-  async restartLoad(record: SnapshotRecord, restarted: readonly number[]): Promise<Map<number, TableInfo>> {
-    const described = await this.describe(restarted);
+  async restartLoad(record: SnapshotRecord, restarted: ReadonlyMap<number, SnapshotTable>): Promise<void> {
     const chunkRows = this.#options.source.snapshotChunkRows;
-    const tables = record.tables
-      .map((t) => (restarted.includes(t.oid) ? described.get(t.oid) && tableRecord(described.get(t.oid)!, chunkRows, t.condition) : t))
-      .filter((t): t is SnapshotTableRecord => t !== undefined);
+    const tables = record.tables.map((t) => {
+      const table = restarted.get(t.oid);
+      return table ? tableRecord(table, chunkRows, undefined) : t;
+    });
     this.#progress = new SnapshotProgress({ ...record, status: 'running', tables }, this.#options.state);
     await this.#progress.save();
     this.#rebind();
-    return new Map([...described].map(([oid, table]) => [oid, table.info]));
   }
 
   /** Records every captured table as known (streaming without a snapshot). */
@@ -148,8 +184,8 @@ export class SnapshotController implements SignalHandlers {
       this.#rebind();
     }
     await this.progress.addTables(records);
-    this.#options.logger.info({ tables: records.map((r) => `${r.schema}.${r.table}`) }, 'incremental snapshot queued');
-    this.snapshotter.wake();
+    this.#options.logger.info({ tables: records.map((r) => `${r.schema}.${r.table}`) }, this.tableSync ? 'table copy queued' : 'incremental snapshot queued');
+    this.#runner.wake();
   }
 
   async executeSnapshot(request: SnapshotRequest): Promise<void> {
@@ -165,6 +201,9 @@ export class SnapshotController implements SignalHandlers {
         await this.#checkCondition(table, condition);
         conditions.set(table.oid, condition);
       }
+    }
+    if (this.tableSync && conditions.size > 0) {
+      this.#options.logger.warn({ tables: chosen.map((t) => `${t.schema}.${t.table}`) }, 'additional-conditions do not apply to a target that holds the tables: each table is copied again whole, to stay equal to the source');
     }
     await this.snapshotTables(chosen, conditions);
   }
@@ -196,18 +235,18 @@ export class SnapshotController implements SignalHandlers {
   }
 
   async pauseSnapshot(): Promise<void> {
-    this.snapshotter.pause();
+    this.#runner.pause();
     await this.progress.setStatus('paused');
   }
 
   async resumeSnapshot(): Promise<void> {
     await this.progress.setStatus('running');
-    this.snapshotter.resume();
+    this.#runner.resume();
   }
 
   /** The snapshotter reads the current progress. */
   #rebind(): void {
-    this.snapshotter.useProgress(this.progress);
+    this.snapshotter?.useProgress(this.progress);
   }
 }
 

@@ -6,8 +6,8 @@
  */
 import type { RelationMessage } from '../decoding/pgoutput-messages.js';
 import type { RelationRegistry } from '../decoding/relation-registry.js';
+import type { CatalogQuery } from '../decoding/values/type-catalog.js';
 import type { TableInfo } from '../events/stream-event.js';
-import type { CatalogConnection } from '../source/catalog-connection.js';
 import { qualifiedName, quoteIdent } from '../source/sql-quoting.js';
 import type { ChunkRecord, SnapshotTableRecord } from '../state/state-store.js';
 
@@ -52,9 +52,12 @@ export interface SnapshotTable {
   readonly rowsPerPage: number;
 }
 
-/** Describes tables (that still exist) for a snapshot; missing OIDs are left out. */
-export async function describeSnapshotTables(catalog: CatalogConnection, registry: RelationRegistry, oids: readonly number[]): Promise<Map<number, SnapshotTable>> {
-  const { rows } = await catalog.query<TableFacts>(TABLE_FACTS_SQL, [oids]);
+/**
+ * Describes tables (that still exist) for a snapshot; missing OIDs are left out. `query` reads the
+ * catalog: now, or as of an exported snapshot (inside a transaction that imported it).
+ */
+export async function describeSnapshotTables(query: CatalogQuery, registry: RelationRegistry, oids: readonly number[]): Promise<Map<number, SnapshotTable>> {
+  const rows = (await query(TABLE_FACTS_SQL, [oids])).rows as TableFacts[];
   const tables = new Map<number, SnapshotTable>();
   for (const row of rows) {
     const keys = new Set(row.key_names ?? []);

@@ -102,8 +102,12 @@ export async function createSlotWithSnapshot(connection: ConnectionConfig, sourc
  * A temporary slot (dropped when `session` closes) whose exported snapshot and consistent point
  * give a new starting point for tables whose load starts again while the stream's own slot stays.
  */
-export async function createTemporarySnapshot(connection: ConnectionConfig, name: string, logger: Logger): Promise<SlotWithSnapshot> {
+export async function createTemporarySnapshot(connection: ConnectionConfig, name: string, logger: Logger, signal?: AbortSignal): Promise<SlotWithSnapshot> {
   const session = await ReplicationSession.open(connection);
+  // Aborting gives up the creation (it may wait for running transactions): the session goes, and the temporary slot with it.
+  const giveUp = (): void => session.destroy();
+  if (signal?.aborted) giveUp();
+  signal?.addEventListener('abort', giveUp, { once: true });
   try {
     const slot = await session.createSlot(name, { exportSnapshot: true, temporary: true });
     if (!slot.snapshotName) throw new PgcdcError('PROTOCOL', 'CREATE_REPLICATION_SLOT exported no snapshot');
@@ -112,6 +116,8 @@ export async function createTemporarySnapshot(connection: ConnectionConfig, name
   } catch (error) {
     session.destroy();
     throw error;
+  } finally {
+    signal?.removeEventListener('abort', giveUp);
   }
 }
 

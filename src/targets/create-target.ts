@@ -2,8 +2,9 @@
  * Builds the target a stream spec asks for. Each target type has one entry in `TARGET_FACTORIES`,
  * so a new type does not compile until it is handled here; each kind's modules (and libraries:
  * undici, isolated-vm) are loaded only when a stream uses it, which keeps the CLI's start short.
- * `checkTarget` checks, before a command touches the source, what only the target's own machinery
- * can (a PgLambda script compiles).
+ * `checkTarget` checks, before a command touches the source, what the target needs: a file that
+ * can be written, a Postgres target that can be reached and written, a CloudEvent receiver that
+ * answers, a webhook API address that is free, a PgLambda script that compiles.
  */
 import type { StreamConfig, TargetConfig, TargetType } from '../config/stream-config.js';
 import { DebeziumJsonEncoder, streamEncoderOptions } from '../events/debezium-json-encoder.js';
@@ -11,6 +12,7 @@ import type { Logger } from '../logging/logger.js';
 import type { Target } from './target.js';
 
 type TargetFactory<T extends TargetType> = (target: Extract<TargetConfig, { type: T }>, stream: StreamConfig, logger: Logger) => Promise<Target>;
+type TargetCheck<T extends TargetType> = (target: Extract<TargetConfig, { type: T }>, logger: Logger) => Promise<void>;
 
 const TARGET_FACTORIES: { readonly [T in TargetType]: TargetFactory<T> } = {
   Stdout: async (target, stream) => new (await import('./stdout/stdout-target.js')).StdoutTarget(debeziumEncoder(stream, target.format)),
@@ -27,13 +29,27 @@ export function createTarget(stream: StreamConfig, logger: Logger): Promise<Targ
   return factory(stream.target, stream, logger);
 }
 
+const TARGET_CHECKS: { readonly [T in TargetType]: TargetCheck<T> } = {
+  Stdout: async () => undefined,
+  File: async (target) => (await import('./file/file-target.js')).checkFileTarget(target),
+  Postgres: async (target, logger) => (await import('./postgres/target-session.js')).checkTargetWritable(target.connection, logger),
+  CloudEvent: async (target) => (await import('./cloudevent/cloudevent-target.js')).checkCloudEventReceiver(target),
+  PgLambda: async (target) => (await import('./function/pglambda-target.js')).openSandbox(target).close(),
+  Webhook: async (target) => {
+    if (target.subscriptionServer) await (await import('./webhook/subscription-server.js')).SubscriptionServer.checkAddress(target.subscriptionServer.host, target.subscriptionServer.port);
+  },
+};
+
 /**
- * Checks the target's settings no schema can: a PgLambda script must compile.
+ * Checks what the target needs before anything touches the source, so that a stream that cannot
+ * run neither creates a slot (which would hold WAL) nor passes `validate`.
  *
- * @throws PgcdcError CONFIG_INVALID naming the script's line and column
+ * @throws PgcdcError saying what is wrong and how to fix it (CONFIG_INVALID for a PgLambda script
+ *   that does not compile, with its line; TARGET_FAILED or TARGET_UNREACHABLE otherwise)
  */
-export async function checkTarget(stream: StreamConfig): Promise<void> {
-  if (stream.target.type === 'PgLambda') (await import('./function/pglambda-target.js')).openSandbox(stream.target).close();
+export function checkTarget(stream: StreamConfig, logger: Logger): Promise<void> {
+  const check = TARGET_CHECKS[stream.target.type] as TargetCheck<TargetType>;
+  return check(stream.target, logger);
 }
 
 /** A Debezium JSON encoder configured from the stream spec. */

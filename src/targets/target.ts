@@ -26,16 +26,23 @@ export interface Target {
   close(): Promise<void>;
   /**
    * Makes the target ready for captured tables before any of their events: creates what is
-   * missing from the source's catalogs (read with `source`), checks what exists. Tables in
-   * `loading` are about to be bulk-loaded by `snapshotLoader`.
+   * missing from the source's catalogs (read with `source`), checks what exists. The tables of
+   * `loading` are about to be bulk-loaded by `snapshotLoader` at a snapshot whose consistent point
+   * is `loading.position`: they are emptied, and that position recorded for them.
    */
-  prepareTables?(source: CatalogQuery, tables: readonly number[], loading: readonly number[]): Promise<void>;
+  prepareTables?(source: CatalogQuery, tables: readonly number[], loading: TableLoad | undefined): Promise<void>;
   /** Loads the initial snapshot straight from the source's COPY output instead of as read events. */
   readonly snapshotLoader?: SnapshotLoader;
   /** Brings the target's sequences to the source's values (cut-over); returns how many were set. */
   syncSequences?(source: CatalogQuery): Promise<number>;
   /** Asks the delivery queue to let batches fill up (targets that send events in groups). */
   readonly batching?: TargetBatching;
+}
+
+/** Tables (source oids) about to be loaded at a snapshot whose consistent point is `position`. */
+export interface TableLoad {
+  readonly tables: readonly number[];
+  readonly position: Lsn;
 }
 
 /**
@@ -69,9 +76,10 @@ export interface SnapshotLoader {
   /** A connection loading chunks one at a time (one per snapshot worker). */
   openWorker(): Promise<SnapshotLoadWorker>;
   /**
-   * Empties tables whose load starts again at a new snapshot whose consistent point is `position`
-   * (their changes committed before it are in that snapshot, and are skipped); `source` reads the
-   * source's catalog inside that snapshot.
+   * Empties tables whose load starts (again) at a new snapshot whose consistent point is
+   * `position`, shaped as they were at it (their changes committed before it are in that snapshot,
+   * and are skipped); `source` reads the source's catalog inside that snapshot. Creates those the
+   * target lacks.
    */
   restartTables(source: CatalogQuery, tables: readonly number[], position: Lsn): Promise<void>;
   /** After the load (or before resuming one): restores what was deferred (indexes, constraints). */

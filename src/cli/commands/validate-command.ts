@@ -1,25 +1,26 @@
 /**
- * `pgcdc validate -c FILE`: checks the spec (a PgLambda script must compile), then the source's prerequisites, printing every check
- * with its fix. Exits non-zero when any check fails.
+ * `pgcdc validate -c FILE`: checks the spec and the target (a file it can write, a Postgres
+ * target it can reach and write, a PgLambda script that compiles, …), then the source's
+ * prerequisites, printing every check with its fix. Exits non-zero when any check fails.
  */
 import type { Command } from 'commander';
 import { CatalogConnection } from '../../source/catalog-connection.js';
 import { checkTarget } from '../../targets/create-target.js';
 import { checkSource, type CheckResult } from '../../source/source-prerequisites.js';
-import { loadSpec, withSpecOptions, type SpecOptions } from '../cli-context.js';
+import { loadSpec, loggerFor, withSpecOptions, type SpecOptions } from '../cli-context.js';
 import { needsSandboxRelaunch, relaunchWithoutSnapshot } from '../sandbox-relaunch.js';
 
 const MARK: Record<CheckResult['verdict'], string> = { ok: 'ok  ', warn: 'warn', fail: 'FAIL' };
 
 export function validateCommand(program: Command): void {
-  withSpecOptions(program.command('validate').description('check the stream spec and the source prerequisites')).action(async (options: SpecOptions) => {
+  withSpecOptions(program.command('validate').description('check the stream spec, the target and the source prerequisites')).action(async (options: SpecOptions, command: Command) => {
     const config = await loadSpec(options);
     if (needsSandboxRelaunch(config)) {
       process.exitCode = await relaunchWithoutSnapshot();
       return;
     }
-    await checkTarget(config);
-    const lines = [`${MARK.ok} spec: ${config.apiVersion} stream "${config.name}" to ${config.target.type}`];
+    await checkTarget(config, loggerFor(command));
+    const lines = [`${MARK.ok} spec: ${config.apiVersion} stream "${config.name}" to ${config.target.type}`, `${MARK.ok} target: ready`];
     for (const warning of config.warnings) lines.push(`${MARK.warn} spec: ${warning}`);
     const catalog = await CatalogConnection.open(config.source.connection);
     let failed = false;

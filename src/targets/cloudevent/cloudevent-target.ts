@@ -11,7 +11,7 @@ import type { Logger } from '../../logging/logger.js';
 import { deadLetterSetup } from '../delivery/dead-letter-setup.js';
 import type { DeadLetterStore } from '../delivery/dead-letter-store.js';
 import type { DeliveryChannel, ReliableDelivery } from '../delivery/reliable-delivery.js';
-import { HttpEndpoint } from '../http/http-endpoint.js';
+import { HttpEndpoint, type HttpEndpointOptions } from '../http/http-endpoint.js';
 import { endpointOptions, httpReliableDelivery, lowerCaseKeys } from '../http/http-delivery-setup.js';
 import type { Target, TargetBatching } from '../target.js';
 import { type CloudEventBatch, CloudEventRenderer } from './cloudevent-records.js';
@@ -22,6 +22,20 @@ const BATCH_CONTENT_TYPE = 'application/cloudevents-batch+json; charset=utf-8';
 const OPEN_BRACKET = Buffer.from('[');
 const COMMA = Buffer.from(',');
 const CLOSE_BRACKET = Buffer.from(']');
+
+/** Before the source is touched: the receiver can be reached (TCP, and TLS for https). */
+export async function checkCloudEventReceiver(config: CloudEventTargetConfig): Promise<void> {
+  const endpoint = new HttpEndpoint(receiverEndpointOptions(config));
+  try {
+    await endpoint.probe();
+  } finally {
+    await endpoint.close();
+  }
+}
+
+function receiverEndpointOptions(config: CloudEventTargetConfig): HttpEndpointOptions {
+  return endpointOptions(config, config.url, 'the CloudEvent receiver', { url: `${SETTINGS}.http.url`, caCertificate: `${SETTINGS}.http.caCertificate` });
+}
 
 export class CloudEventTarget implements Target {
   readonly batching: TargetBatching | undefined;
@@ -38,9 +52,7 @@ export class CloudEventTarget implements Target {
     const batched = config.mode === 'batched';
     this.batching = batched && config.lingerMs > 0 ? { events: config.batchSize, lingerMs: config.lingerMs } : undefined;
     this.#renderer = CloudEventRenderer.forStream(stream, config.mode !== 'binary');
-    this.#endpoint = new HttpEndpoint(
-      endpointOptions(config, config.url, 'the CloudEvent receiver', { url: `${SETTINGS}.http.url`, caCertificate: `${SETTINGS}.http.caCertificate` }),
-    );
+    this.#endpoint = new HttpEndpoint(receiverEndpointOptions(config));
     const deadLetter = deadLetterSetup(config.deadLetter, stream, SETTINGS);
     this.#store = deadLetter.store;
     this.#delivery = httpReliableDelivery(

@@ -3,7 +3,9 @@
  * writev and made durable with fdatasync before the write resolves. On open, a partial last line
  * left by a crash is cut off, so every line in the file is a whole event.
  */
+import { constants } from 'node:fs';
 import fs from 'node:fs/promises';
+import path from 'node:path';
 import type { FileTargetConfig } from '../../config/stream-config.js';
 import { PgcdcError } from '../../errors/pgcdc-error.js';
 import type { DebeziumJsonEncoder } from '../../events/debezium-json-encoder.js';
@@ -12,6 +14,28 @@ import { JsonWriter } from '../../encoding/json-writer.js';
 import type { Logger } from '../../logging/logger.js';
 import type { Target } from '../target.js';
 import { cutPartialLastLine, writeAll } from './ndjson-append.js';
+
+/**
+ * Before the source is touched: the file can be appended to (its directory exists and is
+ * writable; the file, if it exists, is writable and not a directory).
+ */
+export async function checkFileTarget(config: FileTargetConfig): Promise<void> {
+  const file = config.path;
+  const directory = path.dirname(file);
+  const refuse = (reason: string, hint: string): PgcdcError => new PgcdcError('TARGET_FAILED', `cannot write ${file}: ${reason}`, { hint });
+  const stat = await fs.stat(file).catch(() => undefined);
+  if (stat?.isDirectory()) throw refuse('it is a directory', 'set spec.target.file.path to a file');
+  if (stat) {
+    if (!(await fs.access(file, constants.W_OK).then(() => true, () => false))) throw refuse('no permission to write it', `let this user write ${file}, or choose another spec.target.file.path`);
+    return;
+  }
+  const parent = await fs.stat(directory).catch(() => undefined);
+  if (!parent) throw refuse(`the directory ${directory} does not exist`, `create ${directory}, or choose another spec.target.file.path`);
+  if (!parent.isDirectory()) throw refuse(`${directory} is not a directory`, 'choose another spec.target.file.path');
+  if (!(await fs.access(directory, constants.W_OK).then(() => true, () => false))) {
+    throw refuse(`no permission to create files in ${directory}`, `let this user write ${directory}, or choose another spec.target.file.path`);
+  }
+}
 
 export class FileTarget implements Target {
   readonly #config: FileTargetConfig;

@@ -1,12 +1,15 @@
 /**
  * Groups consecutive row events into runs that one statement can apply (same table, same kind,
- * same columns), preserving their order, and writes each run with ChangeStatements. Inserts and
- * snapshot reads become upserts per the conflict policy; updates whose key changed, and changes of
- * tables without a key, are written row by row.
+ * same columns, each row at most once: one multi-row UPDATE … FROM (VALUES …) would apply only one
+ * of two changes of a row, which one being the server's choice), preserving their order, and
+ * writes each run with ChangeStatements. Inserts and snapshot reads become upserts per the
+ * conflict policy; updates whose key changed, and changes of tables without a key, are written
+ * row by row.
  */
 import type { ConflictPolicy } from '../../config/stream-config.js';
 import type { TupleRef } from '../../decoding/pgoutput-messages.js';
 import type { RowEvent, TableInfo } from '../../events/stream-event.js';
+import { rowKeyHash } from '../../events/event-key-hash.js';
 import { keyChanged } from '../../events/tuple-json.js';
 import { ChangeStatements, writableColumns } from './change-statements.js';
 
@@ -34,6 +37,8 @@ export class ChangeRuns {
   readonly #statements: ChangeStatements;
   readonly #options: ChangeRunOptions;
   #run: Run | undefined;
+  /** Key hashes of the current run's rows (a row seen again starts a new run; a hash collision only cuts a run short). */
+  readonly #keys = new Set<number>();
   /** Most rows per statement: RUN_ROWS, or 1 when applying row by row. */
   maxRows = RUN_ROWS;
 
@@ -60,13 +65,17 @@ export class ChangeRuns {
     const kind: RunKind = event.op === 'c' ? 'insert' : event.op === 'r' ? 'read' : event.op === 'u' ? 'update' : 'delete';
     const tuple = kind === 'delete' ? event.before! : event.after!;
     const columns = kind === 'update' ? writableColumns(table, tuple).join(',') : '';
+    // Only rows with a key can repeat in a run (inserts into a table without one never conflict).
+    const key = table.keyColumns.length > 0 ? rowKeyHash(table, tuple, event.before) : -1;
     const run = this.#run;
-    if (run && run.kind === kind && run.table === table && run.columns === columns && run.tuples.length < this.maxRows) {
+    if (run && run.kind === kind && run.table === table && run.columns === columns && run.tuples.length < this.maxRows && !this.#keys.has(key)) {
       run.tuples.push(tuple);
+      if (key >= 0) this.#keys.add(key);
       return;
     }
     this.flush();
     this.#run = { kind, table, columns, tuples: [tuple] };
+    if (key >= 0) this.#keys.add(key);
   }
 
   /** Writes the current run. */
@@ -74,6 +83,7 @@ export class ChangeRuns {
     const run = this.#run;
     if (!run) return;
     this.#run = undefined;
+    this.#keys.clear();
     const statements = this.#statements;
     switch (run.kind) {
       case 'insert':

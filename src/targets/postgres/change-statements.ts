@@ -3,7 +3,9 @@
  * CONFLICT for inserts and snapshot reads, multi-row UPDATE … FROM (VALUES …) for updates,
  * DELETE … WHERE key IN (…) for deletes, and row-by-row statements where a run cannot be grouped
  * (a changed key, a table without a key). Values are the text pgoutput or COPY sent, written as
- * SQL literals; each statement is recorded with what it should affect, to check the outcome.
+ * SQL literals; each statement is recorded with what it should affect, to check the outcome. On a
+ * table loaded from a snapshot every row a change is about must be there: its updates fail through
+ * `pgcdc.expect_rows` when rows are missing, inside the transaction (nothing of it is committed).
  */
 import type { ConflictPolicy } from '../../config/stream-config.js';
 import type { TupleRef } from '../../decoding/pgoutput-messages.js';
@@ -64,9 +66,13 @@ export function writableColumns(table: TableInfo, tuple: TupleRef): number[] {
 /** Names of a target table's GENERATED ALWAYS identity columns (which updates cannot set directly). */
 export type IdentityAlwaysColumns = (table: TableInfo) => ReadonlySet<string>;
 
+/** Whether every row a change of the table is about must exist on the target (it was loaded from a snapshot). */
+export type RowsRequired = (table: TableInfo) => boolean;
+
 export class ChangeStatements {
   readonly #w: JsonWriter;
   readonly #identityAlways: IdentityAlwaysColumns;
+  readonly #rowsRequired: RowsRequired;
   readonly expectations: StatementExpectation[] = [];
   /** Wrap each statement in its own savepoint (applying row by row, to find or skip bad rows). */
   careful = false;
@@ -74,9 +80,10 @@ export class ChangeStatements {
   readonly copies: Buffer[][] = [];
   readonly #copyData = new JsonWriter();
 
-  constructor(w: JsonWriter, identityAlways: IdentityAlwaysColumns = () => new Set()) {
+  constructor(w: JsonWriter, identityAlways: IdentityAlwaysColumns = () => new Set(), rowsRequired: RowsRequired = () => false) {
     this.#w = w;
     this.#identityAlways = identityAlways;
+    this.#rowsRequired = rowsRequired;
   }
 
   /** Forgets the expectations and COPY data (the writer's output was taken). */
@@ -144,7 +151,7 @@ export class ChangeStatements {
     const set = columns.filter((i) => !keys.includes(i));
     if (set.length === 0) return; // only the key: nothing to change
     const restore = this.#allowIdentityUpdates(table, set);
-    this.#open({ table, kind: 'update', rows: tuples.length, tuples });
+    const checked = this.#openUpdate(table, tuples);
     const listed = [...keys, ...set];
     w.utf8(`UPDATE ${qualifiedName(table)} AS t SET ${set.map((i) => `${columnName(table, i)} = v.${columnName(table, i)}`).join(', ')} FROM (VALUES `);
     tuples.forEach((tuple, n) => {
@@ -152,14 +159,14 @@ export class ChangeStatements {
       this.#valueList(table, tuple, listed, n === 0);
     });
     w.utf8(`) AS v (${columnList(table, listed)}) WHERE ${keys.map((i) => `t.${columnName(table, i)} = v.${columnName(table, i)}`).join(' AND ')}`);
-    this.#close();
+    this.#closeUpdate(checked, tuples.length);
     restore();
   }
 
   /** UPDATE of one row found by its old key (the key changed). */
   updateKey(table: TableInfo, before: TupleRef, after: TupleRef): void {
     const restore = this.#allowIdentityUpdates(table, writableColumns(table, after));
-    this.#open({ table, kind: 'update', rows: 1, tuples: [after] });
+    const checked = this.#openUpdate(table, [after]);
     this.#w.utf8(`UPDATE ${qualifiedName(table)} SET `);
     this.#assignments(table, after);
     this.#w.utf8(' WHERE ');
@@ -167,7 +174,7 @@ export class ChangeStatements {
       this.#w.utf8(`${n > 0 ? ' AND ' : ''}${columnName(table, i)} = `);
       this.#literal(table, before, i, false);
     });
-    this.#close();
+    this.#closeUpdate(checked, 1);
     restore();
   }
 
@@ -192,9 +199,12 @@ export class ChangeStatements {
   withoutKey(table: TableInfo, before: TupleRef, after: TupleRef | null): void {
     const w = this.#w;
     const restore = after === null ? () => undefined : this.#allowIdentityUpdates(table, writableColumns(table, after));
-    this.#open({ table, kind: after === null ? 'delete' : 'update', rows: 1, tuples: [after ?? before] });
-    if (after === null) w.utf8(`DELETE FROM ${qualifiedName(table)}`);
-    else {
+    let checked = false;
+    if (after === null) {
+      this.#open({ table, kind: 'delete', rows: 1, tuples: [before] });
+      w.utf8(`DELETE FROM ${qualifiedName(table)}`);
+    } else {
+      checked = this.#openUpdate(table, [after]);
       w.utf8(`UPDATE ${qualifiedName(table)} SET `);
       this.#assignments(table, after);
     }
@@ -210,7 +220,7 @@ export class ChangeStatements {
       else w.raw('NULL');
     }
     w.utf8(`${first ? 'true' : ''} LIMIT 1)`);
-    this.#close();
+    this.#closeUpdate(checked, 1);
     restore();
   }
 
@@ -249,6 +259,22 @@ export class ChangeStatements {
   #open(expectation: Omit<StatementExpectation, 'offset'>): void {
     if (this.careful) this.statement(`SAVEPOINT ${ROW_SAVEPOINT}`);
     this.expectations.push({ ...expectation, offset: this.#w.length });
+  }
+
+  /**
+   * Starts an UPDATE of `tuples.length` rows. Where every row must exist it is written inside a
+   * statement that fails when rows are missing (see #closeUpdate); true then.
+   */
+  #openUpdate(table: TableInfo, tuples: readonly TupleRef[]): boolean {
+    const checked = this.#rowsRequired(table);
+    this.#open({ table, kind: 'update', rows: checked ? undefined : tuples.length, tuples });
+    if (checked) this.#w.raw('WITH pgcdc_changed AS (');
+    return checked;
+  }
+
+  #closeUpdate(checked: boolean, rows: number): void {
+    if (checked) this.#w.utf8(` RETURNING 1) SELECT pgcdc.expect_rows(count(*), ${rows}) FROM pgcdc_changed`);
+    this.#close();
   }
 
   #close(): void {

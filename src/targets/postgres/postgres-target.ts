@@ -17,14 +17,14 @@ import type { Logger } from '../../logging/logger.js';
 import { formatLsn, parseLsn, type Lsn } from '../../source/lsn.js';
 import type { StatementsOutcome, WireConnection } from '../../source/wire/wire-connection.js';
 import { ChangeFilter } from '../../pipeline/change-filter.js';
-import type { SnapshotLoader, Target, WrittenBatch } from '../target.js';
+import type { SnapshotLoader, TableLoad, Target, WrittenBatch } from '../target.js';
 import { ChangeRuns } from './change-runs.js';
 import { ChangeStatements, keyText, ROW_SAVEPOINT, type StatementExpectation } from './change-statements.js';
 import { syncSequences } from './sequence-sync.js';
 import { forceFlushSql, TargetFlushWatcher } from './target-flush-watcher.js';
 import { PostgresSnapshotLoader } from './snapshot-load.js';
 import { TargetSchema } from './target-schema.js';
-import { appliedPositionSql, asTargetError, openTargetConnection, readAppliedPosition, serverFields } from './target-session.js';
+import { appliedPositionSql, asTargetError, MISSING_ROWS_SQLSTATE, openTargetConnection, readAppliedPosition, serverFields } from './target-session.js';
 
 /** Prefix of the logical messages carrying a `command` signal's SQL for the target. */
 export const COMMAND_MESSAGE_PREFIX = 'pgcdc.command';
@@ -81,7 +81,11 @@ export class PostgresTarget implements Target {
     this.#logger = logger;
     const filter = new ChangeFilter(stream.source.includes, stream.source.excludes);
     this.#schema = new TargetSchema({ config, stream: stream.name, filter, logger });
-    this.#statements = new ChangeStatements(this.#writer, (table) => this.#schema.identityAlways(table));
+    this.#statements = new ChangeStatements(
+      this.#writer,
+      (table) => this.#schema.identityAlways(table),
+      (table) => this.#schema.loaded(table.oid),
+    );
     this.#flushes = config.synchronousCommit ? undefined : new TargetFlushWatcher(() => openTargetConnection(config.connection, logger, { prepare: false }), stream.name);
     this.#runs = new ChangeRuns(this.#statements, { ...config, copyInserts: (table) => !this.#conflicting.has(table.oid) });
     this.addMessageApplier(this.#schema);
@@ -89,9 +93,7 @@ export class PostgresTarget implements Target {
       connection: config.connection,
       stream: stream.name,
       logger,
-      loadMode: (table) => this.#schema.loadMode(table),
       copyFormat: (table) => this.#schema.copyFormat(table),
-      identityAlways: (table) => this.#schema.identityAlways(table),
       asynchronousCommit: this.#flushes !== undefined,
       restoreDeferred: async () => {
         const connection = await this.#connect();
@@ -100,11 +102,15 @@ export class PostgresTarget implements Target {
         // slot of an initial_only stream is dropped next).
         await this.#flushAll(connection);
       },
-      restartTables: async (source, tables, position) => this.#schema.restartTables(await this.#connect(), source, tables, position),
+      restartTables: async (source, tables, position) => {
+        // Between source transactions by design; a partial one left open is sent again from the slot.
+        await this.#abandonOpenTransaction();
+        await this.#schema.restartTables(await this.#connect(), source, tables, position);
+      },
     });
   }
 
-  async prepareTables(source: CatalogQuery, tables: readonly number[], loading: readonly number[]): Promise<void> {
+  async prepareTables(source: CatalogQuery, tables: readonly number[], loading: TableLoad | undefined): Promise<void> {
     this.#source = source;
     await this.#schema.prepare(await this.#connect(), source, tables, loading);
   }
@@ -175,7 +181,7 @@ export class PostgresTarget implements Target {
           // The first change of a table the target does not hold yet: create it first.
           await this.#applySegment(events, from, i, false);
           await this.#openTransaction();
-          await this.#schema.prepare(this.#connection!, this.#source, [event.table.oid], [], true);
+          await this.#schema.prepare(this.#connection!, this.#source, [event.table.oid], undefined, true);
           from = i;
         }
         if (i === boundary) {
@@ -317,6 +323,12 @@ export class PostgresTarget implements Target {
     await this.#control('ROLLBACK').catch(() => undefined);
     this.#restart();
     const row = failed.table ? ` ${failed.kind} of ${tableName(failed.table)}${failed.tuples.length === 1 ? ` row (${rowKey(failed)})` : ''}` : '';
+    if (serverFields(failure)?.code === MISSING_ROWS_SQLSTATE) {
+      return new PgcdcError('TARGET_FAILED', `the${row} found no row to change: ${tableName(failed.table)} on the target is no longer equal to the source`, {
+        cause: failure,
+        hint: `rows were changed on the target behind pgcdc's back; set spec.target.postgres.rowErrorPolicy: skip to go on, then copy the table again with pgcdc signal execute-snapshot '{"data-collections": ["${tableName(failed.table)}"]}'; nothing after the last applied position was acknowledged at the source`,
+      });
+    }
     return new PgcdcError('TARGET_FAILED', `the target rejected the${row || ' statement'}: ${describeFailure(failure)}; statement: ${statement}`, {
       cause: failure,
       hint: 'fix the target table (or the row on the source), or set spec.target.postgres.rowErrorPolicy: skip; nothing after the last applied position was acknowledged at the source',

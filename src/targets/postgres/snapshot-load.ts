@@ -1,10 +1,9 @@
 /**
- * The Postgres target's initial load: each snapshot chunk goes from the source's COPY output
- * straight into a target COPY, byte for byte, and is committed together with its record in
- * `pgcdc.loaded_chunks`, so a chunk is loaded exactly once however the load is interrupted. Into
- * an empty table the rows are copied directly; into a table that already has rows they go through
- * a temporary table and one INSERT … ON CONFLICT (the snapshot's row wins). Indexes and
- * constraints deferred when the tables were created are restored by `finishLoad`.
+ * The Postgres target's bulk load: each snapshot chunk goes from the source's COPY output straight
+ * into a target COPY, byte for byte, and is committed together with its record in
+ * `pgcdc.loaded_chunks`, so a chunk is loaded exactly once however the load is interrupted (the
+ * tables were emptied before the load began). Indexes and constraints deferred when the tables
+ * were created are restored by `finishLoad`.
  */
 import type { ConnectionConfig } from '../../config/stream-config.js';
 import type { CatalogQuery } from '../../decoding/values/type-catalog.js';
@@ -15,11 +14,7 @@ import type { CopyDataHandler, WireConnection } from '../../source/wire/wire-con
 import type { CopyFormat } from '../../snapshot/snapshot-plan.js';
 import type { ChunkKey, SnapshotLoader, SnapshotLoadWorker } from '../target.js';
 import type { TableInfo } from '../../events/stream-event.js';
-import { identityModeSql } from './change-statements.js';
 import { asTargetError, openTargetConnection, queryRows } from './target-session.js';
-
-/** How rows reach a table: COPY into it, or COPY into a temporary table and merge. */
-export type LoadMode = 'direct' | 'merge';
 
 export interface LoadContext {
   readonly connection: ConnectionConfig;
@@ -27,12 +22,8 @@ export interface LoadContext {
   readonly logger: Logger;
   /** Commit chunks asynchronously (the target flushes everything once the load is finished). */
   readonly asynchronousCommit: boolean;
-  /** The load mode of a table, decided when the tables were prepared (`schema.table`). */
-  loadMode(table: TableInfo): LoadMode;
   /** The COPY format that carries the table's rows from the source to the target. */
   copyFormat(table: TableInfo): CopyFormat;
-  /** The table's GENERATED ALWAYS identity columns on the target. */
-  identityAlways(table: TableInfo): ReadonlySet<string>;
   /** Restores what was deferred for the loaded tables (indexes, constraints). */
   restoreDeferred(): Promise<void>;
   /** Empties tables to load them again at a new snapshot (see SnapshotLoader.restartTables). */
@@ -95,20 +86,10 @@ class LoadWorker implements SnapshotLoadWorker {
     const table = chunk.table;
     const format = this.#context.copyFormat(table);
     const columns = table.columns.filter((c) => c.included).map((c) => quoteIdent(c.name));
-    const merge = this.#context.loadMode(table) === 'merge';
     let sourceFailure: unknown;
     try {
-      // Altering identity columns (see mergeSql) needs the table alone: lock it first, so that
-      // parallel workers take turns on it instead of deadlocking.
-      const identityAlways = merge ? this.#context.identityAlways(table) : new Set<string>();
-      const lock = identityAlways.size > 0 ? `LOCK TABLE ${qualifiedName(table)} IN ACCESS EXCLUSIVE MODE; ` : '';
-      await connection.query(
-        merge
-          ? `BEGIN; ${lock}CREATE TEMP TABLE pgcdc_load ON COMMIT DROP AS SELECT ${columns.join(', ')} FROM ${qualifiedName(table)} WITH NO DATA`
-          : 'BEGIN',
-      );
-      const into = merge ? 'pgcdc_load' : `${qualifiedName(table)} (${columns.join(', ')})`;
-      const rows = await connection.copyIn(`COPY ${into} FROM STDIN${format === 'binary' ? ' (FORMAT binary)' : ''}`, (sink) =>
+      await connection.query('BEGIN');
+      const rows = await connection.copyIn(`COPY ${qualifiedName(table)} (${columns.join(', ')}) FROM STDIN${format === 'binary' ? ' (FORMAT binary)' : ''}`, (sink) =>
         copyOut((buf, start, end) => {
           if (format === 'text' || !isBinaryTrailer(buf, start, end)) onRow();
           return sink.write(buf, start, end);
@@ -127,7 +108,7 @@ class LoadWorker implements SnapshotLoadWorker {
       ]
         .map(quoteLiteral)
         .join(', ')}, ${chunk.fromPage}, ${chunk.toPage ?? 'NULL'}, ${rows})`;
-      await connection.query(`${merge ? `${mergeSql(table, columns, identityAlways)}; ` : ''}${record}; COMMIT`);
+      await connection.query(`${record}; COMMIT`);
       return rows;
     } catch (error) {
       await connection.query('ROLLBACK').catch(() => undefined);
@@ -154,19 +135,4 @@ function isBinaryTrailer(buf: Buffer, start: number, end: number): boolean {
   const length = end - start;
   if (buf.readInt16BE(end - 2) !== -1) return false;
   return length === 2 || (length === BINARY_HEADER_BYTES + 2 && buf.compare(BINARY_SIGNATURE, 0, BINARY_SIGNATURE.length, start, start + BINARY_SIGNATURE.length) === 0);
-}
-
-/**
- * INSERT … SELECT from the temporary table; rows already there take the snapshot's values. An
- * update cannot set a GENERATED ALWAYS identity column, so such columns are BY DEFAULT around it.
- */
-function mergeSql(table: TableInfo, columns: readonly string[], identityAlways: ReadonlySet<string>): string {
-  const insert = `INSERT INTO ${qualifiedName(table)} (${columns.join(', ')}) OVERRIDING SYSTEM VALUE SELECT ${columns.join(', ')} FROM pgcdc_load`;
-  const keys = table.keyColumns.map((i) => quoteIdent(table.columns[i]!.name));
-  if (keys.length === 0) return insert;
-  const others = columns.filter((c) => !keys.includes(c));
-  const merge = `${insert} ON CONFLICT (${keys.join(', ')}) ${others.length === 0 ? 'DO NOTHING' : `DO UPDATE SET ${others.map((c) => `${c} = EXCLUDED.${c}`).join(', ')}`}`;
-  const always = [...identityAlways].filter((name) => others.includes(quoteIdent(name)));
-  if (always.length === 0) return merge;
-  return `${identityModeSql(table, always, 'BY DEFAULT')}; ${merge}; ${identityModeSql(table, always, 'ALWAYS')}`;
 }

@@ -25,7 +25,7 @@ import { qualifiedName, quoteLiteral } from '../../source/sql-quoting.js';
 import type { WireConnection } from '../../source/wire/wire-connection.js';
 import type { MessageApplier } from './postgres-target.js';
 import type { CopyFormat } from '../../snapshot/snapshot-plan.js';
-import type { LoadMode } from './snapshot-load.js';
+import type { TableLoad } from '../target.js';
 import { asTargetError, queryRows, serverFields } from './target-session.js';
 
 const SCHEMA_TABLES_SQL = `
@@ -44,8 +44,6 @@ export class TargetSchema implements MessageApplier {
   readonly prefix = DDL_MESSAGE_PREFIX;
   readonly #options: TargetSchemaOptions;
   #state = new ReplicatedSchema();
-  /** How each table being loaded receives its rows, by `schema.table`. */
-  readonly #loadModes = new Map<string, LoadMode>();
   /** Tables being loaded whose rows can travel in COPY's binary format, by `schema.table`. */
   readonly #binaryLoads = new Set<string>();
   /** Tables loaded again at a later snapshot: their changes committed before this position are in it (by source oid). */
@@ -72,22 +70,23 @@ export class TargetSchema implements MessageApplier {
 
   /**
    * Empties tables whose load starts again at a new snapshot at `position`, reshaped as `source`
-   * (read inside that snapshot) describes them, and records the position: their changes committed
-   * before it are skipped. One transaction; their earlier chunk records are forgotten.
+   * (read inside that snapshot) describes them, creating those the target lacks, and records the
+   * position: their changes committed before it are skipped. One transaction; their earlier chunk
+   * records are forgotten.
    */
   async restartTables(connection: WireConnection, source: CatalogQuery, oids: readonly number[], position: Lsn): Promise<void> {
     const { config, stream, logger } = this.#options;
     const next = (await describeTables(source, oids)).map((table) => this.#capturedPart(table));
     const present = new Map((await targetDescriptions(targetQuery(connection), next.map((t) => ({ schema: t.schema, table: t.name })))).map((t) => [nameOf(t), t]));
     const missing = next.filter((t) => !present.has(nameOf(t)));
+    const existing = next.filter((t) => present.has(nameOf(t)));
     const statements: string[] = [];
-    for (const table of next) {
+    for (const table of existing) {
       const before = this.#state.table(table.oid);
-      if (!present.has(nameOf(table))) continue;
       if (before) statements.push(...tableChangeStatements(before, table));
-      statements.push(`TRUNCATE ${qualifiedName({ schema: table.schema, table: table.name })}`);
     }
-    const problems = compatibilityProblems(next.filter((t) => present.has(nameOf(t)) && !this.#state.table(t.oid)), [...present.values()]);
+    statements.push(...(await emptyStatements(connection, existing)));
+    const problems = compatibilityProblems(existing.filter((t) => !this.#state.table(t.oid)), [...present.values()]);
     if (problems.length > 0) throw new PgcdcError('TARGET_FAILED', `the target cannot take the source's rows: ${problems.slice(0, 5).join('; ')}`, { hint: 'alter or drop these target tables' });
     const defer = config.deferIndexes && missing.length > 0;
     statements.push(...createStatements(missing, { deferIndexes: defer, existingTypes: await existingTypes(targetQuery(connection), missing) }));
@@ -99,23 +98,20 @@ export class TargetSchema implements MessageApplier {
         ...statements,
         ...(defer ? missing.map((t) => `INSERT INTO pgcdc.deferred_tables VALUES (${quoteLiteral(stream)}, ${t.oid}) ON CONFLICT DO NOTHING`) : []),
         `DELETE FROM pgcdc.loaded_chunks WHERE stream = ${quoteLiteral(stream)} AND table_name IN (${names})`,
-        ...next.map((t) => `INSERT INTO pgcdc.table_positions VALUES (${quoteLiteral(stream)}, ${t.oid}, '${formatLsn(position)}') ON CONFLICT (stream, table_oid) DO UPDATE SET lsn = EXCLUDED.lsn`),
+        ...this.#positionStatements(next, position),
         this.#saveStateSql(),
       ]);
     } catch (error) {
       this.#state = ReplicatedSchema.fromJSON(before);
       throw error;
     }
-    for (const table of next) {
-      this.#positions.set(table.oid, position);
-      this.#loadModes.set(nameOf(table), 'direct');
-    }
-    logger.info({ tables: next.map(nameOf), position: formatLsn(position) }, 'tables emptied to be loaded again at a new snapshot');
+    for (const table of next) this.#positions.set(table.oid, position);
+    logger.info({ tables: next.map(nameOf), position: formatLsn(position) }, 'tables emptied to be loaded at a new snapshot');
   }
 
-  /** The load mode of a table planned by `prepare`: into an empty table directly, else through a merge. */
-  loadMode(table: TableInfo): LoadMode {
-    return this.#loadModes.get(`${table.schema}.${table.table}`) ?? 'merge';
+  /** Whether the target holds rows of the table with this source oid loaded by a snapshot (so every row it is sent a change for must be there). */
+  loaded(oid: number): boolean {
+    return this.#positions.has(oid);
   }
 
   /** Whether the target holds the table with this source oid (prepared, or created by DDL). */
@@ -125,16 +121,23 @@ export class TargetSchema implements MessageApplier {
 
   /**
    * Creates the tables (source oids) the target lacks, holding back the indexes and constraints
-   * when tables are about to be bulk-loaded (`loading` not empty and deferIndexes); checks the
-   * existing ones. Runs in its own transaction, or inside the open one (`inOpenTransaction`: a
-   * table whose first change arrives while streaming). Fails with every problem when the target
-   * cannot take the source's rows.
+   * when tables are about to be bulk-loaded (`loading`, with deferIndexes); checks the existing
+   * ones. Tables about to be loaded are emptied (the target ends equal to the source) and the
+   * load's position is recorded for them. Runs in its own transaction, or inside the open one
+   * (`inOpenTransaction`: a table whose first change arrives while streaming). Fails with every
+   * problem when the target cannot take the source's rows.
    */
-  async prepare(connection: WireConnection, source: CatalogQuery, oids: readonly number[], loading: readonly number[], inOpenTransaction = false): Promise<void> {
+  async prepare(
+    connection: WireConnection,
+    source: CatalogQuery,
+    oids: readonly number[],
+    loading: TableLoad | undefined,
+    inOpenTransaction = false,
+  ): Promise<void> {
     const { config, logger } = this.#options;
     const target = targetQuery(connection);
     // A table the target already holds is as of the applied position: DDL after it is still to come in the stream.
-    const loadingOids = new Set(loading);
+    const loadingOids = new Set(loading?.tables);
     const unknown = oids.filter((oid) => loadingOids.has(oid) || !this.knows(oid));
     if (unknown.length === 0) return;
     const wanted = (await describeTables(source, unknown)).map((table) => this.#capturedPart(table));
@@ -156,12 +159,16 @@ export class TargetSchema implements MessageApplier {
     }
     const defer = config.deferIndexes && missing.some((t) => loadingOids.has(t.oid));
     const statements = createStatements(missing, { deferIndexes: defer, existingTypes: await existingTypes(target, missing) });
+    const loadingWanted = wanted.filter((t) => loadingOids.has(t.oid));
+    const holding = await this.#tablesWithRows(connection, existing.filter((t) => loadingOids.has(t.oid)));
     const before = this.#state.toJSON();
     this.#state.putTables(wanted);
     try {
       await this.#inTransaction(connection, inOpenTransaction, [
         ...statements,
         ...(defer ? missing.map((t) => `INSERT INTO pgcdc.deferred_tables VALUES (${quoteLiteral(this.#options.stream)}, ${t.oid}) ON CONFLICT DO NOTHING`) : []),
+        ...(await emptyStatements(connection, holding)),
+        ...(loading ? this.#positionStatements(loadingWanted, loading.position) : []),
         this.#saveStateSql(),
       ]);
     } catch (error) {
@@ -169,11 +176,8 @@ export class TargetSchema implements MessageApplier {
       throw error;
     }
     if (missing.length > 0) logger.info({ tables: missing.map(nameOf), deferredIndexes: defer }, 'created the missing tables on the target');
-    const empty = await this.#emptyTables(connection, existing.filter((t) => loadingOids.has(t.oid)));
-    for (const table of wanted) {
-      if (loadingOids.has(table.oid)) this.#loadModes.set(nameOf(table), missing.includes(table) || empty.has(nameOf(table)) ? 'direct' : 'merge');
-    }
-    const loadingWanted = wanted.filter((t) => loadingOids.has(t.oid));
+    if (holding.length > 0) logger.warn({ tables: holding.map(nameOf) }, 'emptied target tables that already held rows, to load them from the snapshot (the target ends equal to the source)');
+    if (loading) for (const table of loadingWanted) this.#positions.set(table.oid, loading.position);
     if (loadingWanted.length > 0 && (await serverMajor(source)) === (await serverMajor(target))) {
       const presentByName = new Map(present.map((t) => [nameOf(t), t]));
       for (const table of loadingWanted) {
@@ -311,13 +315,20 @@ export class TargetSchema implements MessageApplier {
       ON CONFLICT (stream) DO UPDATE SET state = EXCLUDED.state, updated_at = now()`;
   }
 
-  async #emptyTables(connection: WireConnection, tables: readonly TableDescription[]): Promise<Set<string>> {
-    const empty = new Set<string>();
+  /** The tables among `tables` that hold rows on the target. */
+  async #tablesWithRows(connection: WireConnection, tables: readonly TableDescription[]): Promise<TableDescription[]> {
+    const holding: TableDescription[] = [];
     for (const table of tables) {
-      const [row] = await queryRows(connection, `SELECT NOT EXISTS (SELECT FROM ${qualifiedName({ schema: table.schema, table: table.name })}) AS empty`);
-      if (row?.empty === 't') empty.add(nameOf(table));
+      const [row] = await queryRows(connection, `SELECT EXISTS (SELECT FROM ${qualifiedName({ schema: table.schema, table: table.name })}) AS rows`);
+      if (row?.rows === 't') holding.push(table);
     }
-    return empty;
+    return holding;
+  }
+
+  /** Records that the tables are loaded as of `position` (their changes committed before it are in the load). */
+  #positionStatements(tables: readonly TableDescription[], position: Lsn): string[] {
+    const stream = quoteLiteral(this.#options.stream);
+    return tables.map((t) => `INSERT INTO pgcdc.table_positions VALUES (${stream}, ${t.oid}, '${formatLsn(position)}') ON CONFLICT (stream, table_oid) DO UPDATE SET lsn = EXCLUDED.lsn`);
   }
 
   /** Runs statements in a transaction of their own, or in a savepoint of the open one. */
@@ -336,7 +347,25 @@ export class TargetSchema implements MessageApplier {
   }
 }
 
-/** Catalog queries with parameters on the target's own session. */
+/**
+ * Statements emptying target tables: one TRUNCATE for those no other table references by a
+ * foreign key (TRUNCATE refuses them, even with triggers quiet), DELETE for the others (foreign-key
+ * triggers do not fire with session_replication_role = replica).
+ */
+async function emptyStatements(connection: WireConnection, tables: readonly TableDescription[]): Promise<string[]> {
+  if (tables.length === 0) return [];
+  const names = tables.map((t) => qualifiedName({ schema: t.schema, table: t.name }));
+  const list = `ARRAY[${names.map((name) => `${quoteLiteral(name)}::regclass`).join(', ')}]`;
+  const referenced = new Set(
+    (await queryRows(connection, `SELECT DISTINCT confrelid::regclass::text AS name FROM pg_constraint WHERE contype = 'f' AND confrelid = ANY(${list}) AND NOT conrelid = ANY(${list})`)).map(
+      (row) => row.name!,
+    ),
+  );
+  const regclassText = new Map((await queryRows(connection, `SELECT unnest(${list})::text AS name`)).map((row, i) => [names[i]!, row.name!]));
+  const truncated = names.filter((name) => !referenced.has(regclassText.get(name)!));
+  return [...(truncated.length > 0 ? [`TRUNCATE ${truncated.join(', ')}`] : []), ...names.filter((name) => !truncated.includes(name)).map((name) => `DELETE FROM ${name}`)];
+}
+
 /**
  * Binary COPY carries each value in its type's send/recv format, which is tied to the type: it
  * fits only when every column is a built-in type (user types' oids, which binary arrays and

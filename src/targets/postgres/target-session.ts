@@ -16,13 +16,31 @@ import { WireConnection } from '../../source/wire/wire-connection.js';
 
 const POSITION_TABLE = 'pgcdc.applied_positions';
 
-/** The target's own bookkeeping: applied positions, chunks of the initial load, and a row whose update forces a WAL flush. */
+/** SQLSTATE of `pgcdc.expect_rows`'s error: rows a change is about are missing on the target. */
+export const MISSING_ROWS_SQLSTATE = 'P0002';
+
+/**
+ * The target's own bookkeeping: applied positions, chunks of the initial load, a row whose update
+ * forces a WAL flush, and `pgcdc.expect_rows`, which fails a statement that changed fewer rows than
+ * it was sent for (a target table that is no longer equal to the source: the stream must stop).
+ */
 const BOOKKEEPING_SQL = `
   CREATE SCHEMA IF NOT EXISTS pgcdc;
   CREATE TABLE IF NOT EXISTS ${POSITION_TABLE} (stream text PRIMARY KEY, lsn pg_lsn NOT NULL, applied_at timestamptz NOT NULL DEFAULT now());
   CREATE TABLE IF NOT EXISTS pgcdc.flush_marks (stream text PRIMARY KEY, at timestamptz NOT NULL);
   CREATE TABLE IF NOT EXISTS pgcdc.loaded_chunks (stream text NOT NULL, snapshot text NOT NULL, table_name text NOT NULL, from_page bigint NOT NULL, to_page bigint,
-    loaded_rows bigint NOT NULL, loaded_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (stream, snapshot, table_name, from_page))`;
+    loaded_rows bigint NOT NULL, loaded_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (stream, snapshot, table_name, from_page));
+  DO $do$ BEGIN
+    IF to_regprocedure('pgcdc.expect_rows(bigint, bigint)') IS NULL THEN
+      CREATE FUNCTION pgcdc.expect_rows(changed bigint, expected bigint) RETURNS void LANGUAGE plpgsql AS $f$
+      BEGIN
+        IF changed < expected THEN
+          RAISE EXCEPTION USING ERRCODE = '${MISSING_ROWS_SQLSTATE}', MESSAGE = format('%s of the %s rows to change are missing on the target', expected - changed, expected);
+        END IF;
+      END $f$;
+    END IF;
+  EXCEPTION WHEN duplicate_function OR unique_violation THEN NULL; -- created meanwhile by another connection
+  END $do$`;
 
 /** Session settings of target connections: the source's, plus standard strings for literals. */
 const TARGET_SESSION_SETTINGS = { ...SOURCE_SESSION_SETTINGS, standard_conforming_strings: 'on' };
@@ -65,6 +83,12 @@ export async function openTargetConnection(config: ConnectionConfig, logger: Log
     throw asTargetError(error, config, 'cannot prepare the target');
   }
   return connection;
+}
+
+/** Before the source is touched: the target can be reached, logged into, and written (not a standby, not read-only). */
+export async function checkTargetWritable(config: ConnectionConfig, logger: Logger): Promise<void> {
+  const connection = await openTargetConnection(config, logger, { prepare: false });
+  await connection.close().catch(() => undefined);
 }
 
 /** The source position this stream has applied on the target (0 when none). */

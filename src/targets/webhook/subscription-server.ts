@@ -80,21 +80,19 @@ export class SubscriptionServer {
    */
   static async start(options: SubscriptionServerOptions): Promise<SubscriptionServer> {
     const server = new SubscriptionServer(options);
-    const host = options.host ?? '127.0.0.1';
-    const port = options.port ?? DEFAULT_SUBSCRIPTION_PORT;
-    await new Promise<void>((resolve, reject) => {
-      server.#server.once('error', reject);
-      server.#server.listen(port, host, () => {
-        server.#server.off('error', reject);
-        resolve();
-      });
-    }).catch((error: NodeJS.ErrnoException) => {
-      throw new PgcdcError('CONFIG_INVALID', `the webhook subscription server cannot listen on ${host}:${port}: ${error.code === 'EADDRINUSE' ? 'the address is in use' : error.message}`, {
-        cause: error,
-        hint: 'choose another port for the subscription server, or stop what listens there',
-      });
-    });
+    await listenOn(server.#server, options.host ?? '127.0.0.1', options.port ?? DEFAULT_SUBSCRIPTION_PORT);
     return server;
+  }
+
+  /**
+   * Checks, before anything else starts, that the address can be listened on (listens, then stops).
+   *
+   * @throws PgcdcError CONFIG_INVALID when it cannot
+   */
+  static async checkAddress(host = '127.0.0.1', port = DEFAULT_SUBSCRIPTION_PORT): Promise<void> {
+    const server = http.createServer();
+    await listenOn(server, host, port);
+    await new Promise((resolve) => server.close(resolve));
   }
 
   /** The base URL it answers on, e.g. `http://127.0.0.1:9900`. */
@@ -177,4 +175,20 @@ function send(response: http.ServerResponse, answer: Answer): void {
   const body = JSON.stringify(answer.body);
   response.writeHead(answer.status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), ...answer.headers });
   response.end(body);
+}
+
+/** Listens on `host:port`; an address in use (or any failure to listen) is CONFIG_INVALID with the fix. */
+async function listenOn(server: http.Server, host: string, port: number): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  }).catch((error: NodeJS.ErrnoException) => {
+    throw new PgcdcError('CONFIG_INVALID', `the webhook subscription server cannot listen on ${host}:${port}: ${error.code === 'EADDRINUSE' ? 'the address is in use' : error.message}`, {
+      cause: error,
+      hint: 'choose another port for the subscription server, or stop what listens there',
+    });
+  });
 }
