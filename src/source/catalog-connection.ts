@@ -14,6 +14,8 @@ export class CatalogConnection {
   readonly #config: ConnectionConfig;
   #client: pg.Client | undefined;
   #broken = false;
+  /** The query running (or the last one), which the next waits for. */
+  #queue: Promise<unknown> = Promise.resolve();
 
   private constructor(config: ConnectionConfig) {
     this.#config = config;
@@ -31,8 +33,17 @@ export class CatalogConnection {
     return { host, port, database, user };
   }
 
-  /** Runs a parameterised query; reconnects once if the connection was lost. */
-  async query<Row extends Record<string, any> = any>(text: string, params: unknown[] = []): Promise<pg.QueryResult<Row>> {
+  /**
+   * Runs a parameterised query; reconnects once if the connection was lost. Queries from several
+   * callers at once (snapshot workers, table discovery) run one after the other.
+   */
+  query<Row extends Record<string, any> = any>(text: string, params: unknown[] = []): Promise<pg.QueryResult<Row>> {
+    const result = this.#queue.then(() => this.#query<Row>(text, params));
+    this.#queue = result.catch(() => undefined);
+    return result;
+  }
+
+  async #query<Row extends Record<string, any>>(text: string, params: unknown[]): Promise<pg.QueryResult<Row>> {
     if (this.#broken || !this.#client) await this.#connect();
     try {
       return await this.#client!.query<Row>(text, params);
