@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // Prints the seed of randomized workloads when a test fails (PGCDC_TEST_SEED replays it).
+    setupFiles: ['test/support/seed-report.ts'],
     pool: 'forks',
     // isolated-vm (the PgLambda sandbox) needs Node.js 20 to start without its startup snapshot.
     execArgv: ['--no-node-snapshot'],

@@ -3,6 +3,7 @@
  * retry counts and durations, each with the `expected` phrase its error messages quote.
  */
 import { z } from 'zod';
+import { nodeDigestName, SUPPORTED_DIGESTS } from '../decoding/values/column-masks.js';
 import { describeValue } from './config-issues.js';
 
 /** A string schema whose extra rule returns the reason (`expected …` phrase) when a value breaks it. */
@@ -31,17 +32,51 @@ const REGEX_EXPECTED = 'a regular expression, e.g. "public\\\\.orders" or "inven
 
 /** One regular expression; the reason the engine rejects it is quoted in the error. */
 export const regexSchema = checkedString(REGEX_EXPECTED, (pattern) => {
-  try {
-    new RegExp(pattern);
-    return undefined;
-  } catch (error) {
-    const reason = (error as Error).message.split(': ').pop() ?? 'invalid';
-    return `, which is not a valid regular expression (${reason})`;
-  }
+  const problem = regexProblem(pattern);
+  return problem === undefined ? undefined : `, which is not a valid regular expression (${problem})`;
 });
 
 /** A list of regular expressions (includes, excludes, message prefixes). */
 export const regexListSchema = z.array(regexSchema);
+
+/** The reason `pattern` is not a valid regular expression, or undefined. */
+function regexProblem(pattern: string): string | undefined {
+  try {
+    new RegExp(pattern);
+    return undefined;
+  } catch (error) {
+    return (error as Error).message.split(': ').pop() ?? 'invalid';
+  }
+}
+
+const LENGTH_RULE_EXPECTED = '"<length>:<regular expression over schema.table.column>", e.g. "12:public\\\\.users\\\\.ssn"';
+
+/**
+ * Debezium's `column.mask.with.<length>.chars` / `column.truncate.to.<length>.chars` as a list:
+ * Debezium reads the length from the property name, which an SGStream property cannot carry, so
+ * each entry starts with it.
+ */
+export const lengthColumnRulesSchema = z.array(
+  checkedString(LENGTH_RULE_EXPECTED, (entry) => {
+    const match = /^(\d+):(.+)$/s.exec(entry);
+    if (match === null) return ' (no length: Debezium takes it from the property name, column.mask.with.<length>.chars, which cannot be written here)';
+    const problem = regexProblem(match[2]!);
+    return problem === undefined ? undefined : `, whose regular expression is not valid (${problem})`;
+  }),
+);
+
+/** `columnMaskHash`: hash algorithm (a Java MessageDigest name) → salt → regular expressions over schema.table.column. */
+export const hashColumnRulesSchema = z.record(z.string(), z.record(z.string(), regexListSchema)).superRefine((rules, ctx) => {
+  for (const algorithm of Object.keys(rules)) {
+    if (nodeDigestName(algorithm) !== undefined) continue;
+    ctx.addIssue({
+      code: 'custom',
+      path: [algorithm],
+      input: algorithm,
+      message: `names hash algorithm ${describeValue(algorithm)}, which pgcdc cannot compute; expected one of: ${SUPPORTED_DIGESTS.join(', ')}`,
+    });
+  }
+});
 
 const SLOT_NAME_EXPECTED = 'a replication slot name: 1 to 63 lowercase letters, digits and "_"';
 
@@ -131,3 +166,18 @@ export function parseListenAddress(text: string): { host: string; port: number }
   if (port < 1 || port > 65535) return undefined;
   return { host: match[1] ?? (match[2] || '0.0.0.0'), port };
 }
+
+const MESSAGE_KEY_EXPECTED = '"<regular expression over schema.table>:<column>,<column>", e.g. "public\\\\.orders:customer_id,order_no"';
+
+/** Debezium's `message.key.columns`, one or more `;`-separated `<table regex>:<columns>` per entry. */
+export const messageKeyColumnsSchema = z.array(
+  checkedString(MESSAGE_KEY_EXPECTED, (entry) => {
+    for (const part of entry.split(';').filter((text) => text.trim() !== '')) {
+      const match = /^(.+):([^:]+)$/s.exec(part);
+      if (match === null || match[2]!.split(',').some((column) => column.trim() === '')) return '';
+      const problem = regexProblem(match[1]!.trim());
+      if (problem !== undefined) return `, whose table expression is not valid (${problem})`;
+    }
+    return undefined;
+  }),
+);

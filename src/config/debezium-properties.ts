@@ -4,7 +4,8 @@
  */
 import { z } from 'zod';
 import { stringMapSchema } from './common-schemas.js';
-import type { ConfigPath, ConfigProblems } from './config-issues.js';
+import { isDeepStrictEqual } from 'node:util';
+import { type ConfigPath, type ConfigProblems, describeValue, formatPath } from './config-issues.js';
 import { type SourceOptionName, type SourceOptions, SKIPPABLE_OPERATIONS, sourceOptionValueSchemas as applied } from './source-options-schema.js';
 import { PUBLICATION_AUTOCREATE_MODES, SNAPSHOT_MODES } from './stream-config.js';
 
@@ -53,13 +54,13 @@ export const debeziumPropertiesShape = {
   hstoreHandlingMode: str.optional().describe('How hstore values are represented.'),
   intervalHandlingMode: str.optional().describe('How interval values are represented.'),
   tombstonesOnDelete: applied.tombstonesOnDelete.optional().describe('Emit a tombstone after each delete.'),
-  columnTruncateToLengthChars: strings.optional().describe('Columns whose text values are truncated.'),
-  columnMaskWithLengthChars: strings.optional().describe('Columns whose text values are masked with asterisks.'),
-  columnMaskHash: z.record(z.string(), z.record(z.string(), strings)).optional().describe('Columns masked with a salted hash, by algorithm and salt.'),
-  columnMaskHashV2: z.record(z.string(), z.record(z.string(), strings)).optional().describe('As columnMaskHash, hashing strategy version 2.'),
+  columnTruncateToLengthChars: applied.columnTruncateToLengthChars.optional().describe('Character columns whose values are truncated: `"<length>:<regex over schema.table.column>"` entries.'),
+  columnMaskWithLengthChars: applied.columnMaskWithLengthChars.optional().describe('Character columns whose values are masked with `<length>` asterisks: `"<length>:<regex over schema.table.column>"` entries.'),
+  columnMaskHash: applied.columnMaskHash.optional().describe('Character columns masked with a salted hash, by algorithm and salt (hashing strategy 1).'),
+  columnMaskHashV2: applied.columnMaskHashV2.optional().describe('As columnMaskHash, hashing strategy 2 (the UTF-8 bytes of the value).'),
   columnPropagateSourceType: strings.optional().describe('Columns whose original type is added to the schema.'),
   datatypePropagateSourceType: strings.optional().describe('Data types whose original type is added to the schema.'),
-  messageKeyColumns: strings.optional().describe('Custom message key columns per table.'),
+  messageKeyColumns: applied.messageKeyColumns.optional().describe('Custom message key columns per table: `"<regex over schema.table>:<column>,<column>"` entries.'),
   publicationAutocreateMode: debeziumEnum(PUBLICATION_AUTOCREATE_MODES, ['no_tables']).optional().describe('Publication creation mode.'),
   replicaIdentityAutosetValues: strings.optional().describe('Replica identities to set on tables at start.'),
   binaryHandlingMode: str.optional().describe('How bytea values are represented.'),
@@ -153,26 +154,145 @@ export const APPLIED_DEBEZIUM_PROPERTIES = {
   incrementalSnapshotChunkSize: 'incrementalSnapshotChunkRows',
   snapshotIncludeCollectionList: 'snapshotIncludes',
   signalDataCollection: 'signalTable',
+  columnMaskWithLengthChars: 'columnMaskWithLengthChars',
+  columnMaskHash: 'columnMaskHash',
+  columnMaskHashV2: 'columnMaskHashV2',
+  columnTruncateToLengthChars: 'columnTruncateToLengthChars',
+  messageKeyColumns: 'messageKeyColumns',
 } as const satisfies Partial<Record<DebeziumPropertyName, SourceOptionName>>;
 
 /** Properties that are checked (an unsupported value is an error) but set nothing. */
 const CHECKED_ONLY: readonly DebeziumPropertyName[] = ['pluginName'];
 
 /**
- * The source settings `properties` (found at `path`) set; a warning for each accepted property
- * pgcdc does not apply. `none` in skippedOperations means no operation is skipped.
+ * What pgcdc does with a property it does not apply: `ignored` (a warning with the reason: it is
+ * about machinery pgcdc does not have, and changes nothing that leaves the database), or `refused`
+ * (an error: it would change which rows, columns or values leave, or how they are rendered, and
+ * pgcdc does not do it). `allowed` values are what pgcdc does anyway and pass silently.
+ * `renders` marks how values are rendered: refused for targets that receive events, ignored by
+ * a Postgres target (values land in their own column types there).
+ */
+export type PropertyDisposition =
+  | { readonly status: 'ignored'; readonly reason: string }
+  | { readonly status: 'refused'; readonly reason: string; readonly allowed?: readonly unknown[]; readonly renders?: boolean };
+
+const ignored = (reason: string): PropertyDisposition => ({ status: 'ignored', reason });
+const refused = (reason: string, allowed?: readonly unknown[]): PropertyDisposition => ({ status: 'refused', reason, ...(allowed ? { allowed } : {}) });
+const rendering = (reason: string, allowed?: readonly unknown[]): PropertyDisposition => ({ status: 'refused', reason, renders: true, ...(allowed ? { allowed } : {}) });
+
+const NATURAL_JSON = 'pgcdc writes values as PostgreSQL\'s to_jsonb does';
+const NO_TOPICS = 'pgcdc writes no Kafka topics yet';
+const WATERMARKS = 'pgcdc\'s watermarks are logical decoding messages, written to no table';
+
+/** Every property of the CRD pgcdc does not apply, and what it does with it. */
+export const UNAPPLIED_DEBEZIUM_PROPERTIES = {
+  slotFailover: ignored('pgcdc creates slots without failover; set it with pg_create_logical_replication_slot yourself on PostgreSQL 17+'),
+  skipMessagesWithoutChange: refused('pgcdc emits every update, also those that change no included column', [false]),
+  timePrecisionMode: rendering(`${NATURAL_JSON}: temporal values as ISO 8601 strings, not Debezium's epoch numbers`),
+  decimalHandlingMode: rendering(`${NATURAL_JSON}: numeric values as exact JSON numbers`),
+  hstoreHandlingMode: rendering(`${NATURAL_JSON}: hstore values as their text`),
+  intervalHandlingMode: rendering(`${NATURAL_JSON}: intervals as their PostgreSQL text`),
+  binaryHandlingMode: rendering(`${NATURAL_JSON}: bytea values as "\\\\x…" hex strings`),
+  moneyFractionDigits: rendering(`${NATURAL_JSON}: money values as their text`),
+  schemaNameAdjustmentMode: rendering('pgcdc writes schema names as they are', ['none']),
+  fieldNameAdjustmentMode: rendering('pgcdc writes column names as they are', ['none']),
+  columnPropagateSourceType: ignored('pgcdc\'s events carry no Kafka Connect schema, where Debezium puts the source type'),
+  datatypePropagateSourceType: ignored('pgcdc\'s events carry no Kafka Connect schema, where Debezium puts the source type'),
+  replicaIdentityAutosetValues: refused('pgcdc does not change tables\' replica identity; run ALTER TABLE … REPLICA IDENTITY FULL (or USING INDEX) yourself'),
+  converters: refused('custom Kafka Connect converters (Java classes) cannot run in pgcdc'),
+  snapshotIsolationMode: ignored('pgcdc reads every snapshot from one exported snapshot (repeatable read), consistent with the slot'),
+  snapshotModeConfigurationBasedSnapshotData: ignored('only read with snapshotMode configuration_based, which pgcdc refuses'),
+  snapshotModeConfigurationBasedSnapshotSchema: ignored('only read with snapshotMode configuration_based, which pgcdc refuses'),
+  snapshotModeConfigurationBasedStartStream: ignored('only read with snapshotMode configuration_based, which pgcdc refuses'),
+  snapshotModeConfigurationBasedSnapshotOnSchemaError: ignored('only read with snapshotMode configuration_based, which pgcdc refuses'),
+  snapshotModeConfigurationBasedSnapshotOnDataError: ignored('only read with snapshotMode configuration_based, which pgcdc refuses'),
+  snapshotModeCustomName: ignored('only read with snapshotMode custom, which pgcdc refuses'),
+  snapshotLockingMode: ignored('pgcdc locks no table for a snapshot beyond a brief NOWAIT check per chunk'),
+  snapshotLockingModeCustomName: ignored('only read with snapshotLockingMode custom'),
+  snapshotQueryMode: refused('pgcdc reads every row of a table (select_all)', ['select_all']),
+  snapshotQueryModeCustomName: ignored('only read with snapshotQueryMode custom, which pgcdc refuses'),
+  snapshotLockTimeoutMs: ignored('pgcdc never waits for a lock to snapshot (NOWAIT)'),
+  snapshotSelectStatementOverrides: refused('pgcdc snapshots every row of a table; to copy some rows, send an execute-snapshot signal with additional-conditions (docs/signals.md)'),
+  eventProcessingFailureHandlingMode: refused('pgcdc stops on an event it cannot process (fail) and never skips one', ['fail']),
+  maxBatchSize: ignored('pgcdc batches what is ready, bounded in bytes'),
+  maxQueueSize: ignored('pgcdc\'s queue is bounded in bytes'),
+  maxQueueSizeInBytes: ignored('pgcdc\'s queue holds 4 MiB'),
+  pollIntervalMs: ignored('pgcdc delivers as soon as changes arrive'),
+  includeUnknownDatatypes: ignored('pgcdc knows every type (a type without a rule of its own is written as its text), so no column is left out'),
+  databaseInitialStatements: refused('pgcdc runs no statements of yours on its connections; set session defaults with ALTER ROLE … SET instead'),
+  heartbeatIntervalMs: ignored('pgcdc writes no heartbeat records; it confirms its position on idle keepalives'),
+  heartbeatActionQuery: ignored('pgcdc runs no heartbeat query'),
+  schemaRefreshMode: ignored('pgcdc follows the Relation messages of the stream'),
+  snapshotDelayMs: ignored('pgcdc starts snapshots at once'),
+  streamingDelayMs: ignored('pgcdc starts streaming at once'),
+  snapshotFetchSize: ignored('pgcdc reads snapshots with COPY, in chunks of snapshotChunkRows'),
+  slotStreamParams: refused('pgcdc chooses pgoutput\'s options itself (an option such as origin would change which changes leave)'),
+  flushLsnSource: ignored('pgcdc always confirms to the slot what the target made durable'),
+  retriableRestartConnectorWaitMs: ignored('pgcdc reconnects with its own backoff'),
+  signalEnabledChannels: ignored('pgcdc reads signals from the signal table and `pgcdc signal`'),
+  notificationEnabledChannels: ignored('pgcdc reports in its log and `pgcdc status`'),
+  incrementalSnapshotWatermarkingStrategy: ignored(WATERMARKS),
+  readOnly: ignored(WATERMARKS),
+  xminFetchIntervalMs: ignored('pgcdc does not track the slot\'s xmin'),
+  topicNamingStrategy: ignored(NO_TOPICS),
+  topicDelimiter: ignored(NO_TOPICS),
+  topicCacheSize: ignored(NO_TOPICS),
+  topicHeartbeatPrefix: ignored(NO_TOPICS),
+  topicTransaction: ignored(NO_TOPICS),
+  customMetricTags: ignored('pgcdc has no metrics endpoint yet'),
+  errorsMaxRetries: ignored('set spec.maxRetries'),
+  databaseQueryTimeoutMs: ignored('pgcdc\'s catalog queries are short and cancelled on stop'),
+  guardrailCollectionsMax: ignored('pgcdc captures every table the filters select'),
+  guardrailCollectionsLimitAction: ignored('pgcdc captures every table the filters select'),
+  extendedHeadersEnabled: ignored(NO_TOPICS),
+} as const satisfies Record<Exclude<DebeziumPropertyName, keyof typeof APPLIED_DEBEZIUM_PROPERTIES | 'pluginName'>, PropertyDisposition>;
+
+/** Whether the stream's target receives rendered events (every target but Postgres) or keeps rows in their own types. */
+export type TargetValues = 'events' | 'rows';
+
+/**
+ * The source settings `properties` (found at `path`) set; for each property pgcdc does not
+ * apply, a warning with the reason (ignored) or an error (refused). `none` in skippedOperations
+ * means no operation is skipped.
  */
 export function sourceOptionsFromDebezium(
   properties: DebeziumProperties | undefined,
   path: ConfigPath,
   problems: ConfigProblems,
+  target: TargetValues,
 ): Partial<SourceOptions> {
   const options: Partial<Record<SourceOptionName, unknown>> = {};
   for (const [key, value] of Object.entries(properties ?? {}) as [DebeziumPropertyName, unknown][]) {
     if (value === undefined || CHECKED_ONLY.includes(key)) continue;
     const setting = (APPLIED_DEBEZIUM_PROPERTIES as Partial<Record<DebeziumPropertyName, SourceOptionName>>)[key];
-    if (setting === undefined) problems.warnNotApplied([...path, key]);
-    else options[setting] = key === 'skippedOperations' ? (value as string[]).filter((operation) => operation !== 'none') : value;
+    if (setting !== undefined) {
+      options[setting] = key === 'skippedOperations' ? (value as string[]).filter((operation) => operation !== 'none') : value;
+      continue;
+    }
+    const disposition: PropertyDisposition = (UNAPPLIED_DEBEZIUM_PROPERTIES as Record<string, PropertyDisposition>)[key]!;
+    if (disposition.status === 'ignored') problems.warnNotApplied([...path, key], disposition.reason);
+    else if (disposition.allowed?.some((allowed) => isDeepStrictEqual(allowed, value))) continue;
+    else if (disposition.renders && target === 'rows') problems.warnNotApplied([...path, key], 'a Postgres target writes values in their own column types');
+    else refuse(problems, [...path, key], value, disposition);
   }
   return options as Partial<SourceOptions>;
+}
+
+function refuse(problems: ConfigProblems, path: ConfigPath, value: unknown, disposition: Extract<PropertyDisposition, { status: 'refused' }>): void {
+  const allowed = disposition.allowed === undefined ? '' : `; the only value accepted is ${disposition.allowed.map((v) => JSON.stringify(v)).join(' or ')}`;
+  problems.add(path, `is ${describeValue(value, path)}, which pgcdc does not apply and would change what leaves the database: ${disposition.reason}${allowed}`, {
+    hint: `remove ${formatPath(path)}${disposition.allowed === undefined ? '' : ' or set it to what pgcdc does'}`,
+  });
+}
+
+/** How the configuration reference describes what pgcdc does with a property. */
+export function debeziumPropertyStatus(property: string): string {
+  const setting = (APPLIED_DEBEZIUM_PROPERTIES as Record<string, string>)[property];
+  if (setting !== undefined) return setting === property ? 'applied' : `applied as \`${setting}\``;
+  if (property === 'pluginName') return 'checked: `pgoutput` only';
+  const disposition = (UNAPPLIED_DEBEZIUM_PROPERTIES as Record<string, PropertyDisposition>)[property];
+  if (disposition === undefined) return 'unknown';
+  if (disposition.status === 'ignored') return `ignored: ${disposition.reason}`;
+  const allowed = disposition.allowed === undefined ? '' : ` (except ${disposition.allowed.map((v) => `\`${String(v)}\``).join(', ')})`;
+  return `refused${allowed}${disposition.renders ? ' with event targets, ignored by a Postgres target' : ''}: ${disposition.reason}`;
 }

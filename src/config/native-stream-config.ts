@@ -7,9 +7,9 @@ import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { type ConfigPath, type ConfigProblems, formatPath } from './config-issues.js';
 import { connectionFromUrl } from './connection-url-setting.js';
-import { APPLIED_DEBEZIUM_PROPERTIES, sourceOptionsFromDebezium } from './debezium-properties.js';
+import { APPLIED_DEBEZIUM_PROPERTIES, sourceOptionsFromDebezium, type TargetValues } from './debezium-properties.js';
 import { NATIVE_API_VERSION, type NativeStreamDocument } from './native-stream-schema.js';
-import { buildSourceConfig, type SourceOptionName, type SourceOptions, sourceOptionsShape } from './source-options-schema.js';
+import { buildSourceConfig, refuseEventOnlySettings, type SourceOptionName, type SourceOptions, sourceOptionsShape } from './source-options-schema.js';
 import type { BuildContext, BuiltStream } from './stream-kinds.js';
 import { buildTarget, targetBuildContext } from './target-types.js';
 
@@ -19,7 +19,12 @@ const SOURCE_PATH: ConfigPath = ['spec', 'source', 'postgres'];
 export async function buildNativeStream(document: NativeStreamDocument, context: BuildContext, problems: ConfigProblems): Promise<BuiltStream | undefined> {
   const name = document.metadata.name;
   const postgres = document.spec.source.postgres;
-  const options = sourceOptions(postgres, explicitKeys(context.raw), problems);
+  const explicit = explicitKeys(context.raw);
+  const targetValues = document.spec.target.type === 'Postgres' ? 'rows' : 'events';
+  const options = sourceOptions(postgres, explicit, targetValues, problems);
+  if (targetValues === 'rows') {
+    refuseEventOnlySettings(options, (setting) => (explicit.has(setting) ? [...SOURCE_PATH, setting] : [...SOURCE_PATH, 'debeziumProperties', debeziumKeyFor(setting)]), problems);
+  }
   const [connection, target] = await Promise.all([
     connectionFromUrl(postgres.url, [...SOURCE_PATH, 'url'], `pgcdc-${name}`, context.cwd, problems),
     buildTarget(document.spec.target, ['spec', 'target'], problems, targetBuildContext(context, name)),
@@ -45,9 +50,9 @@ function explicitKeys(raw: unknown): ReadonlySet<string> {
 }
 
 /** Settings given directly, then debeziumProperties, then defaults; a warning when both disagree. */
-function sourceOptions(postgres: NativePostgresSource, explicit: ReadonlySet<string>, problems: ConfigProblems): SourceOptions {
+function sourceOptions(postgres: NativePostgresSource, explicit: ReadonlySet<string>, target: TargetValues, problems: ConfigProblems): SourceOptions {
   const debeziumPath = [...SOURCE_PATH, 'debeziumProperties'];
-  const fromDebezium = sourceOptionsFromDebezium(postgres.debeziumProperties, debeziumPath, problems);
+  const fromDebezium = sourceOptionsFromDebezium(postgres.debeziumProperties, debeziumPath, problems, target);
   const options: Record<string, unknown> = {};
   for (const key of Object.keys(sourceOptionsShape) as SourceOptionName[]) {
     const debeziumValue = fromDebezium[key];

@@ -6,7 +6,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
-import { APPLIED_DEBEZIUM_PROPERTIES } from './debezium-properties.js';
+import { debeziumPropertyStatus } from './debezium-properties.js';
 import { nativeStreamSchema } from './native-stream-schema.js';
 
 export const GENERATED_BEGIN = '<!-- BEGIN GENERATED: rendered from src/config/native-stream-schema.ts by src/config/render-config-docs.ts; do not edit -->';
@@ -51,7 +51,7 @@ export function renderConfigReference(): string {
     return `| \`${row.key}\` | ${type} | ${defaultText(row)} | ${cell(row.schema.description ?? '')} |`;
   });
   const debezium = root.properties?.spec?.properties?.source?.properties?.postgres?.properties?.debeziumProperties ?? {};
-  const properties = Object.entries(debezium.properties ?? {}).map(([key, schema]) => `| \`${key}\` | ${typeText(schema)} | ${appliedText(key)} | ${cell(schema.description ?? '')} |`);
+  const properties = Object.entries(debezium.properties ?? {}).map(([key, schema]) => `| \`${key}\` | ${typeText(schema)} | ${cell(debeziumPropertyStatus(key))} | ${cell(schema.description ?? '')} |`);
   return [
     '### `pgcdc/v1` `Stream` keys',
     '',
@@ -61,7 +61,7 @@ export function renderConfigReference(): string {
     '',
     '### `spec.source.postgres.debeziumProperties`',
     '',
-    'Every Debezium PostgreSQL connector property of the SGStream CRD is accepted (camelCase). Those marked *accepted* are listed in the warnings of the loaded configuration and have no effect.',
+    'Every Debezium PostgreSQL connector property of the SGStream CRD is known (camelCase), with what pgcdc does with it: *applied* (with Debezium\'s meaning), *refused* (an error: the property would change which rows, columns or values leave, or how they are rendered, and pgcdc does not do it; the values listed as exceptions are what pgcdc does anyway), or *ignored* with the reason (a warning when the stream loads: the property is about machinery pgcdc does not have and changes nothing that leaves the database).',
     '',
     '| Property | Type | pgcdc | Description |',
     '| --- | --- | --- | --- |',
@@ -119,12 +119,6 @@ function defaultText(row: Row): string {
     return `\`${typeof value === 'string' ? value : JSON.stringify(value)}\``;
   }
   return row.required ? 'required' : 'optional';
-}
-
-function appliedText(property: string): string {
-  const setting = (APPLIED_DEBEZIUM_PROPERTIES as Readonly<Record<string, string>>)[property];
-  if (setting !== undefined) return setting === property ? 'applied' : `applied as \`${setting}\``;
-  return property === 'pluginName' ? 'checked: `pgoutput` only' : 'accepted';
 }
 
 /** Text safe inside a table cell. */

@@ -11,7 +11,7 @@ import { sourceOptionsFromDebezium } from './debezium-properties.js';
 import { resolveCredentials } from './secret-resolver.js';
 import { buildSgClusterTarget } from './sgcluster-target.js';
 import { SGSTREAM_API_VERSION, type SgStreamDocument } from './sgstream-schema.js';
-import { buildSourceConfig, SOURCE_OPTION_DEFAULTS } from './source-options-schema.js';
+import { buildSourceConfig, refuseEventOnlySettings, SOURCE_OPTION_DEFAULTS } from './source-options-schema.js';
 import type { ConnectionConfig, TargetConfig } from './stream-config.js';
 import type { BuildContext, BuiltStream } from './stream-kinds.js';
 import { buildTarget, targetBuildContext, warnOtherTargetSections } from './target-types.js';
@@ -41,11 +41,12 @@ export async function buildSgStream(document: SgStreamDocument, context: BuildCo
 
   const options = {
     ...SOURCE_OPTION_DEFAULTS,
-    ...sourceOptionsFromDebezium(section.debeziumProperties, [...at, 'debeziumProperties'], problems),
+    ...sourceOptionsFromDebezium(section.debeziumProperties, [...at, 'debeziumProperties'], problems, document.spec.target.type === 'SGCluster' ? 'rows' : 'events'),
     ...(source.sgCluster?.skipDropReplicationSlotAndPublicationOnTombstone !== undefined
       ? { skipDropReplicationSlotAndPublicationOnTombstone: source.sgCluster.skipDropReplicationSlotAndPublicationOnTombstone }
       : {}),
   };
+  if (document.spec.target.type === 'SGCluster') refuseEventOnlySettings(options, (setting) => [...at, 'debeziumProperties', setting], problems);
   for (const key of Object.keys(debeziumEngineProperties ?? {})) problems.warnNotApplied(['spec', 'debeziumEngineProperties', key]);
   const [connection, target] = await Promise.all([
     source.type === 'SGCluster'

@@ -3,7 +3,10 @@
  * `spec.source.postgres` in native documents, or through `debeziumProperties` in either kind.
  */
 import { z } from 'zod';
-import { millisecondsSchema, publicationNameSchema, regexListSchema, slotNameSchema } from './common-schemas.js';
+import type { HashColumnRule, LengthColumnRule } from '../decoding/values/column-masks.js';
+import type { ConfigPath, ConfigProblems } from './config-issues.js';
+import { parseMessageKeyColumns } from './message-key-columns.js';
+import { hashColumnRulesSchema, lengthColumnRulesSchema, messageKeyColumnsSchema, millisecondsSchema, publicationNameSchema, regexListSchema, slotNameSchema } from './common-schemas.js';
 import {
   type ConnectionConfig,
   PUBLICATION_AUTOCREATE_MODES,
@@ -39,6 +42,11 @@ export const sourceOptionValueSchemas = {
   signalTable: z.string().regex(/^[^.\s]+\.[^.\s]+$/, 'is not schema.table'),
   tableDiscoveryIntervalMs: millisecondsSchema(0),
   skipDropReplicationSlotAndPublicationOnTombstone: z.boolean(),
+  columnMaskWithLengthChars: lengthColumnRulesSchema,
+  columnMaskHash: hashColumnRulesSchema,
+  columnMaskHashV2: hashColumnRulesSchema,
+  columnTruncateToLengthChars: lengthColumnRulesSchema,
+  messageKeyColumns: messageKeyColumnsSchema,
 };
 
 const v = sourceOptionValueSchemas;
@@ -104,6 +112,21 @@ export const sourceOptionsShape = {
   skipDropReplicationSlotAndPublicationOnTombstone: v.skipDropReplicationSlotAndPublicationOnTombstone
     .default(false)
     .describe('After a `tombstone` signal, keep the replication slot and publication instead of dropping them (SGStream\'s option of the same name).'),
+  columnMaskWithLengthChars: v.columnMaskWithLengthChars
+    .default([])
+    .describe('Character columns whose values (nulls too) are replaced by `<length>` asterisks, as Debezium\'s `column.mask.with.<length>.chars`: entries `"<length>:<regular expression over schema.table.column>"` (anchored, case-insensitive). Not with a Postgres target.'),
+  columnMaskHash: v.columnMaskHash
+    .default({})
+    .describe('Character columns whose values are replaced by the hex salted hash of the value as Debezium\'s `column.mask.hash.<algorithm>.with.salt.<salt>` computes it (hashing strategy 1: the Java-serialized string), cut to the length of a `varchar(n)`/`char(n)` column: `{<algorithm>: {<salt>: [regular expressions over schema.table.column]}}`. Not with a Postgres target.'),
+  columnMaskHashV2: v.columnMaskHashV2
+    .default({})
+    .describe('As `columnMaskHash`, with Debezium\'s hashing strategy 2 (the UTF-8 bytes of the value: the same hash as `digest(salt || value)` anywhere else).'),
+  columnTruncateToLengthChars: v.columnTruncateToLengthChars
+    .default([])
+    .describe('Character columns whose values are cut to `<length>` characters (UTF-16 code units, as Debezium counts them), as Debezium\'s `column.truncate.to.<length>.chars`: entries `"<length>:<regular expression>"`. A column also named by a mask is masked. Not with a Postgres target.'),
+  messageKeyColumns: v.messageKeyColumns
+    .default([])
+    .describe('The event key of matching tables, instead of the primary key or replica identity, as Debezium\'s `message.key.columns`: entries `"<regular expression over schema.table>:<column>,<column>"` (several separated by `;`). Not with a Postgres target (it applies changes by the table\'s own key).'),
 };
 
 export const sourceOptionsSchema = z.strictObject(sourceOptionsShape);
@@ -131,11 +154,18 @@ export function buildSourceConfig(
   filters: { readonly includes?: readonly string[]; readonly excludes?: readonly string[] },
   options: SourceOptions,
 ): SourceConfig {
+  const { columnMaskWithLengthChars, columnMaskHash, columnMaskHashV2, columnTruncateToLengthChars, messageKeyColumns, ...settings } = options;
   return {
     connection,
     includes: [...(filters.includes ?? [])],
     excludes: [...(filters.excludes ?? [])],
-    ...options,
+    ...settings,
+    columnMasks: {
+      maskWithChars: lengthRules(columnMaskWithLengthChars),
+      hash: [...hashRules(columnMaskHash, 1), ...hashRules(columnMaskHashV2, 2)],
+      truncateToChars: lengthRules(columnTruncateToLengthChars),
+    },
+    messageKeyColumns: messageKeyColumns.flatMap(parseMessageKeyColumns),
     slotName: options.slotName ?? defaultObjectName(streamName),
     publicationName: options.publicationName ?? defaultObjectName(streamName),
     skippedOperations: [...options.skippedOperations],
@@ -143,4 +173,34 @@ export function buildSourceConfig(
     messagePrefixExcludeList: [...options.messagePrefixExcludeList],
     snapshotIncludes: [...options.snapshotIncludes],
   };
+}
+
+/** `"<length>:<regex>"` entries (checked by the schema) as rules, one per entry. */
+function lengthRules(entries: readonly string[]): LengthColumnRule[] {
+  return entries.map((entry) => {
+    const colon = entry.indexOf(':');
+    return { length: Number(entry.slice(0, colon)), columns: [entry.slice(colon + 1)] };
+  });
+}
+
+function hashRules(rules: Readonly<Record<string, Readonly<Record<string, readonly string[]>>>>, version: HashColumnRule['version']): HashColumnRule[] {
+  return Object.entries(rules).flatMap(([algorithm, bySalt]) => Object.entries(bySalt).map(([salt, columns]) => ({ algorithm, salt, version, columns: [...columns] })));
+}
+
+
+/**
+ * Settings that change the values or keys of events: a Postgres target copies rows as they are
+ * and applies changes by the table's own key, so it refuses them (the data would leave unmasked).
+ */
+const EVENT_ONLY_SETTINGS = ['columnMaskWithLengthChars', 'columnMaskHash', 'columnMaskHashV2', 'columnTruncateToLengthChars', 'messageKeyColumns'] as const satisfies readonly SourceOptionName[];
+
+/** An error for each event-only setting `options` gives, at the path `pathOf` tells, for a Postgres target. */
+export function refuseEventOnlySettings(options: SourceOptions, pathOf: (setting: SourceOptionName) => ConfigPath, problems: ConfigProblems): void {
+  for (const setting of EVENT_ONLY_SETTINGS) {
+    const value: object = options[setting];
+    if (Object.keys(value).length === 0) continue;
+    problems.add(pathOf(setting), 'is not applied by a Postgres target, which copies rows as they are and applies changes by the table\'s own key: the data would leave unmasked', {
+      hint: 'remove it, or stream to a target that receives events (File, CloudEvent, Webhook, PgLambda) and mask there',
+    });
+  }
 }

@@ -2,6 +2,8 @@
  * The normalized, validated configuration of one stream: what every other module reads. Both the
  * native `pgcdc/v1 Stream` document and StackGres `SGStream` documents are turned into this shape.
  */
+import type { ColumnMaskRules } from '../decoding/values/column-masks.js';
+import type { MessageKeyRule } from './message-key-columns.js';
 
 /** Debezium snapshot modes (only `never`/`no_data` stream without a snapshot). */
 export const SNAPSHOT_MODES = ['initial', 'initial_only', 'never', 'no_data', 'always', 'when_needed'] as const;
@@ -80,6 +82,10 @@ export interface SourceConfig {
   readonly tableDiscoveryIntervalMs: number;
   /** After a `tombstone` signal, keep the slot and publication. */
   readonly skipDropReplicationSlotAndPublicationOnTombstone: boolean;
+  /** Debezium's column masking and truncation rules (event targets only). */
+  readonly columnMasks: ColumnMaskRules;
+  /** Debezium's `message.key.columns`: event keys chosen per table (event targets only). */
+  readonly messageKeyColumns: readonly MessageKeyRule[];
 }
 
 /** Newline-delimited JSON written to standard output. */

@@ -4,8 +4,12 @@
  * applied. Holds the latest description of every relation the stream has announced.
  */
 import type { ColumnInfo, TableInfo } from '../events/stream-event.js';
+import { type MessageKeyRule, messageKeyColumnsOf } from '../config/message-key-columns.js';
+import { PgcdcError } from '../errors/pgcdc-error.js';
 import type { ChangeFilter } from '../pipeline/change-filter.js';
 import type { RelationMessage } from './pgoutput-messages.js';
+import { type ColumnMasks, maskedNullRenderer, maskedRenderer, maskedUnchangedRenderer, writeJsonNull } from './values/column-masks.js';
+import type { PgType } from './values/pg-type.js';
 import type { CatalogQuery, TypeCatalog } from './values/type-catalog.js';
 import { unchangedToastRenderer, valueRenderer } from './values/value-renderer.js';
 
@@ -32,6 +36,12 @@ export interface RelationRegistryOptions {
   readonly unavailableValuePlaceholder: string;
   /** The signal table, whose rows are never events. */
   readonly signalTable?: { readonly schema: string; readonly table: string };
+  /** Column masking and truncation rules; masked columns are rendered masked everywhere. */
+  readonly masks?: ColumnMasks;
+  /** Debezium's `message.key.columns`: the event key of matching tables. */
+  readonly messageKeyColumns?: readonly MessageKeyRule[];
+  /** Told once per column a mask rule names but cannot mask (not a character type: left as is). */
+  readonly onUnmaskable?: (column: string, typeName: string) => void;
 }
 
 export class RelationRegistry {
@@ -39,6 +49,7 @@ export class RelationRegistry {
   readonly #query: CatalogQuery;
   readonly #types: TypeCatalog;
   readonly #options: RelationRegistryOptions;
+  readonly #toldUnmaskable = new Set<string>();
 
   constructor(query: CatalogQuery, types: TypeCatalog, options: RelationRegistryOptions) {
     this.#query = query;
@@ -68,20 +79,25 @@ export class RelationRegistry {
     const { keyNames, typeNames } = included ? await this.#tableFacts(message) : { keyNames: [], typeNames: new Map<string, string>() };
     const columns: ColumnInfo[] = message.columns.map((column) => {
       const jsonKey = `${JSON.stringify(column.name)}:`;
+      const typeName = typeNames.get(column.name) ?? this.#types.sqlName(column.typeOid);
+      const mask = included ? this.#maskOf(message, column.name, column.typeOid, column.typeModifier, typeName) : undefined;
       return {
         name: column.name,
         typeOid: column.typeOid,
         typeModifier: column.typeModifier,
-        typeName: typeNames.get(column.name) ?? this.#types.sqlName(column.typeOid),
+        typeName,
         isReplicaIdentity: column.isKey,
         included: included && filter.includesColumn(message.schema, message.table, column.name),
         jsonKey,
         jsonKeyAfterComma: `,${jsonKey}`,
-        render: valueRenderer(this.#types, column.typeOid),
-        renderUnchanged: unchangedToastRenderer(this.#types, column.typeOid, unavailableValuePlaceholder),
+        render: mask ? maskedRenderer(mask) : valueRenderer(this.#types, column.typeOid),
+        renderUnchanged: mask
+          ? maskedUnchangedRenderer(mask, unavailableValuePlaceholder)
+          : unchangedToastRenderer(this.#types, column.typeOid, unavailableValuePlaceholder),
+        renderNull: mask ? maskedNullRenderer(mask) : writeJsonNull,
       };
     });
-    const keyColumns = keyNames.map((name) => names.indexOf(name)).filter((index) => index >= 0);
+    const keyColumns = ((included ? this.#configuredKey(message, names) : undefined) ?? keyNames).map((name) => names.indexOf(name)).filter((index) => index >= 0);
     return {
       oid: message.oid,
       schema: message.schema,
@@ -108,6 +124,38 @@ export class RelationRegistry {
     if (fromCatalog && fromCatalog.length > 0) return { keyNames: fromCatalog, typeNames };
     const flagged = message.replicaIdentity === 'd' || message.replicaIdentity === 'i' ? message.columns.filter((c) => c.isKey).map((c) => c.name) : [];
     return { keyNames: flagged, typeNames };
+  }
+
+  /** The key columns messageKeyColumns gives the table, checked against its columns, or undefined. */
+  #configuredKey(message: RelationMessage, names: readonly string[]): readonly string[] | undefined {
+    const configured = messageKeyColumnsOf(this.#options.messageKeyColumns ?? [], message.schema, message.table);
+    const missing = configured?.filter((name) => !names.includes(name)) ?? [];
+    if (missing.length > 0) {
+      throw new PgcdcError('CONFIG_INVALID', `messageKeyColumns names ${missing.join(', ')} as key columns of ${message.schema}.${message.table}, which has no such column`, {
+        hint: `columns of ${message.schema}.${message.table}: ${names.join(', ')}; fix the entry or the table expression`,
+      });
+    }
+    return configured;
+  }
+
+  /** The mask of a column, if a rule names it and it can be masked. */
+  #maskOf(message: RelationMessage, column: string, typeOid: number, typeModifier: number, typeName: string) {
+    const masks = this.#options.masks;
+    if (masks === undefined || masks.isEmpty) return undefined;
+    const mask = masks.for({ schema: message.schema, table: message.table, column, type: this.#baseType(typeOid), typeModifier });
+    if (mask !== 'not-character') return mask;
+    const name = `${message.schema}.${message.table}.${column}`;
+    if (!this.#toldUnmaskable.has(name)) {
+      this.#toldUnmaskable.add(name);
+      this.#options.onUnmaskable?.(name, typeName);
+    }
+    return undefined;
+  }
+
+  #baseType(typeOid: number): PgType {
+    let type = this.#types.get(typeOid);
+    while (type.kind === 'domain') type = this.#types.get(type.baseOid);
+    return type;
   }
 
   /** Forgets everything (after a reconnect the server announces relations again). */

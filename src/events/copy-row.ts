@@ -58,7 +58,7 @@ export function writeCopyRowJson(w: JsonWriter, table: TableInfo, row: TupleRef)
     first = false;
     if (escaped) {
       if (fieldEnd - start === 2 && buf[start + 1] === LETTER_N) {
-        w.raw('null');
+        column.renderNull(w);
       } else {
         const length = unescapeCopyText(buf, start, fieldEnd, scratchFor(fieldEnd - start), 0);
         column.render(w, scratch, 0, length);

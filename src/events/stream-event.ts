@@ -25,6 +25,8 @@ export interface ColumnInfo {
   readonly render: ValueRenderer;
   /** Writes the unchanged-TOAST placeholder rendered for this column's type. */
   readonly renderUnchanged: (w: JsonWriter) => void;
+  /** Writes a null of this column: `null`, or a column mask's replacement. */
+  readonly renderNull: (w: JsonWriter) => void;
 }
 
 /** A captured table as described by the latest Relation message. */

@@ -44,7 +44,7 @@ export function writeTupleJson(w: JsonWriter, table: TableInfo, tuple: TupleRef,
     if (kind === KIND_TEXT) {
       column.render(w, buf, start, end);
     } else if (kind === KIND_NULL) {
-      w.raw('null');
+      column.renderNull(w);
     } else if (kind === KIND_UNCHANGED) {
       column.renderUnchanged(w);
       unchanged?.push(column.name);
@@ -75,7 +75,7 @@ export function writeKeyJson(w: JsonWriter, table: TableInfo, tuple: TupleRef | 
     if (tuple.kind === 'C') {
       const field = copyRowField(tuple, index);
       if (field.kind === KIND_TEXT) column.render(w, field.buf, field.start, field.end);
-      else w.raw('null');
+      else column.renderNull(w);
       continue;
     }
     let source = tuple;
@@ -89,7 +89,7 @@ export function writeKeyJson(w: JsonWriter, table: TableInfo, tuple: TupleRef | 
     }
     if (bounds.kind === KIND_TEXT) column.render(w, source.buf, bounds.start, bounds.end);
     else if (bounds.kind === KIND_UNCHANGED) column.renderUnchanged(w);
-    else w.raw('null');
+    else column.renderNull(w);
   }
   w.raw('}');
 }

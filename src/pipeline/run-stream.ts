@@ -7,9 +7,10 @@
  * alongside, reconnecting with backoff, until stopped.
  */
 import type { StreamConfig } from '../config/stream-config.js';
-import { ddlCaptureInstalled, installDdlCapture } from '../ddl/ddl-capture.js';
+import { ddlCaptureInstalled, installDdlCapture, targetReplaysDdl } from '../ddl/ddl-capture.js';
 import { DDL_MESSAGE_PREFIX } from '../ddl/ddl-message.js';
 import type { CatalogQuery } from '../decoding/values/type-catalog.js';
+import { ColumnMasks } from '../decoding/values/column-masks.js';
 import { RelationRegistry } from '../decoding/relation-registry.js';
 import { TypeCatalog } from '../decoding/values/type-catalog.js';
 import { PgcdcError } from '../errors/pgcdc-error.js';
@@ -86,7 +87,7 @@ export async function runStream(config: StreamConfig, options: RunStreamOptions)
     for (const check of facts.checks) if (check.verdict === 'warn') logger.warn({ check: check.name, fix: check.hint }, check.message);
     assertChecksPass(facts.checks);
     const signalTable = (await ensureSignalTable(catalog, source, logger)) ? signalTableName(source) : undefined;
-    if (config.target.type === 'Postgres' && config.target.replicateDdl) await ensureDdlCapture(catalog, logger);
+    if (targetReplaysDdl(config.target)) await ensureDdlCapture(catalog, logger);
     let stopAt = options.stopAt === 'now' ? await currentWalPosition(catalog) : options.stopAt;
 
     // 2. Publication, then how to start: it may create the slot with an exported snapshot.
@@ -113,6 +114,10 @@ export async function runStream(config: StreamConfig, options: RunStreamOptions)
       filter: new ChangeFilter(source.includes, source.excludes),
       unavailableValuePlaceholder: source.unavailableValuePlaceholder,
       ...(signalTable ? { signalTable } : {}),
+      masks: new ColumnMasks(source.columnMasks),
+      messageKeyColumns: source.messageKeyColumns,
+      onUnmaskable: (column, typeName) =>
+        logger.warn({ column, type: typeName }, `${column} is named by a column mask rule but is of type ${typeName}, not a character type: its values are not masked (as in Debezium)`),
     });
     const loader = target.snapshotLoader;
     const snapshots = new SnapshotController({

@@ -41,7 +41,7 @@ describe('validation errors', () => {
     expect(error.message.split('\n')).toStrictEqual([
       's.yaml:5: metadata.labels is not a known key; known keys: name',
       's.yaml:11: spec.source.postgres.slotname is not a known key; did you mean slotName?',
-      's.yaml:12: spec.source.postgres.zzzzzz is not a known key; see docs/configuration.md for the 27 known keys of spec.source.postgres',
+      's.yaml:12: spec.source.postgres.zzzzzz is not a known key; see docs/configuration.md for the 32 known keys of spec.source.postgres',
       's.yaml:15: spec.target.zzz is not a known key; known keys: type, stdout, file, postgres, cloudEvent, pgLambda, webhook',
       's.yaml:16: spec.stateDirs is not a known key; did you mean stateDir?',
     ]);
@@ -127,8 +127,16 @@ describe('connection URL errors', () => {
   it('reject URLs that cannot be parsed', async () => {
     const error = await failure(nativeDoc('      url: postgres://u:hunter2@db:99x/shop\n'));
     expect(error.message).toBe(
-      's.yaml:9: spec.source.postgres.url is "postgres://u:***@db:99x/shop", which cannot be parsed as a URL; expected e.g. postgres://cdc_user:secret@db.example.com:5432/app?sslmode=require (percent-encode special characters in the user name and password)',
+      's.yaml:9: spec.source.postgres.url is "postgres://u:***@db:99x/shop", which cannot be parsed as a URL; expected e.g. postgres://cdc_user:secret@db.example.com:5432/app?sslmode=require (percent-encode the user name and password: @ as %40, # as %23, / as %2F, ? as %3F: p@ss#w/rd? is written p%40ss%23w%2Frd%3F)',
     );
+  });
+
+  it('reject a password holding an unencoded "/", "#" or "?" (which would give another host), saying how to encode it', async () => {
+    const error = await failure(nativeDoc('      url: postgres://cdc:hun/ter#2@db.example.com:5432/shop\n'));
+    expect(error.message).toBe(
+      's.yaml:9: spec.source.postgres.url is "postgres://cdc:***@db.example.com:5432/shop", whose user name or password holds "@", "#", "/" or "?" unencoded, so its host cannot be told; expected the user name and password percent-encoded (@ as %40, # as %23, / as %2F, ? as %3F: p@ss#w/rd? is written p%40ss%23w%2Frd%3F)',
+    );
+    expect(error.message).not.toContain('hun');
   });
 
   it('reject unknown and invalid query parameters, all at once', async () => {

@@ -40,8 +40,8 @@ spec:
         columnMaskHash:
           SHA-256:
             salt123: [public.users.email]
-        snapshotSelectStatementOverrides:
-          public.orders: SELECT * FROM public.orders WHERE id > 10
+        snapshotLockingMode: none
+        snapshotFetchSize: 100
     postgres:
       host: unused.example.com
   target:
@@ -153,12 +153,13 @@ describe('SGStream documents', () => {
     expect(config.source.slotName).toBe('everything_slot');
     expect(config.target).toStrictEqual({ type: 'File', path: '/data/everything.jsonl', format: 'value' });
     expect(config.maxRetries).toBe(7);
+    expect(config.source.columnMasks.hash).toStrictEqual([{ algorithm: 'SHA-256', salt: 'salt123', version: 1, columns: ['public.users.email'] }]);
     expect(config.stateDir).toBe('/tmp/.pgcdc/everything');
     expect(config.warnings).toStrictEqual([
       'metadata.annotations["debezium-signal.stackgres.io/tombstone"] is accepted but not applied by pgcdc (pgcdc does not read signals from annotations)',
-      'spec.source.sgCluster.debeziumProperties.slotFailover is accepted but not applied by pgcdc',
-      'spec.source.sgCluster.debeziumProperties.columnMaskHash is accepted but not applied by pgcdc',
-      'spec.source.sgCluster.debeziumProperties.snapshotSelectStatementOverrides is accepted but not applied by pgcdc',
+      'spec.source.sgCluster.debeziumProperties.slotFailover is accepted but not applied by pgcdc (pgcdc creates slots without failover; set it with pg_create_logical_replication_slot yourself on PostgreSQL 17+)',
+      'spec.source.sgCluster.debeziumProperties.snapshotLockingMode is accepted but not applied by pgcdc (pgcdc locks no table for a snapshot beyond a brief NOWAIT check per chunk)',
+      'spec.source.sgCluster.debeziumProperties.snapshotFetchSize is accepted but not applied by pgcdc (pgcdc reads snapshots with COPY, in chunks of snapshotChunkRows)',
       'spec.source.postgres is accepted but not applied by pgcdc (spec.source.type is SGCluster)',
       'spec.target.cloudEvent is accepted but not applied by pgcdc (spec.target.type is File)',
       'spec.target.pgLambda is accepted but not applied by pgcdc (spec.target.type is File)',

@@ -45,8 +45,6 @@ const ENV = {
   PGCDC_CLUSTER_SOURCE_CLUSTER: CLUSTER_URL,
   PGCDC_CLUSTER_TARGET_CLUSTER: TARGET_CLUSTER_URL,
   TOKEN: 'token-1',
-  PGCDC_SECRET_STREAM_CREDENTIALS_USERNAME: 'stream_user',
-  PGCDC_SECRET_STREAM_CREDENTIALS_PASSWORD: 'stream_password',
 };
 const FILE_TARGET = { type: 'File', file: { path: 'changes.jsonl' } };
 const STDOUT_TARGET = { type: 'Stdout' };
@@ -129,6 +127,8 @@ function expectedConfig(name: string, connection: ConnectionConfig, options: Par
       signalTable: 'pgcdc.signals',
       tableDiscoveryIntervalMs: 10_000,
       skipDropReplicationSlotAndPublicationOnTombstone: false,
+      columnMasks: { maskWithChars: [], hash: [], truncateToChars: [] },
+      messageKeyColumns: [],
       ...source,
     },
     target: target ?? { type: 'File', path: '/work/streams/changes.jsonl', format: 'value' },
@@ -195,11 +195,11 @@ describe('SGStream examples of the StackGres guide', () => {
     ]);
   });
 
-  it('lambda-stream scriptFrom as written: the script from its ConfigMap (PGCDC_CONFIGMAP_*), the ConfigMap document ignored', async () => {
-    const script = "response.writeHead(200);\nresponse.end('OK');\n";
-    const config = await parseStreamConfig(example('lambda-stream', 'scriptFrom'), { fileName: 'stream.yaml', cwd: CWD, env: { ...ENV, PGCDC_CONFIGMAP_LAMBDA_SCRIPT_HANDLER_JS: script } });
+  it('lambda-stream scriptFrom as written: the script from the ConfigMap document beside it, before PGCDC_CONFIGMAP_*', async () => {
+    const script = "const data = event.data;\n// Your processing logic here\nresponse.writeHead(200);\nresponse.end('OK');";
+    const config = await parseStreamConfig(example('lambda-stream', 'scriptFrom'), { fileName: 'stream.yaml', cwd: CWD, env: { ...ENV, PGCDC_CONFIGMAP_LAMBDA_SCRIPT_HANDLER_JS: 'response.end();' } });
     expect(config.target).toMatchObject({ type: 'PgLambda', script, origin: 'key "handler.js" of ConfigMap "lambda-script"' });
-    expect(config.warnings).toStrictEqual(['the document at line 1 (v1 ConfigMap lambda-script) is ignored']);
+    expect(config.warnings).toStrictEqual([]);
   });
 
   it('migration-stream as written: SGCluster to SGCluster, the database of each from the document', async () => {
@@ -218,12 +218,11 @@ describe('SGStream examples of the StackGres guide', () => {
     expect(config.warnings).toStrictEqual([]);
   });
 
-  it('custom-auth-stream as written: the target cluster with credentials from PGCDC_SECRET_* variables', async () => {
+  it('custom-auth-stream as written: the target cluster with credentials from the Secret document beside it', async () => {
     const config = await load(example('custom-auth-stream'));
     expect(config).toStrictEqual(
       expectedConfig('custom-auth-stream', clusterConnection('custom-auth-stream', { user: 'stream_user', password: 'stream_password' }), {
         target: targetCluster('custom-auth-stream', { user: 'stream_user', password: 'stream_password' }),
-        warnings: ['the document at line 1 (v1 Secret stream-credentials) is ignored; pgcdc reads secrets from the secrets directory or PGCDC_SECRET_* variables'],
       }),
     );
   });
@@ -292,21 +291,14 @@ describe('SGStream examples of the StackGres guide', () => {
     );
   });
 
-  it('custom-auth-stream: credentials from PGCDC_SECRET_* variables override the cluster URL; its Secret document is ignored', async () => {
+  it('custom-auth-stream: credentials from its Secret document override the cluster URL', async () => {
     const config = await load(withTarget(example('custom-auth-stream'), FILE_TARGET));
-    expect(config).toStrictEqual(
-      expectedConfig('custom-auth-stream', clusterConnection('custom-auth-stream', { user: 'stream_user', password: 'stream_password' }), {
-        warnings: ['the document at line 1 (v1 Secret stream-credentials) is ignored; pgcdc reads secrets from the secrets directory or PGCDC_SECRET_* variables'],
-      }),
-    );
+    expect(config).toStrictEqual(expectedConfig('custom-auth-stream', clusterConnection('custom-auth-stream', { user: 'stream_user', password: 'stream_password' })));
   });
 
-  it.each([
-    ['script: |', []],
-    ['scriptFrom', ['the document at line 1 (v1 ConfigMap lambda-script) is ignored']],
-  ])('lambda-stream (%s) loads with a Stdout target', async (marker, warnings) => {
+  it.each(['script: |', 'scriptFrom'])('lambda-stream (%s) loads with a Stdout target', async (marker) => {
     const config = await load(withTarget(example('lambda-stream', marker), { type: 'Stdout', stdout: { format: 'record' } }));
-    expect(config).toStrictEqual(expectedConfig('lambda-stream', clusterConnection('lambda-stream'), { target: { type: 'Stdout', format: 'record' }, warnings }));
+    expect(config).toStrictEqual(expectedConfig('lambda-stream', clusterConnection('lambda-stream'), { target: { type: 'Stdout', format: 'record' } }));
   });
 
   it('one-time-migration: snapshotMode from debeziumProperties and maxRetries', async () => {

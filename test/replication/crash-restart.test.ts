@@ -12,6 +12,7 @@ import { createDatabase, sql, useTestServer, waitFor } from '../support/postgres
 import { WORKLOAD_TABLE_SQL, startWorkload } from '../support/random-workload.js';
 import { fileStream } from '../support/stream-fixtures.js';
 import { createTruthSlot, lsnToNumber, readTruth, type TruthTransaction } from '../support/truth-log.js';
+import { testRandom } from '../support/seeded-random.js';
 
 const KILLS = 8;
 
@@ -39,7 +40,7 @@ describe('kill -9 and restart', () => {
       for (let kill = 0; kill < KILLS; kill++) {
         const run = startCli(['run', '-c', spec.specFile]);
         await waitFor(async () => ((await slotState(url, slot)).active ? true : undefined));
-        await new Promise((resolve) => setTimeout(resolve, 150 + Math.random() * 600));
+        await new Promise((resolve) => setTimeout(resolve, 150 + testRandom() * 600));
         run.child.kill('SIGKILL');
         await run.finished();
         // Once the walsender is gone, confirmed_flush_lsn is final for this run.

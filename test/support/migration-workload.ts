@@ -6,6 +6,7 @@
  */
 import pg from 'pg';
 import { startWorkload, WORKLOAD_TABLE_SQL } from './random-workload.js';
+import { testRandom } from './seeded-random.js';
 
 export const MIGRATION_SCHEMA_SQL = `
   ${WORKLOAD_TABLE_SQL};
@@ -47,18 +48,18 @@ export function startMigrationWorkload(url: string): MigrationWorkload {
     await client.connect();
     try {
       while (!stopped) {
-        const pick = Math.random();
+        const pick = testRandom();
         const statements =
           pick < 0.35
-            ? [`update docs set title = 'title ' || ${Math.floor(Math.random() * 1000)} where id = ${1 + Math.floor(Math.random() * 50)}`]
+            ? [`update docs set title = 'title ' || ${Math.floor(testRandom() * 1000)} where id = ${1 + Math.floor(testRandom() * 50)}`]
             : pick < 0.45
-              ? [`update docs set body = repeat(md5(random()::text), 3000) where id = ${1 + Math.floor(Math.random() * 50)}`]
+              ? [`update docs set body = repeat(md5(random()::text), 3000) where id = ${1 + Math.floor(testRandom() * 50)}`]
               : pick < 0.85
                 ? [`insert into journal (n, note) values (${journal++}, 'a'), (${journal++}, 'b')`]
                 : pick < 0.95
-                  ? [`update scratch set v = v + 1 where id = ${1 + Math.floor(Math.random() * 10)}`]
+                  ? [`update scratch set v = v + 1 where id = ${1 + Math.floor(testRandom() * 10)}`]
                   : ['truncate scratch', `insert into scratch select g, g * ${journal} from generate_series(1, 10) g`];
-        if (schemaChanges < SCHEMA_CHANGES.length && Math.random() < 0.02) statements.push(SCHEMA_CHANGES[schemaChanges++]!);
+        if (schemaChanges < SCHEMA_CHANGES.length && testRandom() < 0.02) statements.push(SCHEMA_CHANGES[schemaChanges++]!);
         await client.query('begin');
         for (const statement of statements) await client.query(statement);
         await client.query('commit');

@@ -4,6 +4,7 @@
  * connections at once, until stopped.
  */
 import pg from 'pg';
+import { testRandom } from './seeded-random.js';
 
 export const WORKLOAD_TABLE_SQL = 'create table t (id int primary key, v int not null, s text); create sequence t_ids start 1';
 
@@ -22,7 +23,7 @@ export function startWorkload(url: string, workers = 2): RunningWorkload {
     try {
       while (!stopped) {
         const statements = randomTransaction();
-        const rollback = Math.random() < 0.1;
+        const rollback = testRandom() < 0.1;
         try {
           await client.query('begin');
           for (const statement of statements) await client.query(statement);
@@ -48,10 +49,10 @@ export function startWorkload(url: string, workers = 2): RunningWorkload {
 }
 
 function randomTransaction(): string[] {
-  const pick = Math.random();
-  const value = Math.floor(Math.random() * 1000);
+  const pick = testRandom();
+  const value = Math.floor(testRandom() * 1000);
   if (pick < 0.4) return [`insert into t values (nextval('t_ids'), ${value}, md5(random()::text))`];
-  if (pick < 0.55) return [`insert into t select nextval('t_ids'), g, repeat('x', 50) from generate_series(1, ${50 + Math.floor(Math.random() * 300)}) g`];
+  if (pick < 0.55) return [`insert into t select nextval('t_ids'), g, repeat('x', 50) from generate_series(1, ${50 + Math.floor(testRandom() * 300)}) g`];
   if (pick < 0.75) return [`update t set v = v + 1 where id = (select id from t order by random() limit 1)`];
   if (pick < 0.85) return [`update t set id = nextval('t_ids') where id = (select id from t order by random() limit 1)`];
   if (pick < 0.95) return [`delete from t where id = (select id from t order by random() limit 1)`];

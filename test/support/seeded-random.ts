@@ -28,6 +28,15 @@ export function below(random: Random, n: number): number {
   return Math.floor(random() * n);
 }
 
+/**
+ * The seed of this test file's shared generator (each test file runs in its own module scope);
+ * `test/support/seed-report.ts` prints it when a test of the file fails.
+ */
+export const FILE_SEED = testSeed();
+
+/** The test file's shared seeded generator, for workloads that need no seed of their own. */
+export const testRandom: Random = seededRandom(FILE_SEED);
+
 /** How to replay a randomized test, for its failure messages. */
 export function replayHint(seed: number): string {
   return `replay with PGCDC_TEST_SEED=${seed}`;

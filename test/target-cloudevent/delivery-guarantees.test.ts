@@ -15,6 +15,7 @@ import { cloudEventStream } from '../support/cloudevent-fixtures.js';
 import { CloudEventReceiver } from '../support/cloudevent-receiver.js';
 import { createDatabase, sql, useTestServer } from '../support/postgres.js';
 import { readEvents } from '../support/stream-fixtures.js';
+import { testRandom } from '../support/seeded-random.js';
 
 const rowId = (event: any): number => (event.data.after ?? event.data.before).id;
 
@@ -53,7 +54,7 @@ describe('CloudEvent delivery', () => {
       return new Promise((resolve) => setTimeout(() => {
         inFlight.delete(id);
         resolve(200);
-      }, Math.random() * 4));
+      }, testRandom() * 4));
     };
     const { url, config } = await prepared(target.url, { http: { concurrency: 8 } });
     await sql(url, 'insert into items select g, 0 from generate_series(1, 6) g');

@@ -16,6 +16,7 @@ import { runCli, startCli } from '../support/cli.js';
 import { MIGRATION_SCHEMA_SQL, seedSql, startMigrationWorkload } from '../support/migration-workload.js';
 import { createDatabase, sql, useTestServer, waitFor } from '../support/postgres.js';
 import { postgresStream, tableText } from '../support/postgres-target-fixtures.js';
+import { testRandom } from '../support/seeded-random.js';
 
 const TABLES = ['t', 'docs', 'journal', 'scratch'];
 
@@ -98,7 +99,7 @@ describe('Postgres target: a migration under concurrent writes', () => {
           kills.push(-1);
         } else {
           // Later ones at random moments: while the load starts again, or while streaming.
-          const delay = 300 + Math.floor(Math.random() * 1500);
+          const delay = 300 + Math.floor(testRandom() * 1500);
           kills.push(delay);
           await new Promise((resolve) => setTimeout(resolve, delay));
         }
