@@ -1,14 +1,57 @@
 /**
- * Shared pieces of the benchmarks: an embedded PostgreSQL tuned like a real server, the benchmark
- * table and workload, timing of child processes with their peak memory, and the reference tools
- * (pg_recvlogical, pg_dump, psql) from Debian's postgresql-client, installed when missing, and the
+ * Shared pieces of the benchmarks: their settings (full scale, or the tiny smoke workload of
+ * `PGCDC_BENCH_SMOKE=1`), an embedded PostgreSQL tuned like a real server, the benchmark table and
+ * workload, rounds that alternate which side goes first, timing of child processes with their peak
+ * memory, the checks that pgcdc delivered everything, the reference tools (pg_recvlogical,
+ * pg_dump, psql, pgbench) from Debian's postgresql-client, installed when missing, and the
  * CloudEvents receiver process.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import readline from 'node:readline';
 import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { startEmbeddedPostgres } from '../dist/embedded/embedded-postgres-server.js';
+
+/**
+ * `PGCDC_BENCH_SMOKE=1`: every benchmark with a tiny workload and one round, to check that it still
+ * runs and that pgcdc still delivers everything (CI); its figures mean nothing.
+ */
+export const SMOKE = process.env.PGCDC_BENCH_SMOKE === '1';
+
+/** A numeric setting: the environment variable `name` when set, else the full-scale or the smoke default. */
+export function setting(name, full, smoke = full) {
+  const value = process.env[name];
+  return value === undefined || value === '' ? (SMOKE ? smoke : full) : Number(value);
+}
+
+/** Rounds of the benchmarks that compare with a reference; the median is reported. */
+export const ROUNDS = setting('PGCDC_BENCH_ROUNDS', 3, 1);
+/** Scale of the stream workload: 1 is 1,000,000 inserts then 500,000 updates (smoke: 4,000 and 2,000). */
+export const SCALE = setting('PGCDC_BENCH_SCALE', 1, 0.004);
+
+/** pgcdc's command line, built by `npm run build`. */
+const PGCDC_MAIN = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
+/** Extra node options for the pgcdc processes (`PGCDC_BENCH_NODE_ARGS`, e.g. `--cpu-prof`). */
+const NODE_ARGS = (process.env.PGCDC_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+
+/** Node's arguments for `pgcdc --log-format json <args>`, started as a user starts it: `node dist/cli/main.js …`. */
+export function pgcdcArgs(args) {
+  return [...NODE_ARGS, PGCDC_MAIN, '--log-format', 'json', ...args];
+}
+
+/** Times pgcdc with `args` (see timeCommand). */
+export function timePgcdc(args) {
+  return timeCommand(process.execPath, pgcdcArgs(args));
+}
+
+/** Writes the pgcdc/v1 Stream `name` with `spec` into directory `dir`; returns the file's path. */
+export function writeStreamSpec(dir, name, spec) {
+  const file = path.join(dir, `${name}.yaml`);
+  fs.writeFileSync(file, JSON.stringify({ apiVersion: 'pgcdc/v1', kind: 'Stream', metadata: { name }, spec }));
+  return file;
+}
 
 /** Settings shared by both sides of every comparison. */
 export const BENCH_SETTINGS = {
@@ -44,7 +87,7 @@ export async function prepareBenchSource(url, slots) {
  * The workload scaled by `scale` (1: 1,000,000 inserts, 500,000 updates), then a checkpoint;
  * returns the counts and the WAL position after it (`--stop-at`, `--endpos`).
  */
-export async function runScaledWorkload(admin, url, scale = Number(process.env.PGCDC_BENCH_SCALE ?? 1)) {
+export async function runScaledWorkload(admin, url, scale = SCALE) {
   const inserts = Math.round(1_000_000 * scale);
   const updates = Math.round(500_000 * scale);
   console.error(`workload: ${inserts} inserts then ${updates} updates…`);
@@ -56,7 +99,7 @@ export async function runScaledWorkload(admin, url, scale = Number(process.env.P
 }
 
 /** prepareBenchSource then runScaledWorkload, on a fresh server. */
-export async function prepareStreamWorkload(url, slots, scale = Number(process.env.PGCDC_BENCH_SCALE ?? 1)) {
+export async function prepareStreamWorkload(url, slots, scale = SCALE) {
   const admin = await prepareBenchSource(url, slots);
   try {
     return await runScaledWorkload(admin, url, scale);
@@ -95,7 +138,11 @@ export async function runBenchWorkload(url, { inserts = 1_000_000, updates = 500
   }
 }
 
-/** Runs a command to completion; returns wall seconds and peak RSS in MiB (VmHWM polled from /proc). */
+/**
+ * Runs a command to completion; returns wall seconds and peak RSS in MiB: the sum of the peaks
+ * (VmHWM, polled from /proc) of the process and its descendants, so that a command that relaunches
+ * itself (pgcdc with the PgLambda target) is measured whole.
+ */
 export function timeCommand(command, args, options = {}) {
   return new Promise((resolve, reject) => {
     const started = process.hrtime.bigint();
@@ -103,15 +150,8 @@ export function timeCommand(command, args, options = {}) {
     let stderr = '';
     let peakKiB = 0;
     child.stderr.on('data', (chunk) => (stderr += chunk));
-    const poll = setInterval(() => {
-      try {
-        const status = fs.readFileSync(`/proc/${child.pid}/status`, 'utf8');
-        const match = /VmHWM:\s+(\d+) kB/.exec(status);
-        if (match) peakKiB = Math.max(peakKiB, Number(match[1]));
-      } catch {
-        // the process is gone
-      }
-    }, 20);
+    child.once('error', reject);
+    const poll = setInterval(() => (peakKiB = Math.max(peakKiB, treePeakKiB(child.pid))), 20);
     child.on('close', (code) => {
       clearInterval(poll);
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
@@ -119,6 +159,82 @@ export function timeCommand(command, args, options = {}) {
       else resolve({ seconds, peakMiB: peakKiB / 1024, stderr });
     });
   });
+}
+
+/** The sum of the peak RSS (VmHWM) of process `pid` and its descendants, in KiB; 0 once it is gone. */
+function treePeakKiB(pid) {
+  try {
+    const own = Number(/VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+    const children = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ').filter(Boolean);
+    return children.reduce((sum, child) => sum + treePeakKiB(child), own);
+  } catch {
+    return 0; // the process is gone
+  }
+}
+
+/**
+ * Runs each side of a round (functions returning promises) one after the other, alternating which
+ * goes first from round to round (the first may find the machine's caches colder, the second the
+ * server busy with the first's aftermath); resolves with their results in the order given.
+ */
+export async function runAlternating(round, sides) {
+  const results = new Map();
+  for (const side of inRoundOrder(round, sides)) results.set(side, await side());
+  return sides.map((side) => results.get(side));
+}
+
+/** `sides` in the order round `round` runs them: as given in even rounds, reversed in odd ones. */
+export function inRoundOrder(round, sides) {
+  return round % 2 === 0 ? [...sides] : [...sides].reverse();
+}
+
+/** The raw rounds for a report: each side's seconds and pgcdc's ratio to the reference, per round. */
+export function roundsReport(referenceSeconds, pgcdcSeconds) {
+  return {
+    rounds: pgcdcSeconds.length,
+    reference_s_rounds: referenceSeconds.map((s) => +s.toFixed(3)),
+    pgcdc_s_rounds: pgcdcSeconds.map((s) => +s.toFixed(3)),
+    ratio_rounds: pgcdcSeconds.map((s, i) => +(s / referenceSeconds[i]).toFixed(3)),
+  };
+}
+
+/** Throws unless replication slot `slot` is confirmed up to `endLsn`: pgcdc acknowledged everything. */
+export async function assertSlotConfirmed(url, slot, endLsn) {
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  try {
+    const { rows } = await admin.query('select confirmed_flush_lsn >= $1::pg_lsn as done from pg_replication_slots where slot_name = $2', [endLsn, slot]);
+    if (!rows[0]?.done) throw new Error(`pgcdc exited before its slot ${slot} was confirmed up to ${endLsn}`);
+  } finally {
+    await admin.end();
+  }
+}
+
+/**
+ * Polls `done` (may be async, may throw to fail at once) every `intervalMs` until it is true; after
+ * `timeoutMs` throws, saying `what` (a text, or a function giving it then), so that a benchmark
+ * whose events stop arriving fails instead of waiting forever.
+ */
+export async function waitUntil(done, what, { timeoutMs = 120_000, intervalMs = 100 } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await done())) {
+    if (Date.now() > deadline) throw new Error(`gave up after ${timeoutMs / 1000} s: ${typeof what === 'function' ? what() : what}`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
+
+/** Resolves once pgcdc streams from replication slot `slot` (the slot is active), so a load started then is all captured. */
+export async function waitForActiveSlot(url, slot, failed = () => undefined) {
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  try {
+    await waitUntil(async () => {
+      failed();
+      return (await admin.query('select active from pg_replication_slots where slot_name = $1', [slot])).rows[0]?.active === true;
+    }, `pgcdc did not start streaming from slot ${slot}`);
+  } finally {
+    await admin.end();
+  }
 }
 
 /** Finds a PostgreSQL client tool, installing Debian's postgresql-client when it is missing. */
@@ -132,12 +248,27 @@ export function referenceTool(name) {
   let tool = fs.existsSync('/usr/lib/postgresql') ? find() : undefined;
   if (!tool) {
     console.error(`${name} not found: installing postgresql-client with apt-get`);
-    execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit' });
-    execFileSync('apt-get', ['install', '-y', '-qq', 'postgresql-client'], { stdio: 'inherit' });
+    aptGet(['update', '-qq']);
+    aptGet(['install', '-y', '-qq', '--no-install-recommends', 'postgresql-client']);
     tool = find();
   }
   if (!tool) throw new Error(`${name} is not available; install postgresql-client`);
   return tool;
+}
+
+/**
+ * Runs apt-get without prompts (CI): as is when root, else through `sudo -n` (which fails rather
+ * than ask for a password) when there is a sudo. Its output goes to standard error, leaving
+ * standard output to the benchmarks' results.
+ */
+function aptGet(args) {
+  const sudo = process.getuid() !== 0 && onPath('sudo') ? ['sudo', '-n'] : [];
+  const [command, ...rest] = [...sudo, 'env', 'DEBIAN_FRONTEND=noninteractive', 'apt-get', ...args];
+  execFileSync(command, rest, { stdio: ['ignore', process.stderr, 'inherit'] });
+}
+
+function onPath(command) {
+  return (process.env.PATH ?? '').split(':').some((dir) => dir !== '' && fs.existsSync(`${dir}/${command}`));
 }
 
 export function median(values) {

@@ -5,16 +5,14 @@
  * mode and with one event per request (structured, concurrent). Reports wall time, events/s and
  * pgcdc's peak RSS per mode; the receiver must have counted every event.
  *
- *   npm run bench -- cloudevents      (PGCDC_BENCH_SCALE=1, PGCDC_BENCH_PG=18)
+ *   npm run bench -- cloudevents      (PGCDC_BENCH_SCALE=1, PGCDC_BENCH_PG=18, PGCDC_BENCH_CONCURRENCY=16)
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { prepareBenchSource, runScaledWorkload, startBenchServer, startReceiver, timeCommand } from './bench-support.mjs';
+import { prepareBenchSource, runScaledWorkload, setting, startBenchServer, startReceiver, timePgcdc, writeStreamSpec } from './bench-support.mjs';
 
-const concurrency = Number(process.env.PGCDC_BENCH_CONCURRENCY ?? 16);
-/** Extra node options for the pgcdc process, e.g. `--cpu-prof`. */
-const nodeArgs = (process.env.PGCDC_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+const concurrency = setting('PGCDC_BENCH_CONCURRENCY', 16);
 const cases = [
   { name: 'batched', cloudEvent: { mode: 'batched', batchSize: 1000 }, concurrency: 4 },
   { name: 'structured, one event per request', cloudEvent: { mode: 'structured' }, concurrency },
@@ -30,16 +28,12 @@ try {
   for (const [i, benchCase] of cases.entries()) {
     const receiver = await startReceiver([]);
     try {
-      const spec = path.join(dir, `ce-${i}.yaml`);
-      fs.writeFileSync(spec, JSON.stringify({
-        apiVersion: 'pgcdc/v1', kind: 'Stream', metadata: { name: `bench-ce-${i}` },
-        spec: {
-          source: { type: 'Postgres', postgres: { url, snapshotMode: 'never', slotName: `ce_${i}`, publicationName: 'bench_pub', publicationAutocreateMode: 'disabled' } },
-          target: { type: 'CloudEvent', cloudEvent: { ...benchCase.cloudEvent, http: { url: `http://127.0.0.1:${receiver.port}/events`, concurrency: benchCase.concurrency } } },
-          stateDir: path.join(dir, `state-${i}`),
-        },
-      }));
-      const run = await timeCommand(process.execPath, [...nodeArgs, 'dist/cli/main.js', '--log-format', 'json', 'run', '-c', spec, '--stop-at', endLsn]);
+      const spec = writeStreamSpec(dir, `bench-ce-${i}`, {
+        source: { type: 'Postgres', postgres: { url, snapshotMode: 'never', slotName: `ce_${i}`, publicationName: 'bench_pub', publicationAutocreateMode: 'disabled' } },
+        target: { type: 'CloudEvent', cloudEvent: { ...benchCase.cloudEvent, http: { url: `http://127.0.0.1:${receiver.port}/events`, concurrency: benchCase.concurrency } } },
+        stateDir: path.join(dir, `state-${i}`),
+      });
+      const run = await timePgcdc(['run', '-c', spec, '--stop-at', endLsn]);
       const stats = await receiver.stats();
       if (stats.events < events) throw new Error(`${benchCase.name}: the receiver counted ${stats.events} events, expected ${events}`);
       console.error(`${benchCase.name}: ${run.seconds.toFixed(2)} s, ${Math.round(events / run.seconds)} events/s, ${stats.requests} requests, peak RSS ${run.peakMiB.toFixed(0)} MiB`);

@@ -4,13 +4,14 @@
  * script (two console lines per event, sent to a sink that drops them). Each event is a CloudEvent
  * JSON text carrying a Debezium change like the ones the stream benchmark produces.
  *
- *   npm run build && node bench/function-sandbox.mjs
+ *   npm run bench -- sandbox       (or, after `npm run build`, node bench/function-sandbox.mjs)
  *
- * PGCDC_BENCH_EVENTS (default 200000) sets the events per measurement; the median of
- * PGCDC_BENCH_ROUNDS (default 5) measurements is reported.
+ * PGCDC_BENCH_EVENTS (default 200000; smoke 2000) sets the events per measurement; the median of
+ * PGCDC_BENCH_ROUNDS (default 5; smoke 1) measurements is reported.
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { median, setting } from './bench-support.mjs';
 
 // isolated-vm needs Node.js 20 to run without its startup snapshot.
 if (!process.execArgv.includes('--no-node-snapshot')) {
@@ -20,8 +21,8 @@ if (!process.execArgv.includes('--no-node-snapshot')) {
 
 const { ScriptSandbox } = await import('../dist/targets/function/script-sandbox.js');
 
-const EVENTS = Number(process.env.PGCDC_BENCH_EVENTS ?? 200_000);
-const ROUNDS = Number(process.env.PGCDC_BENCH_ROUNDS ?? 5);
+const EVENTS = setting('PGCDC_BENCH_EVENTS', 200_000, 2_000);
+const ROUNDS = setting('PGCDC_BENCH_ROUNDS', 5, 1);
 
 const SCRIPTS = {
   trivial: "response.end('OK');",
@@ -63,16 +64,11 @@ function events(count) {
   return texts;
 }
 
-function median(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
-}
-
 const texts = events(EVENTS);
 console.log(`PgLambda sandbox: ${EVENTS} events per round, median of ${ROUNDS} rounds, Node.js ${process.version}`);
 for (const [name, script] of Object.entries(SCRIPTS)) {
   const sandbox = ScriptSandbox.open({ script, origin: name, onConsole: () => undefined });
-  for (let index = 0; index < 2000; index++) await sandbox.invoke(texts[index]); // warm-up
+  for (const text of texts.slice(0, 2000)) await sandbox.invoke(text); // warm-up
   const rates = [];
   for (let round = 0; round < ROUNDS; round++) {
     const started = process.hrtime.bigint();

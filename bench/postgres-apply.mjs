@@ -5,8 +5,8 @@
  * benchmark table from the same WAL into its own database of one target server. Each side is
  * timed from start until its target has applied everything (native: the slot's confirmed position
  * reaches the end; pgcdc: the command exits, process start included), the order alternates between
- * rounds, and both targets are checked against the source. Reports wall times, the ratio and
- * changes/s.
+ * rounds, and both targets are checked against the source. Reports median wall times, the ratio,
+ * changes/s and the raw rounds.
  *
  *   npm run bench -- apply         (PGCDC_BENCH_ROUNDS=3, PGCDC_BENCH_PG=18, PGCDC_BENCH_SCALE=1)
  */
@@ -14,10 +14,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { BENCH_TABLE, median, runBenchWorkload, startBenchServer, timeCommand } from './bench-support.mjs';
+import { BENCH_TABLE, ROUNDS, median, prepareStreamWorkload, roundsReport, runAlternating, startBenchServer, timePgcdc, waitUntil, writeStreamSpec } from './bench-support.mjs';
 
-const rounds = Number(process.env.PGCDC_BENCH_ROUNDS ?? 3);
-const scale = Number(process.env.PGCDC_BENCH_SCALE ?? 1);
 const source = await startBenchServer();
 const target = await startBenchServer();
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgcdc-bench-apply-'));
@@ -34,34 +32,27 @@ const checksum = async (url) => (await query(url, 'select count(*)::int as n, su
 
 try {
   const url = source.url();
-  await query(url, BENCH_TABLE);
-  await query(url, 'create publication bench_pub for table bench');
-  for (let round = 0; round < rounds; round++) {
-    await query(url, `select pg_create_logical_replication_slot('native_${round}', 'pgoutput')`);
-    await query(url, `select pg_create_logical_replication_slot('pgcdc_${round}', 'pgoutput')`);
-  }
-  const inserts = Math.round(1_000_000 * scale);
-  const updates = Math.round(500_000 * scale);
-  console.error(`workload: ${inserts} inserts then ${updates} updates…`);
-  await runBenchWorkload(url, { inserts, updates });
-  await query(url, 'checkpoint');
-  const endLsn = (await query(url, 'select pg_current_wal_lsn()::text as lsn')).rows[0].lsn;
+  const slots = Array.from({ length: ROUNDS }, (_, round) => [`native_${round}`, `pgcdc_${round}`]).flat();
+  const { events: changes, endLsn } = await prepareStreamWorkload(url, slots);
   const expected = await checksum(url);
 
-  const results = { native: [], pgcdc: [], rss: [] };
-  const runNative = async (round) => {
-    // Native: the subscription applies from its slot until the slot's confirmed position reaches the end.
-    const db = `native_${round}`;
+  /** A fresh database of the target server holding an empty benchmark table. */
+  const emptyTarget = async (db) => {
     await query(target.url(), `create database ${db}`);
     await query(target.url(db), BENCH_TABLE);
     await query(target.url(), 'checkpoint');
+  };
+  const runNative = async (round) => {
+    // Native: the subscription applies from its slot until the slot's confirmed position reaches the end.
+    const db = `native_${round}`;
+    await emptyTarget(db);
     const started = process.hrtime.bigint();
     await query(target.url(db), `create subscription sub_${round} connection '${url}' publication bench_pub with (create_slot = false, slot_name = 'native_${round}', copy_data = false)`);
-    for (;;) {
-      const { rows } = await query(url, 'select confirmed_flush_lsn >= $1::pg_lsn as done from pg_replication_slots where slot_name = $2', [endLsn, `native_${round}`]);
-      if (rows[0].done) break;
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    await waitUntil(
+      async () => (await query(url, 'select confirmed_flush_lsn >= $1::pg_lsn as done from pg_replication_slots where slot_name = $2', [endLsn, `native_${round}`])).rows[0].done,
+      `the native subscription did not reach ${endLsn}`,
+      { timeoutMs: 3_600_000, intervalMs: 20 },
+    );
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     await query(target.url(db), `alter subscription sub_${round} disable`);
     await query(target.url(db), `alter subscription sub_${round} set (slot_name = none)`);
@@ -71,27 +62,19 @@ try {
   const runPgcdc = async (round) => {
     // pgcdc: the same changes from its own slot into another database of the same target server.
     const db = `pgcdc_${round}`;
-    await query(target.url(), `create database ${db}`);
-    await query(target.url(db), BENCH_TABLE);
-    await query(target.url(), 'checkpoint');
-    const spec = path.join(dir, `apply-${round}.yaml`);
-    fs.writeFileSync(spec, JSON.stringify({
-      apiVersion: 'pgcdc/v1', kind: 'Stream', metadata: { name: `apply-${round}` },
-      spec: {
-        source: { type: 'Postgres', postgres: { url, snapshotMode: 'never', slotName: `pgcdc_${round}`, publicationName: 'bench_pub', publicationAutocreateMode: 'disabled', tableDiscoveryIntervalMs: 0 } },
-        target: { type: 'Postgres', postgres: { url: target.url(db) } },
-        stateDir: path.join(dir, `state-${round}`),
-      },
-    }));
-    const run = await timeCommand(process.execPath, ['dist/cli/main.js', '--log-format', 'json', 'run', '-c', spec, '--stop-at', endLsn]);
+    await emptyTarget(db);
+    const spec = writeStreamSpec(dir, `apply-${round}`, {
+      source: { type: 'Postgres', postgres: { url, snapshotMode: 'never', slotName: `pgcdc_${round}`, publicationName: 'bench_pub', publicationAutocreateMode: 'disabled', tableDiscoveryIntervalMs: 0 } },
+      target: { type: 'Postgres', postgres: { url: target.url(db) } },
+      stateDir: path.join(dir, `state-${round}`),
+    });
+    const run = await timePgcdc(['run', '-c', spec, '--stop-at', endLsn]);
     return { seconds: run.seconds, peakMiB: run.peakMiB, db };
   };
-  for (let round = 0; round < rounds; round++) {
-    // The order alternates, so that neither side always runs on a target busy with the other's aftermath.
-    const [first, second] = round % 2 === 0 ? [runNative, runPgcdc] : [runPgcdc, runNative];
-    const a = await first(round);
-    const b = await second(round);
-    const [native, ours] = round % 2 === 0 ? [a, b] : [b, a];
+
+  const results = { native: [], pgcdc: [], rss: [] };
+  for (let round = 0; round < ROUNDS; round++) {
+    const [native, ours] = await runAlternating(round, [() => runNative(round), () => runPgcdc(round)]);
     for (const [name, db] of [['native', native.db], ['pgcdc', ours.db]]) {
       const got = await checksum(target.url(db));
       if (got.n !== expected.n || got.h !== expected.h) throw new Error(`${name}'s target differs from the source: ${JSON.stringify(got)} vs ${JSON.stringify(expected)}`);
@@ -101,7 +84,6 @@ try {
     results.rss.push(ours.peakMiB);
     console.error(`round ${round + 1}: native ${native.seconds.toFixed(2)} s, pgcdc ${ours.seconds.toFixed(2)} s (ratio ${(ours.seconds / native.seconds).toFixed(3)}), pgcdc peak RSS ${ours.peakMiB.toFixed(0)} MiB; both targets match the source`);
   }
-  const changes = inserts + updates;
   const native = median(results.native);
   const ours = median(results.pgcdc);
   console.log(JSON.stringify({
@@ -114,7 +96,7 @@ try {
     pgcdc_changes_per_s: Math.round(changes / ours),
     native_changes_per_s: Math.round(changes / native),
     pgcdc_peak_rss_mib: Math.round(Math.max(...results.rss)),
-    rounds,
+    ...roundsReport(results.native, results.pgcdc),
   }, null, 2));
 } finally {
   await Promise.all([source.stop(), target.stop()]);

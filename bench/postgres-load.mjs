@@ -5,20 +5,20 @@
  * table, load the rows and build the primary key afterwards; both targets are checked against the
  * source (row count and a hash of every row). Rounds alternate which side goes first. PostgreSQL 15
  * by default: Debian's pg_dump is version 15 and refuses newer servers. Reports wall times, the
- * ratio and rows/s per shape.
+ * ratio, rows/s and the raw rounds per shape.
  *
  *   npm run bench -- load     (PGCDC_BENCH_LOAD_SHAPES=bench,serial,wide PGCDC_BENCH_ROWS=3000000
- *                              PGCDC_BENCH_ROUNDS=3 PGCDC_BENCH_PG=15; the wide shape loads a third of the rows)
+ *                              PGCDC_BENCH_ROUNDS=3 PGCDC_BENCH_PG=15; the wide shape loads a third of the rows;
+ *                              smoke: 3,000 rows, 1 round, still PostgreSQL 15)
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { BENCH_TABLE, median, referenceTool, startBenchServer, timeCommand } from './bench-support.mjs';
+import { BENCH_TABLE, ROUNDS, inRoundOrder, median, referenceTool, roundsReport, setting, startBenchServer, timeCommand, timePgcdc, writeStreamSpec } from './bench-support.mjs';
 
-const rows = Number(process.env.PGCDC_BENCH_ROWS ?? 3_000_000);
-const rounds = Number(process.env.PGCDC_BENCH_ROUNDS ?? 3);
-const major = Number(process.env.PGCDC_BENCH_PG ?? 15);
+const rows = setting('PGCDC_BENCH_ROWS', 3_000_000, 3_000);
+const major = setting('PGCDC_BENCH_PG', 15);
 
 /** Wide: 40 columns of mixed types. */
 const WIDE_COLUMNS = [
@@ -77,18 +77,14 @@ const checksum = async (url) => (await query(url, 'select count(*)::int as n, su
 const sides = (url, shape, round) => {
   const dumpDb = `dump_${shape}_${round}`;
   const pgcdcDb = `pgcdc_${shape}_${round}`;
-  const spec = path.join(dir, `load-${shape}-${round}.yaml`);
-  fs.writeFileSync(spec, JSON.stringify({
-    apiVersion: 'pgcdc/v1', kind: 'Stream', metadata: { name: `load-${shape}-${round}` },
-    spec: {
-      source: { type: 'Postgres', postgres: { url, snapshotMode: 'initial_only', includes: ['public\\.bench'], tableDiscoveryIntervalMs: 0 } },
-      target: { type: 'Postgres', postgres: { url: target.url(pgcdcDb) } },
-      stateDir: path.join(dir, `state-${shape}-${round}`),
-    },
-  }));
+  const spec = writeStreamSpec(dir, `load-${shape}-${round}`, {
+    source: { type: 'Postgres', postgres: { url, snapshotMode: 'initial_only', includes: ['public\\.bench'], tableDiscoveryIntervalMs: 0 } },
+    target: { type: 'Postgres', postgres: { url: target.url(pgcdcDb) } },
+    stateDir: path.join(dir, `state-${shape}-${round}`),
+  });
   return [
     { name: 'pg_dump | psql', db: dumpDb, run: () => timeCommand('/bin/sh', ['-c', `${pgDump} -d "${url}" -t bench | ${psql} -X -q -v ON_ERROR_STOP=1 -d "${target.url(dumpDb)}" > /dev/null`]) },
-    { name: 'pgcdc', db: pgcdcDb, run: () => timeCommand(process.execPath, ['dist/cli/main.js', '--log-format', 'json', 'run', '-c', spec]) },
+    { name: 'pgcdc', db: pgcdcDb, run: () => timePgcdc(['run', '-c', spec]) },
   ];
 };
 
@@ -106,11 +102,9 @@ try {
     const expected = await checksum(url);
     const times = { 'pg_dump | psql': [], pgcdc: [] };
     const rss = [];
-    for (let round = 0; round < rounds; round++) {
-      const both = sides(url, shape, round);
+    for (let round = 0; round < ROUNDS; round++) {
       // Alternate which side goes first: the first one may find the machine's caches colder.
-      if (round % 2 === 1) both.reverse();
-      for (const side of both) {
+      for (const side of inRoundOrder(round, sides(url, shape, round))) {
         await query(target.url(), `create database ${side.db}`);
         await query(target.url(), 'checkpoint');
         const result = await side.run();
@@ -134,13 +128,13 @@ try {
       pg_dump_psql_s: +dump.toFixed(3),
       pgcdc_s: +ours.toFixed(3),
       ratio: +(ours / dump).toFixed(3),
-      ratio_rounds: times.pgcdc.map((t, i) => +(t / times['pg_dump | psql'][i]).toFixed(3)),
       pgcdc_rows_per_s: Math.round(count / ours),
       pgcdc_peak_rss_mib: Math.round(Math.max(...rss)),
+      ...roundsReport(times['pg_dump | psql'], times.pgcdc),
     });
     await query(source.url(), `drop database ${database}`);
   }
-  console.log(JSON.stringify({ benchmark: 'initial load into PostgreSQL vs pg_dump | psql', postgres: source.major, rounds, shapes: report }, null, 2));
+  console.log(JSON.stringify({ benchmark: 'initial load into PostgreSQL vs pg_dump | psql', postgres: source.major, rounds: ROUNDS, shapes: report }, null, 2));
 } finally {
   await Promise.all([source.stop(), target.stop()]);
   fs.rmSync(dir, { recursive: true, force: true });

@@ -98,18 +98,18 @@ const SECRET_KEY_PATTERN = /^[-._a-zA-Z0-9]+$/;
 /** A reference to one key of a (Kubernetes) Secret; both parts are safe as file names. */
 export const secretKeyRefSchema = z.strictObject({
   name: checkedString('a Secret name: lowercase letters, digits, "-" and "."', (name) => (SECRET_NAME_PATTERN.test(name) ? undefined : '')).describe(
-    'Name of the Secret (a directory under the secrets directory).',
+    'Name of the Secret (`metadata.name` of a Secret document of the file, or a directory under the secrets directory).',
   ),
   key: checkedString('a Secret key: letters, digits, "-", "_" and "."', (key) =>
     SECRET_KEY_PATTERN.test(key) && key !== '.' && key !== '..' ? undefined : '',
-  ).describe('Key within the Secret (a file in that directory).'),
+  ).describe('Key within the Secret (under its `data` or `stringData`, or a file in that directory).'),
 });
 export type SecretKeyRef = z.infer<typeof secretKeyRefSchema>;
 
 /** A reference to one key of a ConfigMap; names and keys follow the rules of Secrets. */
 export const configMapKeyRefSchema = z.strictObject({
-  name: secretKeyRefSchema.shape.name.describe('Name of the ConfigMap (a directory under the config maps directory).'),
-  key: secretKeyRefSchema.shape.key.describe('Key within the ConfigMap (a file in that directory).'),
+  name: secretKeyRefSchema.shape.name.describe('Name of the ConfigMap (`metadata.name` of a ConfigMap document of the file, or a directory under the config maps directory).'),
+  key: secretKeyRefSchema.shape.key.describe('Key within the ConfigMap (under its `data` or `binaryData`, or a file in that directory).'),
 });
 export type ConfigMapKeyRef = z.infer<typeof configMapKeyRefSchema>;
 

@@ -1,7 +1,8 @@
 /**
- * Resolves ConfigMap references `{name, key}` as secrets are resolved: from
- * `<configMapsDir>/<name>/<key>` (a Kubernetes ConfigMap mount; the secrets directory when no
- * config maps directory is given) when that file exists, else from `PGCDC_CONFIGMAP_<NAME>_<KEY>`.
+ * Resolves ConfigMap references `{name, key}` as secrets are resolved: from a ConfigMap document in
+ * the stream's file, else from `<configMapsDir>/<name>/<key>` (a Kubernetes ConfigMap mount; the
+ * secrets directory when no config maps directory is given) when that file exists, else from
+ * `PGCDC_CONFIGMAP_<NAME>_<KEY>`.
  */
 import type { ConfigMapKeyRef } from './common-schemas.js';
 import type { ConfigPath, ConfigProblems } from './config-issues.js';
@@ -39,6 +40,7 @@ export async function resolveConfigMapKey(ref: ConfigMapKeyRef, at: ConfigPath, 
       envName: configMapEnvName,
       env: sources.env,
       cwd: sources.cwd,
+      documents: sources.keyDocuments,
     },
     problems,
   );

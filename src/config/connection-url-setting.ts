@@ -9,7 +9,7 @@ import { CONNECTION_URL_EXAMPLE, connectionConfigFromParts, parseConnectionUrl }
 import type { ConnectionConfig } from './stream-config.js';
 
 /** The hint of a URL naming a certificate file that cannot be read. */
-export const CERTIFICATE_FILE_HINT = 'give the path of a readable PEM file, relative to the current directory';
+export const CERTIFICATE_FILE_HINT = 'give the path of a readable PEM file, relative to the stream file\'s directory';
 
 /** The user of a URL that names none; the database defaults to the user. */
 const DEFAULT_URL_USER = 'postgres';

@@ -12,6 +12,10 @@ import { redactUrl } from './redact-config.js';
 import { type ConnectionConfig, SSL_MODES, type SslMode } from './stream-config.js';
 
 export const CONNECTION_URL_EXAMPLE = 'postgres://cdc_user:secret@db.example.com:5432/app?sslmode=require';
+
+/** A password with the characters that break a URL, and how it is written in one. */
+const SPECIAL_PASSWORD_EXAMPLE = 'p@ss#w/rd?';
+const PERCENT_ENCODINGS = `@ as %40, # as %23, / as %2F, ? as %3F: ${SPECIAL_PASSWORD_EXAMPLE} is written ${encodeURIComponent(SPECIAL_PASSWORD_EXAMPLE)}`;
 export const DEFAULT_PORT = 5432;
 export const DEFAULT_SSL_MODE: SslMode = 'prefer';
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
@@ -49,6 +53,9 @@ export function parseConnectionUrl(url: string): ParsedConnectionUrl {
   if (!/^postgres(ql)?:\/\//i.test(url)) {
     return { problems: [`is ${shown}; expected a postgres:// or postgresql:// URL, e.g. ${CONNECTION_URL_EXAMPLE}`] };
   }
+  if (hasUnencodedUserInfo(url)) {
+    return { problems: [`is ${shown}, whose user name or password holds "@", "#", "/" or "?" unencoded, so its host cannot be told; expected the user name and password percent-encoded (${PERCENT_ENCODINGS})`] };
+  }
   const queryStart = url.indexOf('?');
   const base = queryStart < 0 ? url : url.slice(0, queryStart);
   const query = new URLSearchParams(queryStart < 0 ? '' : url.slice(queryStart + 1).split('#')[0]);
@@ -63,8 +70,7 @@ export function parseConnectionUrl(url: string): ParsedConnectionUrl {
   try {
     parsed = parse(addressing.size > 0 ? `${base}?${addressing}` : base);
   } catch {
-    const advice = 'percent-encode special characters in the user name and password';
-    return { problems: [`is ${shown}, which cannot be parsed as a URL; expected e.g. ${CONNECTION_URL_EXAMPLE} (${advice})`] };
+    return { problems: [`is ${shown}, which cannot be parsed as a URL; expected e.g. ${CONNECTION_URL_EXAMPLE} (percent-encode the user name and password: ${PERCENT_ENCODINGS})`] };
   }
   const host = parsed.host ?? '';
   if (host.includes(',')) problems.push(`is ${shown}, which names several hosts; expected exactly one host`);
@@ -95,6 +101,23 @@ export function parseConnectionUrl(url: string): ParsedConnectionUrl {
       connectTimeoutMs: timeout === undefined ? undefined : Number(timeout) * 1000,
     },
   };
+}
+
+/**
+ * Whether an `@` follows the host, where only the user-info part may have one: the sign of a user
+ * name or password holding an unencoded `/`, `#` or `?` (`postgres://cdc:pa@ss#w/rd@db/shop` would
+ * connect to host `ss`). An `@` in a query parameter's value is fine.
+ */
+function hasUnencodedUserInfo(url: string): boolean {
+  const rest = url.slice(url.indexOf('://') + 3);
+  const authorityEnd = rest.search(/[/?#]/);
+  if (authorityEnd < 0) return false;
+  const afterAuthority = rest.slice(authorityEnd);
+  const queryStart = afterAuthority.indexOf('?');
+  if (queryStart < 0) return afterAuthority.includes('@');
+  if (afterAuthority.slice(0, queryStart).includes('@')) return true;
+  const [query, fragment = ''] = afterAuthority.slice(queryStart + 1).split(/#(.*)/s);
+  return fragment.includes('@') || query.split('&').some((pair) => pair.split('=')[0].includes('@'));
 }
 
 function unknownParameter(name: string): string {

@@ -19,7 +19,7 @@ export const deadLetterSchema = z
       .describe(
         'An event that still fails after its retries (or fails for good at once, e.g. rejected with a 4xx or too large): `dead-letter` stores it with the error and goes on; `stop` stops the stream (it is sent again on the next run).',
       ),
-    file: z.string().min(1).optional().describe('NDJSON file dead letters are appended to (fsynced), relative to the current directory.').meta({ defaultText: '<stateDir>/dead-letters.ndjson' }),
+    file: z.string().min(1).optional().describe('NDJSON file dead letters are appended to (fsynced), relative to the stream file\'s directory.').meta({ defaultText: '<stateDir>/dead-letters.ndjson' }),
     table: z
       .strictObject({
         url: connectionUrlSchema.describe('The PostgreSQL database of the table (not the source database: its rows would be captured).'),

@@ -46,7 +46,7 @@ export const sgStreamHttpShape = {
 
 /** pgcdc's http settings on top of SGStream's. */
 const pgcdcHttpShape = {
-  caCertificate: z.string().min(1).optional().describe("PEM file of the CA that signed the receiver's certificate (besides the system's), relative to the current directory."),
+  caCertificate: z.string().min(1).optional().describe("PEM file of the CA that signed the receiver's certificate (besides the system's), relative to the stream file's directory."),
   successStatus: z
     .union([z.enum(SUCCESS_STATUS_RULES), z.literal(200)])
     .default('2xx')

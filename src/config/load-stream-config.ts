@@ -1,16 +1,18 @@
 /**
  * Entry point of the configuration layer: reads a stream file (native `pgcdc/v1 Stream` or
- * StackGres `SGStream`), interpolates the environment, validates, resolves secrets and returns
- * the StreamConfig, or throws one PgcdcError listing every problem.
+ * StackGres `SGStream`, with the ConfigMaps and Secrets it refers to beside it), interpolates the
+ * environment, validates, resolves secrets and returns the StreamConfig, or throws one PgcdcError
+ * listing every problem.
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { PgcdcError } from '../errors/pgcdc-error.js';
 import { type ConfigPath, ConfigProblems, configError, type IssueLocator } from './config-issues.js';
 import { interpolateDocument } from './env-interpolation.js';
+import { KeyDocuments, namespaceOf } from './key-documents.js';
 import { validateWithSchema } from './schema-validation.js';
 import type { StreamConfig } from './stream-config.js';
-import { selectStreamDocument, streamKindOf, unknownKindIssues } from './stream-kinds.js';
+import { ignoredDocumentWarning, selectStreamDocument, streamKindOf, unknownKindIssues } from './stream-kinds.js';
 import { locatorFor, parseYamlSource } from './yaml-source.js';
 
 export interface StreamConfigOptions {
@@ -25,7 +27,10 @@ export interface StreamConfigOptions {
 }
 
 /**
- * Loads the stream file `file` (relative to `options.cwd`).
+ * Loads the stream file `file` (relative to `options.cwd`). Relative paths in the document (state
+ * directory, target file, certificates, scripts) are resolved against the file's directory, so
+ * `pgcdc run -c dir/stream.yaml` means the same from anywhere; the secrets and config maps
+ * directories given as options stay relative to `options.cwd`.
  *
  * @example
  * const config = await loadStreamConfig('streams/orders.yaml', { secretsDir: '/run/secrets' });
@@ -48,7 +53,14 @@ export async function loadStreamConfig(file: string, options: StreamConfigOption
       hint: 'check the path of the stream file; a relative path is read from the current directory',
     });
   }
-  return parseStreamConfig(text, { ...options, fileName: file });
+  const fromCwd = (dir: string | undefined) => (dir === undefined ? undefined : path.resolve(cwd, dir));
+  return parseStreamConfig(text, {
+    ...options,
+    cwd: path.dirname(absolute),
+    secretsDir: fromCwd(options.secretsDir),
+    configMapsDir: fromCwd(options.configMapsDir),
+    fileName: file,
+  });
 }
 
 /**
@@ -70,7 +82,8 @@ export async function parseStreamConfig(yamlText: string, options: StreamConfigO
   const { document } = selected;
   const locator = locatorFor(source, document);
   const problems = new ConfigProblems();
-  for (const warning of selected.ignored) problems.warn(warning);
+  const { keyDocuments, others } = KeyDocuments.read(source, selected.others, namespaceOf(document.toJS()));
+  for (const other of others) problems.warn(ignoredDocumentWarning(source, other));
 
   const unresolved = interpolateDocument(document, env, problems);
   const raw: unknown = document.toJS();
@@ -82,7 +95,7 @@ export async function parseStreamConfig(yamlText: string, options: StreamConfigO
   }
   if (!validation.ok || problems.hasIssues) throw configError(problems.issues, locator);
 
-  const built = await kind.build(validation.data, { cwd, env, secretsDir: options.secretsDir, configMapsDir: options.configMapsDir, raw }, problems);
+  const built = await kind.build(validation.data, { cwd, env, secretsDir: options.secretsDir, configMapsDir: options.configMapsDir, keyDocuments, raw }, problems);
   if (built === undefined && !problems.hasIssues) throw new PgcdcError('INTERNAL', `the ${kind.kind} document was valid but could not be turned into a stream configuration`);
   if (built === undefined || problems.hasIssues) throw configError(problems.issues, locator);
   return { ...built, warnings: problems.warningsInOrder(locator) };

@@ -54,7 +54,7 @@ export const nativeStreamSchema = z.strictObject({
       .string()
       .min(1)
       .optional()
-      .describe('Directory of local state (slot ownership, spill files, snapshot progress), relative to the current directory.')
+      .describe('Local directory of spilled in-progress transactions and the default dead-letter file, relative to the stream file\'s directory. The state a restart needs (slot ownership, snapshot plan and progress) is kept in the source database, in `pgcdc.stream_state`, keyed by the slot.')
       .meta({ defaultText: '.pgcdc/<metadata.name>' }),
   }),
 });

@@ -26,9 +26,9 @@ const DEFAULT_RETRY_BACKOFF_DELAY_SECONDS = 60;
 
 const scriptFromSchema = z
   .strictObject({
-    file: z.string().min(1).optional().describe('A file holding the script, relative to the current directory (pgcdc only).'),
-    configMapKeyRef: configMapKeyRefSchema.optional().describe('A ConfigMap key holding the script: `<config maps directory>/<name>/<key>`, else `PGCDC_CONFIGMAP_<NAME>_<KEY>`.'),
-    secretKeyRef: secretKeyRefSchema.optional().describe('A Secret key holding the script: `<secrets directory>/<name>/<key>`, else `PGCDC_SECRET_<NAME>_<KEY>`.'),
+    file: z.string().min(1).optional().describe('A file holding the script, relative to the stream file\'s directory (pgcdc only).'),
+    configMapKeyRef: configMapKeyRefSchema.optional().describe('A ConfigMap key holding the script: a ConfigMap document of the same file, else `<config maps directory>/<name>/<key>`, else `PGCDC_CONFIGMAP_<NAME>_<KEY>`.'),
+    secretKeyRef: secretKeyRefSchema.optional().describe('A Secret key holding the script: a Secret document of the same file, else `<secrets directory>/<name>/<key>`, else `PGCDC_SECRET_<NAME>_<KEY>`.'),
   })
   .superRefine((scriptFrom, ctx) => {
     const given = Object.values(scriptFrom).filter((source) => source !== undefined).length;
@@ -155,7 +155,7 @@ async function readScriptFile(file: string, at: ConfigPath, cwd: string, problem
     const code = (error as NodeJS.ErrnoException).code;
     const reason = code === 'ENOENT' ? 'which does not exist' : code === 'EISDIR' ? 'which is a directory' : `which cannot be read (${(error as Error).message})`;
     problems.add(at, `is ${JSON.stringify(file)} (${absolute}), ${reason}; expected a readable file holding the script`, {
-      hint: 'check the path of the script; a relative path is read from the current directory',
+      hint: 'check the path of the script; a relative path is read from the stream file\'s directory',
     });
     return undefined;
   }

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { type ConfigIssue, type ConfigPath, describeValue, describeValueWithType, formatPath } from './config-issues.js';
 import { didYouMean, nearestName } from './nearest-name.js';
+import { counted } from '../text/counts.js';
 
 /**
  * Given to zod as the error map of each parse: an issue with any other message carries a message
@@ -62,11 +63,10 @@ function boundTail(issue: z.core.$ZodIssueTooSmall | z.core.$ZodIssueTooBig, inp
   const bound = Number(small ? issue.minimum : issue.maximum);
   const inclusive = issue.inclusive !== false;
   if (issue.origin === 'string' && typeof input === 'string') {
-    const count = `${bound} character${bound === 1 ? '' : 's'}`;
-    return `is ${describeValue(input, path)} (${input.length} characters); expected ${small ? 'at least' : 'at most'} ${count}`;
+    return `is ${describeValue(input, path)} (${counted(input.length, 'character')}); expected ${small ? 'at least' : 'at most'} ${counted(bound, 'character')}`;
   }
   if (issue.origin === 'array' && Array.isArray(input)) {
-    return `has ${input.length} item${input.length === 1 ? '' : 's'}; expected ${small ? 'at least' : 'at most'} ${bound}`;
+    return `has ${counted(input.length, 'item')}; expected ${small ? 'at least' : 'at most'} ${bound}`;
   }
   const kind = issue.origin === 'int' || Number.isInteger(bound) ? 'an integer' : 'a number';
   const relation = small ? (inclusive ? '≥' : '>') : inclusive ? '≤' : '<';

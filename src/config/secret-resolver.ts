@@ -1,12 +1,14 @@
 /**
- * Resolves secret references `{name, key}`: from `<secretsDir>/<name>/<key>` (a Kubernetes secret
- * mount) when a secrets directory is given and holds the file, else from `PGCDC_SECRET_<NAME>_<KEY>`.
+ * Resolves secret references `{name, key}`: from a Secret document in the stream's file when it
+ * holds one of that name, else from `<secretsDir>/<name>/<key>` (a Kubernetes secret mount) when a
+ * secrets directory is given and holds the file, else from `PGCDC_SECRET_<NAME>_<KEY>`.
  * The same lookup (`resolveKeyReference`) serves other key holders, such as ConfigMaps.
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { SecretKeyRef } from './common-schemas.js';
 import type { ConfigPath, ConfigProblems } from './config-issues.js';
+import type { KeyDocumentKind, KeyDocuments } from './key-documents.js';
 
 /** Where secrets are looked up. */
 export interface SecretSources {
@@ -14,6 +16,8 @@ export interface SecretSources {
   readonly secretsDir: string | undefined;
   readonly env: NodeJS.ProcessEnv;
   readonly cwd: string;
+  /** The ConfigMap and Secret documents of the stream's file, looked in first. */
+  readonly keyDocuments?: KeyDocuments | undefined;
 }
 
 /** A name as part of an environment variable: upper-cased, every character outside [A-Z0-9] → `_`. */
@@ -41,8 +45,8 @@ function withoutTrailingNewline(text: string): string {
 export interface KeyStore {
   /** How a reference names it in messages: `secret`, `ConfigMap`. */
   readonly noun: string;
-  /** What is mounted: `Secret`, `ConfigMap`. */
-  readonly resource: string;
+  /** The kind of the Kubernetes object: `Secret`, `ConfigMap`. */
+  readonly resource: KeyDocumentKind;
   /** The directory option in messages: `secrets directory`. */
   readonly directoryNoun: string;
   /** Directory laid out `<name>/<key>`, relative to `cwd`. */
@@ -50,17 +54,26 @@ export interface KeyStore {
   readonly envName: (ref: SecretKeyRef) => string;
   readonly env: NodeJS.ProcessEnv;
   readonly cwd: string;
+  /** The documents of the stream's file, looked in before the directory and the environment. */
+  readonly documents: KeyDocuments | undefined;
 }
 
 /**
- * The value of key `ref` of `store` (used at `at`): the file `<directory>/<name>/<key>` when it
- * exists, else the environment variable; undefined after adding a SECRET_NOT_FOUND problem naming
- * the reference, the file tried and the variable tried.
+ * The value of key `ref` of `store` (used at `at`): from the document of the stream's file of that
+ * kind and name when there is one, else the file `<directory>/<name>/<key>` when it exists, else the
+ * environment variable; one trailing newline removed. Undefined after adding a SECRET_NOT_FOUND
+ * problem naming the reference and what was tried (or what is wrong with the document).
  */
 export async function resolveKeyReference(ref: SecretKeyRef, at: ConfigPath, store: KeyStore, problems: ConfigProblems): Promise<string | undefined> {
   const file = store.directory === undefined ? undefined : path.resolve(store.cwd, store.directory, ref.name, ref.key);
   const envName = store.envName(ref);
   const reference = `key "${ref.key}" of ${store.noun} "${ref.name}"`;
+  const inFile = store.documents?.lookup(store.resource, ref);
+  if (inFile !== undefined) {
+    if ('value' in inFile) return withoutTrailingNewline(inFile.value);
+    problems.add(at, `refers to ${reference}, ${inFile.problem}`, { code: 'SECRET_NOT_FOUND', hint: inFile.hint });
+    return undefined;
+  }
   if (file !== undefined) {
     try {
       return withoutTrailingNewline(await readFile(file, 'utf8'));
@@ -101,7 +114,16 @@ export async function resolveSecret(
   sources: SecretSources,
   problems: ConfigProblems,
 ): Promise<string | undefined> {
-  const store: KeyStore = { noun: 'secret', resource: 'Secret', directoryNoun: 'secrets directory', directory: sources.secretsDir, envName: secretEnvName, env: sources.env, cwd: sources.cwd };
+  const store: KeyStore = {
+    noun: 'secret',
+    resource: 'Secret',
+    directoryNoun: 'secrets directory',
+    directory: sources.secretsDir,
+    envName: secretEnvName,
+    env: sources.env,
+    cwd: sources.cwd,
+    documents: sources.keyDocuments,
+  };
   return resolveKeyReference(ref, at, store, problems);
 }
 

@@ -5,6 +5,7 @@
 import type { Document } from 'yaml';
 import type { z } from 'zod';
 import { type ConfigIssue, type ConfigProblems, describeValue } from './config-issues.js';
+import type { KeyDocuments } from './key-documents.js';
 import { buildNativeStream } from './native-stream-config.js';
 import { NATIVE_API_VERSION, NATIVE_KIND, nativeStreamSchema } from './native-stream-schema.js';
 import { nearestName } from './nearest-name.js';
@@ -20,6 +21,8 @@ export interface BuildContext {
   readonly secretsDir: string | undefined;
   /** Directory of ConfigMaps laid out `<name>/<key>` (the secrets directory when not given). */
   readonly configMapsDir: string | undefined;
+  /** The ConfigMap and Secret documents of the file, looked in before the directories and the environment. */
+  readonly keyDocuments: KeyDocuments;
   /** The document as written (after interpolation, before defaults), to tell given keys from defaults. */
   readonly raw: unknown;
 }
@@ -83,10 +86,10 @@ export function unknownKindIssues(value: unknown): ConfigIssue[] {
 }
 
 /**
- * The one stream document of a file. Other documents (such as the Secret of a pasted example)
- * are ignored with a warning; no stream document, or several, is a CONFIG_INVALID error.
+ * The one stream document of a file and the other documents beside it (such as the Secret of a
+ * pasted example); no stream document, or several, is a CONFIG_INVALID error.
  */
-export function selectStreamDocument(source: YamlSource): { document: Document.Parsed; ignored: string[] } | { issues: ConfigIssue[] } {
+export function selectStreamDocument(source: YamlSource): { document: Document.Parsed; others: Document.Parsed[] } | { issues: ConfigIssue[] } {
   const documents = source.documents.filter((document) => document.toJS() != null);
   if (documents.length === 0) {
     return { issues: [{ path: [], text: `the file holds no document; expected a stream document: ${SUPPORTED}`, hint: KINDS_HINT }] };
@@ -98,16 +101,14 @@ export function selectStreamDocument(source: YamlSource): { document: Document.P
     const found = streams.length === 0 ? `${documents.length} documents (at lines ${lines}), none of them a stream` : `${streams.length} stream documents (at lines ${lines})`;
     return { issues: [{ path: [], text: `the file holds ${found}; expected exactly one stream document: ${SUPPORTED}`, hint: 'put each stream in a file of its own' }] };
   }
-  const ignored = documents
-    .filter((document) => document !== streams[0])
-    .map((document) => {
-      const value: unknown = document.toJS();
-      const { apiVersion, kind } = header(value);
-      const name = (value as { metadata?: { name?: unknown } }).metadata?.name;
-      const what = [apiVersion, kind, name].filter((part) => typeof part === 'string').join(' ') || 'no kind';
-      const secret = kind === 'Secret' ? '; pgcdc reads secrets from the secrets directory or PGCDC_SECRET_* variables' : '';
-      return `the document at line ${documentLine(source, document)} (${what}) is ignored${secret}`;
-    });
-  return { document: streams[0], ignored };
+  return { document: streams[0], others: documents.filter((document) => document !== streams[0]) };
 }
 
+/** The warning for a document of the file pgcdc does not use: `the document at line 12 (v1 Service web) is ignored`. */
+export function ignoredDocumentWarning(source: YamlSource, document: Document.Parsed): string {
+  const value: unknown = document.toJS();
+  const { apiVersion, kind } = header(value);
+  const name = (value as { metadata?: { name?: unknown } }).metadata?.name;
+  const what = [apiVersion, kind, name].filter((part) => typeof part === 'string').join(' ') || 'no kind';
+  return `the document at line ${documentLine(source, document)} (${what}) is ignored`;
+}

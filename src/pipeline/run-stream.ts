@@ -25,7 +25,7 @@ import { formatLsn, parseLsn, type Lsn } from '../source/lsn.js';
 import { ensurePublication } from '../source/publication-manager.js';
 import { dropSlot } from '../source/slot-manager.js';
 import { assertChecksPass, checkSource } from '../source/source-prerequisites.js';
-import { StateStore } from '../state/state-store.js';
+import { type StateStore, streamStateStore } from '../state/state-store.js';
 import { checkTarget, createTarget } from '../targets/create-target.js';
 import { COMMAND_MESSAGE_PREFIX } from '../targets/postgres/postgres-target.js';
 import type { Target } from '../targets/target.js';
@@ -72,8 +72,8 @@ export async function runStream(config: StreamConfig, options: RunStreamOptions)
   for (const warning of config.warnings) logger.warn(warning);
   if (options.target === undefined) await checkTarget(config, logger);
   const { source } = config;
-  const state = new StateStore(config.stateDir);
   const catalog = await CatalogConnection.open(source.connection);
+  const state = streamStateStore(catalog, config);
   const snapshotStop = new AbortController();
   const background: Promise<unknown>[] = [];
   let target: Target | undefined;

@@ -10,6 +10,7 @@ import type { CatalogConnection } from '../source/catalog-connection.js';
 import type { Lsn } from '../source/lsn.js';
 import { createSlotWithSnapshot, dropSlot, ensureSlot, readSlot, type SlotWithSnapshot } from '../source/slot-manager.js';
 import type { SnapshotRecord, StateStore } from '../state/state-store.js';
+import { PgcdcError } from '../errors/pgcdc-error.js';
 
 export type StreamStart =
   /** A new slot: read everything at its exported snapshot, then stream. */
@@ -33,7 +34,9 @@ export async function prepareStart(catalog: CatalogConnection, config: StreamCon
   if (mode === 'initial_only' && recorded.initialSnapshotDone) return { kind: 'finished' };
 
   let slot = await readSlot(catalog, source.slotName);
-  const lost = (!slot && recorded.slot?.name === source.slotName) || slot?.walStatus === 'lost';
+  const ours = recorded.slot?.name === source.slotName;
+  const lost = (!slot && ours && !recorded.slot?.pending) || slot?.walStatus === 'lost';
+  if (slot && !ours && (mode === 'initial' || mode === 'initial_only')) throw unknownSlot(config);
   if (lost && mode === 'when_needed') {
     logger.warn({ slot: source.slotName }, 'the replication slot is gone or invalidated: taking a new snapshot (when_needed)');
     if (slot) await dropSlot(catalog, source.slotName);
@@ -51,4 +54,17 @@ export async function prepareStart(catalog: CatalogConnection, config: StreamCon
   if (interrupted) return { kind: 'resume', position: confirmedFlush, record: interrupted };
   if (mode === 'always' || wantsSnapshot) return { kind: 'incremental', position: confirmedFlush };
   return { kind: 'stream', position: confirmedFlush };
+}
+
+/**
+ * The slot exists but this stream's state has no record of it: never start over silently (the
+ * slot may belong to a run whose snapshot is done, with its state removed, or to another tool).
+ */
+function unknownSlot(config: StreamConfig): PgcdcError {
+  const { slotName } = config.source;
+  return new PgcdcError('STATE_INVALID', `replication slot "${slotName}" exists, but pgcdc.stream_state on the source has no record of it, so whether this stream's snapshot was taken is unknown`, {
+    hint:
+      'adopt the slot with "pgcdc init -c FILE" then run, to take the snapshot while streaming from it; or set snapshotMode: no_data to stream only; ' +
+      'or run "pgcdc teardown -c FILE" (drops the slot) then run, to start afresh',
+  });
 }

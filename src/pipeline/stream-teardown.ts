@@ -9,7 +9,7 @@ import { PgcdcError } from '../errors/pgcdc-error.js';
 import type { CatalogConnection } from '../source/catalog-connection.js';
 import { dropPublication } from '../source/publication-manager.js';
 import { dropSlot } from '../source/slot-manager.js';
-import { StateStore } from '../state/state-store.js';
+import { streamStateStore } from '../state/state-store.js';
 
 export interface TeardownResult {
   readonly slotDropped: boolean;
@@ -24,7 +24,7 @@ export async function tearDownStream(catalog: CatalogConnection, config: StreamC
   const slotDropped = await dropSlotWhenReleased(catalog, config.source.slotName, slotWaitMs);
   const publicationDropped = await dropPublication(catalog, config.source);
   await removeDdlCapture((text, params) => catalog.query(text, params));
-  await new StateStore(config.stateDir).remove();
+  await streamStateStore(catalog, config).remove();
   return { slotDropped, publicationDropped };
 }
 
@@ -38,4 +38,45 @@ async function dropSlotWhenReleased(catalog: CatalogConnection, slotName: string
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }
+}
+
+/** What pgcdc creates in its schema on a source; anything else there is the user's. */
+const OWN_OBJECTS = new Set([
+  'table stream_state',
+  'table signals',
+  'sequence ddl_message_padding',
+  'function describe_table',
+  'function describe_types',
+  'function ddl_skips_schema',
+  'function capture_ddl_command_end',
+  'function capture_sql_drop',
+]);
+
+const SCHEMA_OBJECTS_SQL = `
+  select case c.relkind when 'S' then 'sequence' else 'table' end || ' ' || c.relname as object
+    from pg_class c join pg_namespace n on n.oid = c.relnamespace
+   where n.nspname = 'pgcdc' and c.relkind in ('r', 'p', 'S', 'v', 'm', 'f')
+  union all
+  select 'function ' || p.proname from pg_proc p join pg_namespace n on n.oid = p.pronamespace where n.nspname = 'pgcdc'
+  union all
+  select 'type ' || t.typname from pg_type t join pg_namespace n on n.oid = t.typnamespace
+   where n.nspname = 'pgcdc' and t.typtype in ('e', 'd', 'r', 'c') and not exists (select 1 from pg_class c where c.reltype = t.oid)`;
+
+/**
+ * After a teardown: drops the `pgcdc` schema when no other stream's state remains in it and it
+ * holds only what pgcdc creates; otherwise says what was kept and why (one line for the report).
+ */
+export async function dropUnusedPgcdcSchema(catalog: CatalogConnection): Promise<string> {
+  const { rows: found } = await catalog.query<{ found: boolean }>(`select to_regnamespace('pgcdc') is not null as found`);
+  if (!found[0]?.found) return 'not present';
+  const { rows: state } = await catalog.query<{ found: boolean }>(`select to_regclass('pgcdc.stream_state') is not null as found`);
+  if (state[0]?.found) {
+    const { rows: streams } = await catalog.query<{ stream: string }>('select stream from pgcdc.stream_state order by stream');
+    if (streams.length > 0) return `kept: used by ${streams.length === 1 ? 'stream' : 'streams'} ${streams.map((row) => row.stream).join(', ')}`;
+  }
+  const { rows } = await catalog.query<{ object: string }>(SCHEMA_OBJECTS_SQL);
+  const others = rows.map((row) => row.object).filter((object) => !OWN_OBJECTS.has(object));
+  if (others.length > 0) return `kept: it also holds ${others.join(', ')}, which pgcdc did not create`;
+  await catalog.query('drop schema pgcdc cascade');
+  return 'dropped (no other stream uses it)';
 }

@@ -6,6 +6,7 @@
 import { PgcdcError } from '../errors/pgcdc-error.js';
 import type { TupleRef } from '../decoding/pgoutput-messages.js';
 import { unescapeCopyText } from '../events/copy-row.js';
+import { counted, inflect } from '../text/counts.js';
 
 const TAB = 0x09;
 const NEWLINE = 0x0a;
@@ -66,7 +67,8 @@ export class CopyRowDecoder {
       i++; // the tab (or past the end)
     }
     if (columns !== columnCount || (columnCount > 0 && i <= last)) {
-      throw new PgcdcError('PROTOCOL', `a COPY row has ${columns === columnCount ? 'more' : columns} columns where ${columnCount} were expected`, {
+      const found = columns === columnCount ? 'more columns' : counted(columns, 'column');
+      throw new PgcdcError('PROTOCOL', `a COPY row has ${found} where ${counted(columnCount, 'column')} ${inflect(columnCount, 'was', 'were')} expected`, {
         hint: 'the table changed shape during the snapshot; run the snapshot again',
       });
     }

@@ -5,8 +5,9 @@
  * log lines).
  */
 import type { Logger } from '../logging/logger.js';
+import { inflect } from '../text/counts.js';
 import type { SnapshotController } from './snapshot-controller.js';
-import type { TableProgress } from './snapshot-progress.js';
+import { hasRowEstimate, type TableProgress } from './snapshot-progress.js';
 
 const LOG_EVERY_MS = 10_000;
 
@@ -41,23 +42,35 @@ export function watchSnapshotProgress(snapshots: SnapshotController, logger: Log
   };
 }
 
-/** `public.orders 120,000 of ~300,000 rows (40%) 52,000 rows/s ETA 4s`. */
-export function tableLine(table: TableProgress): string {
-  const percent = table.estimatedRows > 0 ? ` (${Math.min(100, Math.floor((100 * table.rowsDone) / table.estimatedRows))}%)` : '';
-  const rate = table.rowsPerSecond === undefined ? '' : ` ${Math.round(table.rowsPerSecond).toLocaleString('en-US')} rows/s`;
-  const eta = table.etaSeconds === undefined ? '' : ` ETA ${formatDuration(table.etaSeconds)}`;
-  return `${table.name} ${table.rowsDone.toLocaleString('en-US')} of ~${table.estimatedRows.toLocaleString('en-US')} rows${percent}${rate}${eta}`;
+/**
+ * Rows copied of a table's estimate: `120,000 of ~300,000 rows (40%)`, or `298 rows copied` when
+ * there is no estimate (a table never analyzed).
+ */
+export function rowsCopied(rowsDone: number, estimatedRows: number): string {
+  if (!hasRowEstimate(rowsDone, estimatedRows)) return `${rowsDone.toLocaleString('en-US')} ${inflect(rowsDone, 'row')} copied`;
+  const percent = Math.floor((100 * rowsDone) / estimatedRows);
+  return `${rowsDone.toLocaleString('en-US')} of ~${estimatedRows.toLocaleString('en-US')} ${inflect(estimatedRows, 'row')} (${percent}%)`;
 }
 
-/** `snapshot 2/5 tables, 1,204,000 of 3,000,000 rows (40%), 210,500 rows/s, ETA 9s`. */
+/** `public.orders 120,000 of ~300,000 rows (40%) 52,000 rows/s ETA 4s`. */
+export function tableLine(table: TableProgress): string {
+  const rate = table.rowsPerSecond === undefined ? '' : ` ${Math.round(table.rowsPerSecond).toLocaleString('en-US')} rows/s`;
+  const eta = table.etaSeconds === undefined ? '' : ` ETA ${formatDuration(table.etaSeconds)}`;
+  return `${table.name} ${rowsCopied(table.rowsDone, table.estimatedRows)}${rate}${eta}`;
+}
+
+/**
+ * `snapshot 2/5 tables, 1,204,000 of ~3,000,000 rows (40%), 210,500 rows/s, ETA 9s`; the rows
+ * copied alone, without percent or ETA, while a table being copied has no estimate.
+ */
 export function summaryLine(figures: readonly TableProgress[]): string {
   const done = figures.reduce((n, t) => n + t.rowsDone, 0);
-  const estimated = figures.reduce((n, t) => n + Math.max(t.estimatedRows, t.rowsDone), 0);
+  const copying = figures.filter((t) => t.chunksDone < t.chunks);
+  const estimated = copying.every((t) => hasRowEstimate(t.rowsDone, t.estimatedRows)) ? figures.reduce((n, t) => n + Math.max(t.estimatedRows, t.rowsDone), 0) : 0;
   const rate = figures.reduce((n, t) => n + (t.rowsPerSecond ?? 0), 0);
-  const tablesDone = figures.filter((t) => t.chunksDone === t.chunks).length;
-  const percent = estimated > 0 ? ` (${Math.min(100, Math.floor((100 * done) / estimated))}%)` : '';
-  const eta = rate > 0 ? `, ETA ${formatDuration(Math.max(0, estimated - done) / rate)}` : '';
-  return `snapshot ${tablesDone}/${figures.length} tables, ${done.toLocaleString('en-US')} of ${estimated.toLocaleString('en-US')} rows${percent}, ${Math.round(rate).toLocaleString('en-US')} rows/s${eta}`;
+  const tablesDone = figures.length - copying.length;
+  const eta = rate > 0 && estimated > 0 ? `, ETA ${formatDuration(Math.max(0, estimated - done) / rate)}` : '';
+  return `snapshot ${tablesDone}/${figures.length} ${inflect(figures.length, 'table')}, ${rowsCopied(done, estimated)}, ${Math.round(rate).toLocaleString('en-US')} rows/s${eta}`;
 }
 
 function tableFigures(table: TableProgress): Record<string, unknown> {

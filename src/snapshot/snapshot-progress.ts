@@ -19,6 +19,15 @@ export interface TableProgress {
   readonly etaSeconds: number | undefined;
 }
 
+/**
+ * Whether `estimatedRows` (PostgreSQL's reltuples when the snapshot was planned) tells how many
+ * rows a table has, `rowsDone` of them copied: not for a table never analyzed (no estimate, 0) nor
+ * when more rows were copied than estimated.
+ */
+export function hasRowEstimate(rowsDone: number, estimatedRows: number): boolean {
+  return estimatedRows > 0 && estimatedRows >= rowsDone;
+}
+
 export class SnapshotProgress {
   #record: SnapshotRecord;
   readonly #state: StateStore;
@@ -116,7 +125,7 @@ export class SnapshotProgress {
       const read = this.#rowsRead.get(table.oid) ?? 0;
       const rowsDone = Math.max(table.rowsDone, read);
       const rate = read > 0 ? read / seconds : undefined;
-      const left = Math.max(0, table.estimatedRows - rowsDone);
+      const left = hasRowEstimate(rowsDone, table.estimatedRows) ? table.estimatedRows - rowsDone : undefined;
       return {
         name: `${table.schema}.${table.table}`,
         rowsDone,
@@ -124,7 +133,7 @@ export class SnapshotProgress {
         chunksDone: table.chunks.filter((c) => c.done).length,
         chunks: table.chunks.length,
         rowsPerSecond: rate,
-        etaSeconds: rate && left > 0 ? left / rate : rate ? 0 : undefined,
+        etaSeconds: rate === undefined || left === undefined ? undefined : left / rate,
       };
     });
   }

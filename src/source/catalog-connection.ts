@@ -8,7 +8,7 @@ import { pgClientConfig } from '../config/connection-url.js';
 import type { ConnectionConfig } from '../config/stream-config.js';
 import { PgcdcError } from '../errors/pgcdc-error.js';
 import { SOURCE_SESSION_SETTINGS, sessionOptionsParameter } from './session-settings.js';
-import { serverErrorToPgcdcError, socketErrorToPgcdcError, type ConnectionContext } from './wire/server-error.js';
+import { lostWhileConnecting, serverErrorToPgcdcError, socketErrorToPgcdcError, type ConnectionContext } from './wire/server-error.js';
 
 export class CatalogConnection {
   readonly #config: ConnectionConfig;
@@ -83,7 +83,7 @@ export class CatalogConnection {
       await client.connect();
     } catch (error) {
       await client.end().catch(() => undefined);
-      throw this.#toPgcdcError(error);
+      throw lostWhileConnecting(this.#toPgcdcError(error), this.context);
     }
     this.#client = client;
     this.#broken = false;

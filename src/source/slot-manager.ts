@@ -52,7 +52,11 @@ export async function readSlot(catalog: CatalogConnection, name: string): Promis
   };
 }
 
-/** Returns the slot's position, creating the slot if this stream never had one. */
+/**
+ * Returns the slot's position, creating the slot if this stream never had one. An existing slot
+ * the state has no record of (made by `pg_create_logical_replication_slot`, another tool, or a
+ * pgcdc whose state was removed) is adopted: recorded as this stream's.
+ */
 export async function ensureSlot(
   catalog: CatalogConnection,
   connection: ConnectionConfig,
@@ -62,9 +66,13 @@ export async function ensureSlot(
 ): Promise<SlotPosition> {
   const name = source.slotName;
   const existing = await readSlot(catalog, name);
-  if (existing) return { confirmedFlush: usablePosition(existing, connection.database), created: false };
   const recorded = (await state.read()).slot;
-  if (recorded && recorded.name === name) {
+  if (existing) {
+    const confirmedFlush = usablePosition(existing, connection.database);
+    if (recorded?.name !== name || recorded.pending) await recordSlot(catalog, name, state, confirmedFlush);
+    return { confirmedFlush, created: false };
+  }
+  if (recorded && recorded.name === name && !recorded.pending) {
     throw new PgcdcError('SLOT_LOST', `replication slot "${name}" that this stream created on ${recorded.createdAt} no longer exists`, {
       hint: `changes since then may be lost: run "pgcdc teardown -c FILE" to forget it, then "pgcdc run" to start over (with a snapshot, per snapshotMode)`,
     });
@@ -121,13 +129,25 @@ export async function createTemporarySnapshot(connection: ConnectionConfig, name
   }
 }
 
-async function createRecordedSlot(session: ReplicationSession, name: string, exportSnapshot: boolean, state: StateStore, logger: Logger): Promise<CreatedSlot> {
-  const identity = await session.identifySystem();
-  const slot = await session.createSlot(name, { exportSnapshot });
+/** Records an existing slot the state does not know as this stream's. */
+async function recordSlot(catalog: CatalogConnection, name: string, state: StateStore, position: Lsn): Promise<void> {
+  const { rows } = await catalog.query<{ system_id: string; database: string }>('select system_identifier::text as system_id, current_database() as database from pg_control_system()');
   await state.update((current) => ({
     ...current,
-    slot: { name, systemId: identity.systemId, database: identity.database, createdAt: new Date().toISOString(), consistentPoint: slot.consistentPoint },
+    slot: { name, systemId: rows[0]!.system_id, database: rows[0]!.database, createdAt: new Date().toISOString(), consistentPoint: position },
   }));
+}
+
+/**
+ * Creates the slot, recorded as pending first: whatever instant the process dies at, a slot that
+ * exists has a record saying it is this stream's.
+ */
+async function createRecordedSlot(session: ReplicationSession, name: string, exportSnapshot: boolean, state: StateStore, logger: Logger): Promise<CreatedSlot> {
+  const identity = await session.identifySystem();
+  const record = { name, systemId: identity.systemId, database: identity.database, createdAt: new Date().toISOString(), consistentPoint: 0 };
+  await state.update((current) => ({ ...current, slot: { ...record, pending: true } }));
+  const slot = await session.createSlot(name, { exportSnapshot });
+  await state.update((current) => ({ ...current, slot: { ...record, consistentPoint: slot.consistentPoint } }));
   logger.info({ slot: name, consistentPoint: formatLsn(slot.consistentPoint) }, 'created replication slot');
   return slot;
 }

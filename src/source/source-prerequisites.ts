@@ -10,6 +10,7 @@ import { ChangeFilter } from '../pipeline/change-filter.js';
 import type { CatalogConnection } from './catalog-connection.js';
 import { lacksReplicaIdentity, listSourceTables, selectCapturedTables, type SourceTable } from './captured-tables.js';
 import { qualifiedName, quoteIdent } from './sql-quoting.js';
+import { counted, inflect } from '../text/counts.js';
 
 export type CheckVerdict = 'ok' | 'warn' | 'fail';
 
@@ -124,7 +125,7 @@ export async function checkSource(catalog: CatalogConnection, config: StreamConf
   const captured = selectCapturedTables(tables, filter).filter((t) => !(t.schema === signalSchema && t.table === signalTable));
   checks.push(
     captured.length > 0
-      ? ok('captured tables', `${captured.length} table${captured.length === 1 ? '' : 's'} match the filters`)
+      ? ok('captured tables', `${counted(captured.length, 'table')} ${inflect(captured.length, 'matches', 'match')} the filters`)
       : fail('captured tables', 'no table matches the include/exclude filters', 'check includes/excludes: they are regular expressions over schema.table (escape the dot: public\\.orders)', 'NO_TABLES'),
   );
   // With a FOR ALL TABLES publication every table is published, so every table must have an identity.

@@ -2,6 +2,7 @@
  * What `pgcdc verify` found, per table, and its rendering as text for people (the JSON report is
  * the same object, printed as it is).
  */
+import { counted, inflect } from '../text/counts.js';
 
 /** `identical`: same rows; `different`: rows or columns differ; `missing`: no such table on the target. */
 export type TableStatus = 'identical' | 'different' | 'missing';
@@ -70,28 +71,28 @@ export function renderVerifyReport(report: VerifyReport): string {
   for (const table of report.tables) lines.push(...renderTable(table));
   const { summary } = report;
   lines.push(
-    `${report.identical ? 'identical' : 'DIFFERENT'}: ${summary.tables} table(s): ${summary.identical} identical, ${summary.different} different, ${summary.missing} missing on the target`,
+    `${report.identical ? 'identical' : 'DIFFERENT'}: ${counted(summary.tables, 'table')}: ${summary.identical} identical, ${summary.different} different, ${summary.missing} missing on the target`,
   );
   return `${lines.join('\n')}\n`;
 }
 
 function renderTable(table: TableReport): string[] {
   const name = table.table;
-  if (table.status === 'missing') return [`${name}: MISSING on the target (source ${rows(table.sourceRows)})`];
-  const shape = table.ranges === null ? 'ranges unavailable' : `${table.ranges} range(s)`;
+  if (table.status === 'missing') return [`${name}: MISSING on the target (source ${counted(table.sourceRows, 'row')})`];
+  const shape = table.ranges === null ? 'ranges unavailable' : counted(table.ranges, 'range');
   const keyless = table.key === null ? 'no primary key, ' : '';
   const lines =
     table.status === 'identical'
-      ? [`${name}: identical (${rows(table.sourceRows)}, ${keyless}${shape})`]
+      ? [`${name}: identical (${counted(table.sourceRows, 'row')}, ${keyless}${shape})`]
       : [
-          `${name}: DIFFERENT (source ${rows(table.sourceRows)}, target ${rows(table.targetRows ?? 0)}; ${keyless}${
-            table.ranges === null ? shape : `${table.differingRanges.length} of ${table.ranges} range(s) differ`
+          `${name}: DIFFERENT (source ${counted(table.sourceRows, 'row')}, target ${counted(table.targetRows ?? 0, 'row')}; ${keyless}${
+            table.ranges === null ? shape : `${table.differingRanges.length} of ${counted(table.ranges, 'range')} ${inflect(table.differingRanges.length, 'differs', 'differ')}`
           })`,
         ];
   if (table.missingColumns.length > 0) lines.push(`  columns missing on the target: ${table.missingColumns.join(', ')}`);
   for (const note of table.notes) lines.push(`  note: ${note}`);
   for (const range of table.differingRanges) {
-    lines.push(`  ${describeRange(range, table.key)}: source ${rows(range.sourceRows)}, target ${rows(range.targetRows)}`);
+    lines.push(`  ${describeRange(range, table.key)}: source ${counted(range.sourceRows, 'row')}, target ${counted(range.targetRows, 'row')}`);
     if (range.missingOnTarget.length > 0) lines.push(`    missing on the target: ${range.missingOnTarget.map(formatKey).join('; ')}`);
     if (range.extraOnTarget.length > 0) lines.push(`    extra on the target: ${range.extraOnTarget.map(formatKey).join('; ')}`);
     if (range.changed.length > 0) lines.push(`    changed: ${range.changed.map(formatKey).join('; ')}`);
@@ -125,6 +126,3 @@ function formatValue(value: string | null): string {
   return /^[\w.:+@/-]+$/u.test(value) ? value : JSON.stringify(value);
 }
 
-function rows(n: number): string {
-  return `${n} row${n === 1 ? '' : 's'}`;
-}

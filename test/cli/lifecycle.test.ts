@@ -49,7 +49,7 @@ describe('command line lifecycle', () => {
 
     const teardown = await runCli(['teardown', '-c', specFile]);
     expect(teardown.code).toBe(0);
-    expect(teardown.stdout).toBe(`slot ${slot}: dropped\npublication ${config.source.publicationName}: dropped\n`);
+    expect(teardown.stdout).toBe(`slot ${slot}: dropped\npublication ${config.source.publicationName}: dropped\nschema pgcdc: dropped (no other stream uses it)\n`);
     expect(fs.existsSync(path.join(dir, 'state'))).toBe(false);
     const gone = JSON.parse((await runCli(['status', '-c', specFile, '--json'])).stdout);
     expect(gone.slot).toEqual({ name: slot, exists: false });
@@ -116,12 +116,13 @@ spec:
 `,
     );
     const args = ['--secrets-dir', path.join(dir, 'secrets')];
-    // SGStream documents have no stateDir: the state lives under ./.pgcdc of the working directory.
+    // The state lives in the source database, keyed by the slot.
     expect((await runCli(['init', '-c', spec, ...args], {}, 60_000, dir)).code).toBe(0);
     await sql(url, "insert into users values (1, 'ada@example.com'); insert into audit_logs values (1)");
     const result = await runCli(['run', '-c', spec, ...args, '--stop-at', 'now'], {}, 60_000, dir);
     expect(result.code).toBe(0);
-    expect(fs.existsSync(path.join(dir, '.pgcdc', 'external-migration', 'stream-state.json'))).toBe(true);
+    const { rows: state } = await sql(url, "select stream, state->'slot'->>'name' as slot from pgcdc.stream_state where slot_name = 'sg_slot'");
+    expect(state).toStrictEqual([{ stream: 'external-migration', slot: 'sg_slot' }]);
     expect(result.stderr).toMatch(/debeziumProperties\.heartbeatIntervalMs is accepted but not applied/);
     const events = readEvents(path.join(dir, 'out.ndjson'));
     expect(events.map((e) => [e.source.name, e.source.table, e.after])).toEqual([['external-migration', 'users', { id: 1, email: 'ada@example.com' }]]);

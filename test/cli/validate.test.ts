@@ -22,7 +22,7 @@ describe('pgcdc validate', () => {
     expect(lines).toContain('ok   wal_level: logical');
     expect(lines).toContain('ok   replication privilege: postgres may start replication');
     expect(lines).toContain(`ok   publication: publication "${config.source.publicationName}" will be created (filtered)`);
-    expect(lines).toContain('ok   captured tables: 1 table match the filters');
+    expect(lines).toContain('ok   captured tables: 1 table matches the filters');
     expect(result.stdout).toContain(
       'warn replica identity: table public.orders is keyed by its primary key but its replica identity is another index',
     );
@@ -30,5 +30,7 @@ describe('pgcdc validate', () => {
     // validate changes nothing.
     const { rows } = await sql(url, 'select (select count(*) from pg_replication_slots)::int as slots, (select count(*) from pg_publication)::int as pubs');
     expect(rows[0]).toEqual({ slots: 0, pubs: 0 });
+    await sql(url, 'create table order_items (id int primary key)');
+    expect((await runCli(['validate', '-c', specFile])).stdout).toContain('ok   captured tables: 2 tables match the filters\n');
   });
 });

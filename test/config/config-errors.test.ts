@@ -154,7 +154,7 @@ describe('connection URL errors', () => {
     expect(error.message).toBe(
       "s.yaml:9: spec.source.postgres.url has sslrootcert=/nonexistent/ca.pem, which cannot be read (ENOENT: no such file or directory, open '/nonexistent/ca.pem'); expected a readable PEM file",
     );
-    expect(error.hint).toBe('give the path of a readable PEM file, relative to the current directory');
+    expect(error.hint).toBe("give the path of a readable PEM file, relative to the stream file's directory");
   });
 });
 

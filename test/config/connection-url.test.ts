@@ -64,6 +64,30 @@ describe('parseConnectionUrl', () => {
   });
 });
 
+describe('parseConnectionUrl with special characters in the password', () => {
+  const ENCODE = 'expected the user name and password percent-encoded (@ as %40, # as %23, / as %2F, ? as %3F: p@ss#w/rd? is written p%40ss%23w%2Frd%3F)';
+
+  it.each(['postgres://cdc:p/ss@db.example.com:5432/shop', 'postgres://cdc:p#ss@db.example.com/shop', 'postgres://cdc:pa@ss#w/rd@db.example.com/shop', 'postgres://cdc:12?ab@db.example.com/shop'])(
+    '%s: an unencoded "/", "#" or "?" is a problem saying how to encode, without the password',
+    (url) => {
+      const parsed = parseConnectionUrl(url);
+      expect('problems' in parsed && parsed.problems).toHaveLength(1);
+      const [problem] = 'problems' in parsed ? parsed.problems : [];
+      expect(problem).toMatch(/^is "postgres:\/\/cdc:\*\*\*@db\.example\.com(:5432)?\/shop", whose user name or password holds "@", "#", "\/" or "\?" unencoded, so its host cannot be told; /);
+      expect(problem.endsWith(ENCODE)).toBe(true);
+    },
+  );
+
+  it('accepts the same password percent-encoded, an unencoded "@" alone, and "@" in a query value', () => {
+    const encoded = parseConnectionUrl(`postgres://cdc:${encodeURIComponent('pa@ss#w/rd?')}@db.example.com/shop`);
+    expect('parts' in encoded && [encoded.parts.host, encoded.parts.password]).toStrictEqual(['db.example.com', 'pa@ss#w/rd?']);
+    const at = parseConnectionUrl('postgres://cdc:p@ss@db.example.com/shop');
+    expect('parts' in at && [at.parts.host, at.parts.password]).toStrictEqual(['db.example.com', 'p@ss']);
+    const query = parseConnectionUrl('postgres://db.example.com/shop?application_name=cdc@prod');
+    expect('parts' in query && [query.parts.host, query.parts.applicationName]).toStrictEqual(['db.example.com', 'cdc@prod']);
+  });
+});
+
 describe('connectionUrlFor', () => {
   it('writes a URL that parses back to the same connection', () => {
     const url = connectionUrlFor(CONNECTION);

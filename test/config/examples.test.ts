@@ -7,6 +7,7 @@ import { loadStreamConfig } from '../../src/config/load-stream-config.js';
 
 const EXAMPLES = fileURLToPath(new URL('../../examples/', import.meta.url));
 
+// Relative paths in a stream file are read from the file's directory, whatever the current one (cwd).
 describe('examples/', () => {
   let secrets: string;
   beforeAll(async () => {
@@ -33,15 +34,15 @@ describe('examples/', () => {
     expect(config.source.connection).toMatchObject({ host: 'localhost', user: 'cdc_user', password: 'pw', database: 'shop', applicationName: 'orders-to-file' });
     expect(config.source.includes).toStrictEqual(['public\\.orders', 'public\\.order_items']);
     expect([config.source.skippedOperations, config.source.statusIntervalMs, config.maxRetries]).toStrictEqual([['t'], 5000, 10]);
-    expect(config.target).toStrictEqual({ type: 'File', path: '/srv/orders.jsonl', format: 'record' });
-    expect(config.stateDir).toBe('/srv/.pgcdc/orders-to-file');
+    expect(config.target).toStrictEqual({ type: 'File', path: path.join(EXAMPLES, 'orders.jsonl'), format: 'record' });
+    expect(config.stateDir).toBe(path.join(EXAMPLES, '.pgcdc/orders-to-file'));
   });
 
   it('sgstream-postgres.yaml reads its credentials from the secrets directory', async () => {
     const config = await loadStreamConfig(path.join(EXAMPLES, 'sgstream-postgres.yaml'), { env: {}, cwd: '/srv', secretsDir: secrets });
     expect(config.source.connection).toMatchObject({ host: 'external-postgres.example.com', database: 'production', user: 'cdc_user', password: 'secure_password' });
     expect([config.source.slotName, config.source.publicationName, config.source.excludes]).toStrictEqual(['external_migration', 'pgcdc_external_migration', ['public\\.audit_logs']]);
-    expect(config.target).toStrictEqual({ type: 'File', path: '/srv/external-migration.jsonl', format: 'value' });
+    expect(config.target).toStrictEqual({ type: 'File', path: path.join(EXAMPLES, 'external-migration.jsonl'), format: 'value' });
     expect(config.warnings).toStrictEqual([]);
   });
 
@@ -93,7 +94,7 @@ describe('examples/', () => {
       timeoutMs: 2000,
       retryLimit: 5,
       retryBackoffDelaySeconds: 30,
-      deadLetter: { policy: 'dead-letter', store: { kind: 'file', path: '/srv/orders-lambda.dead-letters.ndjson' } },
+      deadLetter: { policy: 'dead-letter', store: { kind: 'file', path: path.join(EXAMPLES, 'orders-lambda.dead-letters.ndjson') } },
     });
     expect(config.warnings).toStrictEqual([]);
   });
@@ -118,7 +119,7 @@ describe('examples/', () => {
       batchMaxBytes: 1_048_576,
       lingerMs: 5,
       maxEventBytes: 1_048_576,
-      deadLetter: { policy: 'dead-letter', store: { kind: 'file', path: '/srv/shop-events.dead-letters.ndjson' } },
+      deadLetter: { policy: 'dead-letter', store: { kind: 'file', path: path.join(EXAMPLES, 'shop-events.dead-letters.ndjson') } },
     });
     expect(config.warnings).toStrictEqual([]);
   });
@@ -142,7 +143,7 @@ describe('examples/', () => {
       retryClientErrors: false,
       concurrency: 16,
       maxEventBytes: 1_048_576,
-      deadLetter: { policy: 'dead-letter', store: { kind: 'file', path: '/srv/shop-hooks.dead-letters.ndjson' } },
+      deadLetter: { policy: 'dead-letter', store: { kind: 'file', path: path.join(EXAMPLES, 'shop-hooks.dead-letters.ndjson') } },
     });
     expect(config.warnings).toStrictEqual([]);
   });

@@ -17,7 +17,7 @@ import { failure } from '../support/expected-failures.js';
 
 const CWD = '/srv/pgcdc';
 const URL_HINT = 'write the URL like postgres://cdc_user:secret@db.example.com:5432/app?sslmode=require';
-const CERTIFICATE_HINT = 'give the path of a readable PEM file, relative to the current directory';
+const CERTIFICATE_HINT = "give the path of a readable PEM file, relative to the stream file's directory";
 
 /** A native stream to a Postgres target; `postgres` is the body of spec.target.postgres (indented by 6), from line 13. */
 function nativeDoc(postgres: string): string {
@@ -202,7 +202,7 @@ describe('native Postgres targets', () => {
     expect(parameters.message).not.toContain('hunter2');
     const unparsable = await failure(loadNative(nativeDoc('      url: postgres://u:hunter2@db:99x/shop\n')));
     expect(unparsable.message).toBe(
-      'pg.yaml:13: spec.target.postgres.url is "postgres://u:***@db:99x/shop", which cannot be parsed as a URL; expected e.g. postgres://cdc_user:secret@db.example.com:5432/app?sslmode=require (percent-encode special characters in the user name and password)',
+      'pg.yaml:13: spec.target.postgres.url is "postgres://u:***@db:99x/shop", which cannot be parsed as a URL; expected e.g. postgres://cdc_user:secret@db.example.com:5432/app?sslmode=require (percent-encode the user name and password: @ as %40, # as %23, / as %2F, ? as %3F: p@ss#w/rd? is written p%40ss%23w%2Frd%3F)',
     );
   });
 

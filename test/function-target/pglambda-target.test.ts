@@ -86,7 +86,7 @@ describe('pgLambda settings', () => {
 });
 
 describe('scriptFrom', () => {
-  it('reads a file relative to the current directory', async () => {
+  it("reads a file relative to the stream file's directory", async () => {
     const { target } = await build({ scriptFrom: { file: 'scripts/handler.js' } });
     expect(target).toMatchObject({ script: SCRIPT, origin: path.join(dir, 'scripts', 'handler.js') });
   });
@@ -98,7 +98,7 @@ describe('scriptFrom', () => {
       {
         path: [...AT, 'scriptFrom', 'file'],
         text: `spec.target.pgLambda.scriptFrom.file is "scripts/missing.js" (${path.join(dir, 'scripts', 'missing.js')}), which does not exist; expected a readable file holding the script`,
-        hint: 'check the path of the script; a relative path is read from the current directory',
+        hint: 'check the path of the script; a relative path is read from the stream file\'s directory',
       },
     ]);
   });

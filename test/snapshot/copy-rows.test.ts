@@ -42,9 +42,15 @@ describe('snapshot progress line', () => {
         { name: 'public.a', rowsDone: 1000, estimatedRows: 1000, chunksDone: 2, chunks: 2, rowsPerSecond: 500, etaSeconds: 0 },
         { name: 'public.b', rowsDone: 200_000, estimatedRows: 1_000_000, chunksDone: 1, chunks: 10, rowsPerSecond: 100_000, etaSeconds: 8 },
       ]),
-    ).toBe('snapshot 1/2 tables, 201,000 of 1,001,000 rows (20%), 100,500 rows/s, ETA 8s');
+    ).toBe('snapshot 1/2 tables, 201,000 of ~1,001,000 rows (20%), 100,500 rows/s, ETA 8s');
     expect(tableLine({ name: 'public.b', rowsDone: 200_000, estimatedRows: 1_000_000, chunksDone: 1, chunks: 10, rowsPerSecond: 100_000, etaSeconds: 8 })).toBe(
       'public.b 200,000 of ~1,000,000 rows (20%) 100,000 rows/s ETA 8s',
     );
+  });
+
+  it('shows the rows copied alone, without percent or ETA, for a table never analyzed (no estimate)', () => {
+    const fresh = { name: 'public.fresh', rowsDone: 298, estimatedRows: 0, chunksDone: 0, chunks: 1, rowsPerSecond: 100, etaSeconds: undefined };
+    expect(tableLine(fresh)).toBe('public.fresh 298 rows copied 100 rows/s');
+    expect(summaryLine([fresh])).toBe('snapshot 0/1 table, 298 rows copied, 100 rows/s');
   });
 });

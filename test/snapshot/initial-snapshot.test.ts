@@ -1,10 +1,9 @@
-import fs from 'node:fs';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/logging/logger.js';
 import { runStream } from '../../src/pipeline/run-stream.js';
 import { capturedLogger } from '../support/captured-logger.js';
 import { createDatabase, sql, useTestServer, waitFor } from '../support/postgres.js';
+import { readStreamState } from '../support/stream-state.js';
 import { fileStream, readEvents } from '../support/stream-fixtures.js';
 
 describe('initial snapshot', () => {
@@ -36,11 +35,11 @@ describe('initial snapshot of a table dropped meanwhile', () => {
     const url = await createDatabase(server());
     await sql(url, 'create table a_big (id int primary key, pad text); insert into a_big select g, repeat($$p$$, 100) from generate_series(1, 150000) g; analyze a_big');
     await sql(url, 'create table z_gone (id int primary key); insert into z_gone select generate_series(1, 10)');
-    const { config, outFile, dir } = await fileStream({ url, source: { snapshotMode: 'initial', snapshotChunkRows: 5000, snapshotParallelism: 1 } });
+    const { config, outFile } = await fileStream({ url, source: { snapshotMode: 'initial', snapshotChunkRows: 5000, snapshotParallelism: 1 } });
     const log = capturedLogger();
     const running = runStream(config, { logger: log.logger, stopAt: 'now' });
     // Drop the second table while the worker reads the first one.
-    await waitFor(() => (fs.existsSync(path.join(dir, 'state', 'stream-state.json')) && readEvents(outFile).length > 0 ? true : undefined), 30_000, 'snapshot started');
+    await waitFor(async () => ((await readStreamState(url, config.source.slotName))?.snapshot && readEvents(outFile).length > 0 ? true : undefined), 30_000, 'snapshot started');
     await sql(url, 'drop table z_gone');
     await running;
     const reads = readEvents(outFile).filter((e) => e.op === 'r');

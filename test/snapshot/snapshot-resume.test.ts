@@ -4,13 +4,12 @@
  * still the source, with concurrent writes all along.
  */
 import fs from 'node:fs';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { StreamState } from '../../src/state/state-store.js';
 import { runCli, startCli } from '../support/cli.js';
 import { createDatabase, sql, useTestServer, waitFor } from '../support/postgres.js';
 import { WORKLOAD_TABLE_SQL, startWorkload } from '../support/random-workload.js';
 import { differences, rebuildFromEvents, sourceRows } from '../support/rebuild.js';
+import { readStreamState } from '../support/stream-state.js';
 import { fileStream, readEvents } from '../support/stream-fixtures.js';
 
 const ROWS = 200_000;
@@ -22,26 +21,24 @@ describe('resumable snapshot', () => {
     const url = await createDatabase(server());
     await sql(url, WORKLOAD_TABLE_SQL);
     await sql(url, `insert into t select nextval('t_ids'), g, md5(g::text) from generate_series(1, ${ROWS}) g; analyze t`);
-    const { specFile, outFile, dir } = await fileStream({
+    const { config, specFile, outFile } = await fileStream({
       url,
       source: { snapshotMode: 'initial', snapshotChunkRows: 10_000, incrementalSnapshotChunkRows: 5000, snapshotParallelism: 2, statusIntervalMs: 100 },
     });
-    const stateFile = path.join(dir, 'state', 'stream-state.json');
-    const chunksDone = (): number => {
-      if (!fs.existsSync(stateFile)) return 0;
-      const state = JSON.parse(fs.readFileSync(stateFile, 'utf8')) as StreamState;
-      return state.snapshot?.tables.reduce((n, t) => n + t.chunks.filter((c) => c.done).length, 0) ?? 0;
+    const chunksDone = async (): Promise<number> => {
+      const state = await readStreamState(url, config.source.slotName);
+      return state?.snapshot?.tables.reduce((n, t) => n + t.chunks.filter((c) => c.done).length, 0) ?? 0;
     };
     const workload = startWorkload(url, 1);
     try {
       const run = startCli(['run', '-c', specFile]);
-      await waitFor(() => (chunksDone() >= 3 ? true : undefined), 60_000, 'three chunks done');
+      await waitFor(async () => ((await chunksDone()) >= 3 ? true : undefined), 60_000, 'three chunks done');
       run.child.kill('SIGKILL');
       await run.finished();
     } finally {
       await workload.stop();
     }
-    const state = JSON.parse(fs.readFileSync(stateFile, 'utf8')) as StreamState;
+    const state = (await readStreamState(url, config.source.slotName))!;
     expect(state.snapshot?.status).toBe('running');
     const kept = state.snapshot!.tables[0]!.rowsDone;
     expect(kept).toBeGreaterThan(20_000); // three chunks of about 10,000 rows (page ranges are estimates)
@@ -58,7 +55,7 @@ describe('resumable snapshot', () => {
     const { rows: count } = await sql(url, 'select count(*)::int as n from t');
     expect(secondRunReads.length).toBeLessThan(count[0].n - kept / 2);
     expect(secondRunReads.every((e) => e.source.snapshot === 'incremental')).toBe(true);
-    const final = JSON.parse(fs.readFileSync(stateFile, 'utf8')) as StreamState;
+    const final = (await readStreamState(url, config.source.slotName))!;
     expect(final.snapshot?.status).toBe('done');
     expect(final.initialSnapshotDone).toBe(true);
     const rebuilt = rebuildFromEvents(events, 't');

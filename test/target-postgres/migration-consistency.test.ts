@@ -5,8 +5,6 @@
  * that no change was applied twice. The same with pgcdc killed (SIGKILL) at random moments and
  * restarted each time.
  */
-import fs from 'node:fs';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/logging/logger.js';
 import { runStream } from '../../src/pipeline/run-stream.js';
@@ -17,6 +15,7 @@ import { MIGRATION_SCHEMA_SQL, seedSql, startMigrationWorkload } from '../suppor
 import { createDatabase, sql, useTestServer, waitFor } from '../support/postgres.js';
 import { postgresStream, tableText } from '../support/postgres-target-fixtures.js';
 import { testRandom } from '../support/seeded-random.js';
+import { readStreamState, writeStreamState } from '../support/stream-state.js';
 
 const TABLES = ['t', 'docs', 'journal', 'scratch'];
 
@@ -63,12 +62,11 @@ describe('Postgres target: a migration under concurrent writes', () => {
     await runStream(config, { logger: silentLogger(), stopAt: 'now' });
     // The state a kill leaves between the last chunk and the end of the load: the chunks are
     // recorded on the target only, the snapshot is still running.
-    const stateFile = path.join(config.stateDir, 'stream-state.json');
-    const state = JSON.parse(fs.readFileSync(stateFile, 'utf8'));
+    const state = structuredClone((await readStreamState(source, config.source.slotName))!) as any;
     state.initialSnapshotDone = false;
     state.snapshot.status = 'running';
     for (const table of state.snapshot.tables) for (const chunk of table.chunks) chunk.done = false;
-    fs.writeFileSync(stateFile, JSON.stringify(state));
+    await writeStreamState(source, config.source.slotName, state);
     await sql(source, "insert into journal (n, note) values (-1, 'after')");
     for (let run = 0; run < 2; run++) {
       const log = capturedLogger();

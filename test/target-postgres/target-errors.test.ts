@@ -58,9 +58,11 @@ describe('Postgres target: conflicts and errors', () => {
     expect((failure as PgcdcError).code).toBe('TARGET_FAILED');
     expect((failure as PgcdcError).message).toMatch(/^the target rejected the insert of public\.items row \(id=1\): duplicate key value violates unique constraint "items_pkey" \(Key \(id\)=\(1\) already exists\.\) \[SQLSTATE 23505\]; statement: INSERT INTO "public"\."items"/);
     expect((failure as PgcdcError).hint).toMatch(/rowErrorPolicy: skip/);
-    expect(await confirmedFlush(source, config.source.slotName)).toBeLessThan(before);
-    // Nothing of the failing transaction, nor of those applied with it, is on the target: they come again once fixed.
-    expect(await tableText(target, 'items')).toEqual(['(1,0,target)']);
+    // Nothing of the failing transaction is acknowledged or on the target (nor of the one before it
+    // when both went in one target transaction): it comes again once fixed.
+    expect(await confirmedFlush(source, config.source.slotName)).toBeLessThanOrEqual(before);
+    const rows = await tableText(target, 'items');
+    expect(rows.filter((row) => row !== '(5,5,before)')).toEqual(['(1,0,target)']);
     await sql(target, 'delete from items');
     await runStream(config, { logger: silentLogger(), stopAt: 'now' });
     expect(await tableText(target, 'items')).toEqual(await tableText(source, 'items'));
@@ -100,7 +102,7 @@ describe('Postgres target: conflicts and errors', () => {
     await runStream(config, { logger: logger.logger, stopAt: 'now' });
     const expected = (await tableText(source, 'items')).filter((row) => !row.startsWith('(20,'));
     expect(await tableText(target, 'items')).toEqual(expected);
-    const skipped = logger.lines().filter((l) => l.msg.startsWith('the target rejected a row; skipped'));
+    const skipped = logger.lines().filter((l) => String(l.msg).startsWith('the target rejected a row; skipped'));
     expect(skipped).toHaveLength(1);
     expect(skipped[0]).toMatchObject({ table: 'public.items', key: 'id=20', statement: 'insert' });
     expect(skipped[0]!.error).toMatch(/violates check constraint "small"/);
@@ -165,7 +167,7 @@ describe('Postgres target: conflicts and errors', () => {
       expect(await tableText(target, 'items')).toEqual(['(1,1,before)', '(2,2,after)']);
       expect((await sql(target, "select format_type(atttypid, atttypmod) as t from pg_attribute where attrelid = 'items'::regclass and attname = 'v'")).rows[0].t).toBe('bigint');
     } else {
-      expect(logger.lines().some((l) => l.msg.startsWith('the target cannot apply a DDL change; skipped'))).toBe(true);
+      expect(logger.lines().some((l) => String(l.msg).startsWith('the target cannot apply a DDL change; skipped'))).toBe(true);
       expect(await tableText(target, 'items')).toEqual(['(1,1,before)', '(2,2,after)']);
       expect((await sql(target, "select format_type(atttypid, atttypmod) as t from pg_attribute where attrelid = 'items'::regclass and attname = 'v'")).rows[0].t).toBe('integer');
     }

@@ -56,9 +56,9 @@ describe('pgcdc verify: identical data and each kind of difference', () => {
       [
         'public.events: identical (4 rows, no primary key, ranges unavailable)',
         `  note: ${KEYLESS_NOTE}`,
-        'public.lines: identical (10 rows, 1 range(s))',
-        'public.orders: identical (25 rows, 3 range(s))',
-        'identical: 3 table(s): 3 identical, 0 different, 0 missing on the target',
+        'public.lines: identical (10 rows, 1 range)',
+        'public.orders: identical (25 rows, 3 ranges)',
+        'identical: 3 tables: 3 identical, 0 different, 0 missing on the target',
         '',
       ].join('\n'),
     );
@@ -89,13 +89,13 @@ describe('pgcdc verify: identical data and each kind of difference', () => {
       [
         'public.events: identical (4 rows, no primary key, ranges unavailable)',
         `  note: ${KEYLESS_NOTE}`,
-        'public.lines: DIFFERENT (source 10 rows, target 10 rows; 1 of 1 range(s) differ)',
+        'public.lines: DIFFERENT (source 10 rows, target 10 rows; 1 of 1 range differs)',
         '  all rows: source 10 rows, target 10 rows',
         '    changed: order_id=2, line=1',
-        'public.orders: DIFFERENT (source 25 rows, target 25 rows; 1 of 3 range(s) differ)',
+        'public.orders: DIFFERENT (source 25 rows, target 25 rows; 1 of 3 ranges differs)',
         '  range 9 < id ≤ 18: source 9 rows, target 9 rows',
         '    changed: id=12',
-        'DIFFERENT: 3 table(s): 1 identical, 2 different, 0 missing on the target',
+        'DIFFERENT: 3 tables: 1 identical, 2 different, 0 missing on the target',
         '',
       ].join('\n'),
     );

@@ -66,7 +66,7 @@ describe('pgcdc verify: ranges, sub-ranges and table selection', () => {
     ]);
     expect(renderVerifyReport(report)).toContain(
       [
-        'public.big: DIFFERENT (source 3000 rows, target 3000 rows; 2 of 3 range(s) differ)',
+        'public.big: DIFFERENT (source 3000 rows, target 3000 rows; 2 of 3 ranges differ)',
         '  range id ≤ 1000: source 1000 rows, target 1000 rows',
         `    changed: ${ids(1, 10).map((k) => `id=${k.id}`).join('; ')}`,
         '    (not every differing row is listed)',

@@ -22,10 +22,10 @@ describe('pgcdc verify on the command line', () => {
     const result = await runCli(['verify', '-c', specFile, '--range-rows', '10', '--parallel', '3']);
     expect(result.stdout).toBe(
       [
-        'public.accounts: identical (25 rows, 3 range(s))',
+        'public.accounts: identical (25 rows, 3 ranges)',
         'public.audit: identical (2 rows, no primary key, ranges unavailable)',
         '  note: no primary key: compared the row count and a hash of all rows; ranges are unavailable',
-        'identical: 2 table(s): 2 identical, 0 different, 0 missing on the target',
+        'identical: 2 tables: 2 identical, 0 different, 0 missing on the target',
         '',
       ].join('\n'),
     );
@@ -47,7 +47,7 @@ describe('pgcdc verify on the command line', () => {
     expect(text.code).toBe(1);
     expect(text.stdout).toBe(
       [
-        'public.accounts: DIFFERENT (source 25 rows, target 24 rows; 2 of 3 range(s) differ)',
+        'public.accounts: DIFFERENT (source 25 rows, target 24 rows; 2 of 3 ranges differ)',
         '  range id ≤ 9: source 9 rows, target 9 rows',
         '    changed: id=2',
         '  range id > 18: source 7 rows, target 6 rows',
@@ -57,7 +57,7 @@ describe('pgcdc verify on the command line', () => {
         '  all rows: source 2 rows, target 2 rows',
         '    missing on the target: at=2, what=closed',
         '    extra on the target: at=2, what=reopened',
-        'DIFFERENT: 2 table(s): 0 identical, 2 different, 0 missing on the target',
+        'DIFFERENT: 2 tables: 0 identical, 2 different, 0 missing on the target',
         '',
       ].join('\n'),
     );
@@ -73,9 +73,9 @@ describe('pgcdc verify on the command line', () => {
     expect(result.code).toBe(1);
     expect(result.stdout).toBe(
       [
-        'public.accounts: identical (25 rows, 1 range(s))',
+        'public.accounts: identical (25 rows, 1 range)',
         'public.audit: MISSING on the target (source 2 rows)',
-        'DIFFERENT: 2 table(s): 1 identical, 0 different, 1 missing on the target',
+        'DIFFERENT: 2 tables: 1 identical, 0 different, 1 missing on the target',
         '',
       ].join('\n'),
     );
@@ -104,7 +104,7 @@ describe('pgcdc verify on the command line', () => {
   it('--parallel must be a whole number of at least 1', async () => {
     const { sourceUrl, targetUrl } = await sourceAndTarget(server(), SCHEMA);
     const result = await runCli(['verify', '-c', (await postgresStreamFile(sourceUrl, targetUrl)).specFile, '--parallel', '0']);
-    expect(result.code).toBe(1);
+    expect(result.code).toBe(2);
     expect(result.stderr).toContain(`error: option '--parallel <n>' argument '0' is invalid. expected a whole number ≥ 1, got "0"`);
   });
 });

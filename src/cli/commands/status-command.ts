@@ -6,7 +6,10 @@ import type { Command } from 'commander';
 import { CatalogConnection } from '../../source/catalog-connection.js';
 import { formatLsn, parseLsn } from '../../source/lsn.js';
 import { readSlot } from '../../source/slot-manager.js';
-import { StateStore, type SnapshotRecord } from '../../state/state-store.js';
+import { hasRowEstimate } from '../../snapshot/snapshot-progress.js';
+import { rowsCopied } from '../../snapshot/snapshot-progress-reporter.js';
+import { streamStateStore, type SnapshotRecord } from '../../state/state-store.js';
+import { counted } from '../../text/counts.js';
 import { loadSpec, withSpecOptions, type SpecOptions } from '../cli-context.js';
 
 export interface StreamStatus {
@@ -36,11 +39,13 @@ export interface SnapshotStatusView {
   readonly tables: readonly {
     readonly table: string;
     readonly rowsDone: number;
+    /** PostgreSQL's estimate when the snapshot was planned; 0 for a table never analyzed. */
     readonly estimatedRows: number;
     readonly chunksDone: number;
     readonly chunks: number;
     /** Since the snapshot started (across restarts), while it runs. */
     readonly rowsPerSecond: number | null;
+    /** While it runs, when the table has an estimate. */
     readonly etaSeconds: number | null;
   }[];
 }
@@ -76,7 +81,7 @@ export function statusCommand(program: Command): void {
             : { name: config.source.slotName, exists: false },
           publication: { name: config.source.publicationName, exists: publication.length > 0, tables: publication[0]?.tables ?? 0 },
           currentLsn: formatLsn(current),
-          snapshot: snapshotView((await new StateStore(config.stateDir).read()).snapshot),
+          snapshot: snapshotView((await streamStateStore(catalog, config).read()).snapshot),
         };
       } finally {
         await catalog.close();
@@ -85,7 +90,8 @@ export function statusCommand(program: Command): void {
     });
 }
 
-function renderStatus(status: StreamStatus): string {
+/** The status as text, one line per subject. */
+export function renderStatus(status: StreamStatus): string {
   const { slot, publication } = status;
   const lines = [`stream ${status.stream} (source at ${status.currentLsn})`];
   if (!slot.exists) {
@@ -95,13 +101,14 @@ function renderStatus(status: StreamStatus): string {
       `slot ${slot.name}: ${slot.active ? `active (pid ${slot.activePid})` : 'inactive'}, confirmed ${slot.confirmedLsn ?? '-'}, lag ${formatBytes(slot.lagBytes)}, WAL retained ${formatBytes(slot.retainedWalBytes)}${slot.walStatus ? `, wal_status ${slot.walStatus}` : ''}`,
     );
   }
-  lines.push(`publication ${publication.name}: ${publication.exists ? `${publication.tables} table(s)` : 'not created'}`);
+  lines.push(`publication ${publication.name}: ${publication.exists ? counted(publication.tables, 'table') : 'not created'}`);
   const snapshot = status.snapshot;
   if (snapshot) {
     lines.push(`snapshot ${snapshot.id} (${snapshot.kind}): ${snapshot.status}, started ${snapshot.startedAt}${snapshot.finishedAt ? `, finished ${snapshot.finishedAt}` : ''}`);
     for (const t of snapshot.tables) {
-      const rate = t.rowsPerSecond === null ? '' : `, ${t.rowsPerSecond} rows/s, ETA ${t.etaSeconds}s`;
-      lines.push(`  ${t.table}: ${t.rowsDone} of ~${t.estimatedRows} rows, ${t.chunksDone}/${t.chunks} chunks${rate}`);
+      const rate = t.rowsPerSecond === null ? '' : `, ${t.rowsPerSecond} rows/s`;
+      const eta = t.etaSeconds === null ? '' : `, ETA ${t.etaSeconds}s`;
+      lines.push(`  ${t.table}: ${rowsCopied(t.rowsDone, t.estimatedRows)}, ${t.chunksDone}/${counted(t.chunks, 'chunk')}${rate}${eta}`);
     }
   }
   return `${lines.join('\n')}\n`;
@@ -124,7 +131,7 @@ function snapshotView(record: SnapshotRecord | undefined): SnapshotStatusView | 
       chunksDone: t.chunks.filter((c) => c.done).length,
       chunks: t.chunks.length,
       rowsPerSecond: running && t.rowsDone > 0 ? Math.round(t.rowsDone / seconds) : null,
-      etaSeconds: running && t.rowsDone > 0 ? Math.round(Math.max(0, t.estimatedRows - t.rowsDone) / (t.rowsDone / seconds)) : null,
+      etaSeconds: running && t.rowsDone > 0 && hasRowEstimate(t.rowsDone, t.estimatedRows) ? Math.round((t.estimatedRows - t.rowsDone) / (t.rowsDone / seconds)) : null,
     })),
   };
 }

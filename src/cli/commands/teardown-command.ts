@@ -1,9 +1,10 @@
 /**
  * `pgcdc teardown -c FILE`: drops the replication slot and the publication (unless the publication
- * is user-managed, `publicationAutocreateMode: disabled`) and forgets the local state.
+ * is user-managed, `publicationAutocreateMode: disabled`), forgets the stream's state, and drops
+ * the `pgcdc` schema when no other stream uses it and it holds nothing else.
  */
 import type { Command } from 'commander';
-import { tearDownStream } from '../../pipeline/stream-teardown.js';
+import { dropUnusedPgcdcSchema, tearDownStream } from '../../pipeline/stream-teardown.js';
 import { CatalogConnection } from '../../source/catalog-connection.js';
 import { loadSpec, withSpecOptions, type SpecOptions } from '../cli-context.js';
 
@@ -13,9 +14,11 @@ export function teardownCommand(program: Command): void {
     const catalog = await CatalogConnection.open(config.source.connection);
     try {
       const { slotDropped, publicationDropped } = await tearDownStream(catalog, config);
+      const schema = await dropUnusedPgcdcSchema(catalog);
       process.stdout.write(
         `slot ${config.source.slotName}: ${slotDropped ? 'dropped' : 'not present'}\n` +
-          `publication ${config.source.publicationName}: ${publicationDropped ? 'dropped' : config.source.publicationAutocreateMode === 'disabled' ? 'kept (user-managed)' : 'not present'}\n`,
+          `publication ${config.source.publicationName}: ${publicationDropped ? 'dropped' : config.source.publicationAutocreateMode === 'disabled' ? 'kept (user-managed)' : 'not present'}\n` +
+          `schema pgcdc: ${schema}\n`,
       );
     } finally {
       await catalog.close();

@@ -115,6 +115,24 @@ export function serverErrorToPgcdcError(fields: ServerErrorFields, context: Conn
   }
 }
 
+/**
+ * A CONNECTION_LOST error met before the connection was ready, with the fix for a peer that drops
+ * new connections: the wrong port, a proxy or firewall, or a server that requires TLS. Any other
+ * error is returned as it is.
+ *
+ * @example
+ * try { await client.connect(); } catch (error) { throw lostWhileConnecting(asPgcdcError(error), context); }
+ */
+export function lostWhileConnecting(error: unknown, context: ConnectionContext): unknown {
+  if (!(error instanceof PgcdcError) || error.code !== 'CONNECTION_LOST') return error;
+  const target = `${context.host}:${context.port}`;
+  const detail = error.cause instanceof Error ? ` (${error.cause.message})` : '';
+  return new PgcdcError('CONNECTION_LOST', `the connection to ${target} was closed while connecting, before PostgreSQL answered${detail}`, {
+    cause: error.cause ?? error,
+    hint: `check that ${target} is PostgreSQL's port (not another service's), that no proxy or firewall in between drops the connection, and whether the server requires TLS (add sslmode=require to the URL)`,
+  });
+}
+
 /** Maps a socket-level error (ECONNREFUSED, ENOTFOUND, ...) to a PgcdcError. */
 export function socketErrorToPgcdcError(error: NodeJS.ErrnoException, context: ConnectionContext): PgcdcError {
   const target = `${context.host}:${context.port}`;

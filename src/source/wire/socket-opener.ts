@@ -54,11 +54,14 @@ function connectSocket(config: ConnectionConfig, context: ConnectionContext): Pr
 
 function requestSsl(socket: net.Socket, context: ConnectionContext): Promise<boolean> {
   return new Promise((resolve, reject) => {
+    const closed = (): void => reject(new PgcdcError('CONNECTION_LOST', `the connection to ${context.host}:${context.port} was closed before the server answered the TLS request`));
     socket.once('data', (chunk: Buffer) => {
       socket.removeAllListeners('error');
+      socket.removeListener('close', closed);
       resolve(chunk[0] === SSL_ACCEPTED);
     });
     socket.once('error', (error: NodeJS.ErrnoException) => reject(socketErrorToPgcdcError(error, context)));
+    socket.once('close', closed);
     socket.write(sslRequestMessage());
   });
 }

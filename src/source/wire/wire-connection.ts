@@ -12,7 +12,7 @@ import { CopyInSink } from './copy-in-sink.js';
 import { copyDataMessage, copyDataParts, copyDoneMessage, copyFailMessage, extendedQueryMessages, queryMessage, queryMessageOf, startupMessage, terminateMessage } from './frontend-messages.js';
 import { firstWords, parseDataRow, parseRowDescription, type ResultField } from './backend-messages.js';
 import { MessageFramer, type MessageHandler } from './message-framer.js';
-import { parseErrorFields, serverErrorToPgcdcError, socketErrorToPgcdcError, type ConnectionContext } from './server-error.js';
+import { lostWhileConnecting, parseErrorFields, serverErrorToPgcdcError, socketErrorToPgcdcError, type ConnectionContext } from './server-error.js';
 import { openSocket } from './socket-opener.js';
 
 /** One result set of a simple query; values in text form. */
@@ -93,13 +93,15 @@ export class WireConnection {
   /** Opens and authenticates a connection. */
   static async connect(config: ConnectionConfig, options: WireConnectOptions = {}): Promise<WireConnection> {
     const context: ConnectionContext = { host: config.host, port: config.port, database: config.database, user: config.user };
-    const socket = await openSocket(config, context);
+    const socket = await openSocket(config, context).catch((error: unknown) => {
+      throw lostWhileConnecting(error, context);
+    });
     const connection = new WireConnection(socket, context, options.onNotice ?? (() => undefined));
     try {
       await connection.#startup(config, options.parameters ?? {});
     } catch (error) {
       connection.destroy();
-      throw error;
+      throw lostWhileConnecting(error, context);
     }
     return connection;
   }

@@ -12,6 +12,7 @@ import type { DeadLetter, DeadLetterStore } from './dead-letter-store.js';
 import { DeliveryFailure } from './delivery-failure.js';
 import { dispatchInOrder, type DispatchItems, type DispatchLimits } from './ordered-dispatch.js';
 import { sendWithRetries, type RetryPolicy } from './retry-backoff.js';
+import { counted } from '../../text/counts.js';
 
 /** How the items of one batch are sent; throws DeliveryFailure. */
 export interface DeliveryChannel {
@@ -88,7 +89,7 @@ export class ReliableDelivery {
     const { failure, attempts } = outcome;
     if (signal.aborted) throw failure; // another lane failed first; its error is the one reported
     if (failure.scope === 'target') {
-      throw new PgcdcError(failure.retryable ? 'TARGET_UNREACHABLE' : 'TARGET_FAILED', `${failure.message} (after ${attempts} attempt${attempts === 1 ? '' : 's'})`, {
+      throw new PgcdcError(failure.retryable ? 'TARGET_UNREACHABLE' : 'TARGET_FAILED', `${failure.message} (after ${counted(attempts, 'attempt')})`, {
         cause: failure,
         ...(failure.hint === undefined ? {} : { hint: failure.hint }),
       });
@@ -105,7 +106,7 @@ export class ReliableDelivery {
   async #settleFailed(channel: DeliveryChannel, group: readonly number[], failure: DeliveryFailure, attempts: number): Promise<void> {
     const { deadLetter, itemName, policySetting, logger } = this.#options;
     const first = channel.describe(group[0]!).id;
-    const tried = attempts === 0 ? 'was not sent' : `failed after ${attempts} attempt${attempts === 1 ? '' : 's'}`;
+    const tried = attempts === 0 ? 'was not sent' : `failed after ${counted(attempts, 'attempt')}`;
     if (deadLetter.policy === 'stop') {
       throw new PgcdcError('TARGET_FAILED', `${itemName} ${first}${group.length > 1 ? ` and ${group.length - 1} more` : ''} ${tried}: ${failure.message}`, {
         cause: failure,

@@ -4,7 +4,7 @@
  * `async function (event, response, request)`. Calls into it are synchronous and bounded in time;
  * a script that does not compile is a CONFIG_INVALID error naming its line and column.
  */
-import ivm from 'isolated-vm';
+import ivm, { type Isolate, type Reference, type Script } from './isolated-vm-package.js';
 import { PgcdcError } from '../../errors/pgcdc-error.js';
 import { SANDBOX_RUNTIME_SOURCE } from './sandbox-runtime-source.js';
 
@@ -66,9 +66,9 @@ const TIMEOUT_MESSAGE = 'Script execution timed out.';
  * while (result.kind === 'pending') result = isolate.resume(remainingMs());
  */
 export class SandboxIsolate {
-  readonly #isolate: ivm.Isolate;
-  readonly #invoke: ivm.Reference;
-  readonly #resume: ivm.Reference;
+  readonly #isolate: Isolate;
+  readonly #invoke: Reference;
+  readonly #resume: Reference;
   #catastrophe: string | undefined;
 
   /** @throws PgcdcError CONFIG_INVALID when the script does not compile */
@@ -84,15 +84,15 @@ export class SandboxIsolate {
       const context = this.#isolate.createContextSync();
       const factory = this.#isolate
         .compileScriptSync(SANDBOX_RUNTIME_SOURCE, { filename: 'pgcdc-sandbox-runtime.js' })
-        .runSync(context, { reference: true, timeout: SETUP_TIMEOUT_MS }) as ivm.Reference;
-      const userFunctionReference = userFunction.runSync(context, { reference: true, timeout: SETUP_TIMEOUT_MS }) as ivm.Reference;
+        .runSync(context, { reference: true, timeout: SETUP_TIMEOUT_MS }) as Reference;
+      const userFunctionReference = userFunction.runSync(context, { reference: true, timeout: SETUP_TIMEOUT_MS }) as Reference;
       const runtime = factory.applySync(undefined, [new ivm.Callback(options.onConsole), userFunctionReference.derefInto(), options.script], {
         timeout: SETUP_TIMEOUT_MS,
         result: { reference: true },
-      }) as ivm.Reference;
-      this.#invoke = runtime.getSync('invoke', { reference: true }) as ivm.Reference;
-      this.#resume = runtime.getSync('resume', { reference: true }) as ivm.Reference;
-      const bodyProblem = (runtime.getSync('checkBody', { reference: true }) as ivm.Reference).applySync(undefined, [], { timeout: SETUP_TIMEOUT_MS }) as string | undefined;
+      }) as Reference;
+      this.#invoke = runtime.getSync('invoke', { reference: true }) as Reference;
+      this.#resume = runtime.getSync('resume', { reference: true }) as Reference;
+      const bodyProblem = (runtime.getSync('checkBody', { reference: true }) as Reference).applySync(undefined, [], { timeout: SETUP_TIMEOUT_MS }) as string | undefined;
       if (bodyProblem !== undefined) {
         throw new PgcdcError('CONFIG_INVALID', `the PgLambda script (${options.origin}) does not compile as a function body: ${bodyProblem}`, {
           hint: 'check that every "}" of the script closes a "{" of the script: it runs as the body of a function',
@@ -123,7 +123,7 @@ export class SandboxIsolate {
     if (!this.#isolate.isDisposed) this.#isolate.dispose();
   }
 
-  #call(fn: ivm.Reference, args: readonly string[], timeoutMs: number): CallResult {
+  #call(fn: Reference, args: readonly string[], timeoutMs: number): CallResult {
     let outcome: RawAnswer | RawFailure | undefined;
     try {
       outcome = fn.applySync(undefined, [...args], { timeout: Math.max(1, Math.ceil(timeoutMs)), result: { copy: true } }) as RawAnswer | RawFailure | undefined;
@@ -140,7 +140,7 @@ export class SandboxIsolate {
  * The script compiled as the body of `async function (event, response, request)`, its lines
  * numbered as in the script itself.
  */
-function compileScript(isolate: ivm.Isolate, options: SandboxIsolateOptions): ivm.Script {
+function compileScript(isolate: Isolate, options: SandboxIsolateOptions): Script {
   const wrapped = `(async function (event, response, request) {\n${options.script}\n})`;
   try {
     return isolate.compileScriptSync(wrapped, { filename: SCRIPT_FILE_NAME, lineOffset: -1 });
