@@ -1,50 +1,12 @@
 /**
- * Runs a pgcdc that is not the checkout's dist/cli/main.js (an installed `<prefix>/bin/pgcdc`, a
- * copy of dist/, npm itself) as a child process, from a chosen directory and environment, and
- * collects what it prints, as test/support/cli.ts does for the checkout's CLI.
+ * What the install tests need to run a pgcdc that is not the checkout's dist/cli/main.js (an
+ * installed `<prefix>/bin/pgcdc`, a copy of dist/, npm itself): the program runner of
+ * test/support/cli.ts, npm's own script, an environment without npm's variables.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { CliResult } from '../support/cli.js';
-
-export interface ProgramOptions {
-  readonly cwd: string;
-  /** The whole environment of the child (default: this process's). */
-  readonly env?: NodeJS.ProcessEnv;
-}
-
-/** A started program; `finished()` resolves when it has exited. */
-export interface StartedProgram {
-  readonly child: ChildProcess;
-  readonly finished: () => Promise<CliResult>;
-  readonly output: () => { stdout: string; stderr: string };
-}
-
-/** Starts `command args...`. */
-export function startProgram(command: string, args: readonly string[], options: ProgramOptions): StartedProgram {
-  const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const done = new Promise<CliResult>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
-  return { child, finished: () => done, output: () => ({ stdout, stderr }) };
-}
-
-/** Runs `command args...` to its end (killed after `timeoutMs`). */
-export async function runProgram(command: string, args: readonly string[], options: ProgramOptions, timeoutMs = 60_000): Promise<CliResult> {
-  const run = startProgram(command, args, options);
-  const timer = setTimeout(() => run.child.kill('SIGKILL'), timeoutMs);
-  try {
-    return await run.finished();
-  } finally {
-    clearTimeout(timer);
-  }
-}
+export { runProgram, startProgram, type ProgramOptions, type StartedProgram } from '../support/cli.js';
 
 /** npm's own script (`npm` on the PATH is a link to it), to run it with node under any PATH. */
 export function npmCliScript(): string {

@@ -15,27 +15,54 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-/** Starts `pgcdc args...`; the caller waits with `finished()`. */
-export function startCli(args: readonly string[], env: NodeJS.ProcessEnv = {}, cwd?: string): { child: ChildProcess; finished: () => Promise<CliResult>; output: () => { stdout: string; stderr: string } } {
-  if (!fs.existsSync(CLI)) throw new Error(`${CLI} is missing: run "npm run build" first`);
-  const child = spawn(process.execPath, [CLI, '--log-format', 'json', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], ...(cwd ? { cwd } : {}) });
+export interface ProgramOptions {
+  readonly cwd: string;
+  /** The whole environment of the child (default: this process's). */
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+/** A started program; `finished()` resolves when it has exited. */
+export interface StartedProgram {
+  readonly child: ChildProcess;
+  readonly finished: () => Promise<CliResult>;
+  readonly output: () => { stdout: string; stderr: string };
+}
+
+/** Starts `command args...`. */
+export function startProgram(command: string, args: readonly string[], options: ProgramOptions): StartedProgram {
+  const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const done = new Promise<CliResult>((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
+  const done = new Promise<CliResult>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
   return { child, finished: () => done, output: () => ({ stdout, stderr }) };
 }
 
-/** Runs `pgcdc args...` to completion (killed after `timeoutMs`). */
-export async function runCli(args: readonly string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 60_000, cwd?: string): Promise<CliResult> {
-  const run = startCli(args, env, cwd);
+/** Runs `command args...` to its end (killed after `timeoutMs`). */
+export async function runProgram(command: string, args: readonly string[], options: ProgramOptions, timeoutMs = 60_000): Promise<CliResult> {
+  const run = startProgram(command, args, options);
   const timer = setTimeout(() => run.child.kill('SIGKILL'), timeoutMs);
   try {
     return await run.finished();
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** Starts `pgcdc args...`; the caller waits with `finished()`. */
+export function startCli(args: readonly string[], env: NodeJS.ProcessEnv = {}, cwd?: string): StartedProgram {
+  if (!fs.existsSync(CLI)) throw new Error(`${CLI} is missing: run "npm run build" first`);
+  return startProgram(process.execPath, [CLI, '--log-format', 'json', ...args], { cwd: cwd ?? process.cwd(), env: { ...process.env, ...env } });
+}
+
+/** Runs `pgcdc args...` to completion (killed after `timeoutMs`). */
+export function runCli(args: readonly string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 60_000, cwd?: string): Promise<CliResult> {
+  if (!fs.existsSync(CLI)) throw new Error(`${CLI} is missing: run "npm run build" first`);
+  return runProgram(process.execPath, [CLI, '--log-format', 'json', ...args], { cwd: cwd ?? process.cwd(), env: { ...process.env, ...env } }, timeoutMs);
 }
 
 /** The `pgcdc: error[...]` line of a failed run. */
