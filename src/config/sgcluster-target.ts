@@ -6,7 +6,7 @@
  */
 import { resolveClusterConnection } from './cluster-resolver.js';
 import { type ConfigPath, type ConfigProblems, formatPath } from './config-issues.js';
-import { POSTGRES_TARGET_DEFAULTS, type PostgresTargetOptions, targetApplicationName } from './postgres-target.js';
+import { POSTGRES_TARGET_DEFAULTS, type PostgresTargetOptions, targetApplicationName } from './postgres-settings.js';
 import type { SecretSources } from './secret-resolver.js';
 import type { InsertMode, JdbcSinkProperties, SgClusterTarget } from './sgstream-target-schemas.js';
 import type { ConflictPolicy, PostgresTargetConfig } from './stream-config.js';

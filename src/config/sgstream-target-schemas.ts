@@ -2,7 +2,7 @@
  * The SGStream-only target section `sgCluster` (with the Debezium JDBC sink properties), validated
  * fully as the CRD defines it so documents stay portable; pgcdc writes to it as a Postgres target
  * (sgcluster-target.ts). `cloudEvent` and `pgLambda` are pgcdc's own target types
- * (cloudevent-target.ts, pglambda-target.ts).
+ * (cloudevent-settings.ts, pglambda-settings.ts).
  */
 import { z } from 'zod';
 import { secretKeyRefSchema } from './common-schemas.js';

@@ -5,12 +5,12 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { type ConfigPath, type ConfigProblems, formatPath } from './config-issues.js';
-import { buildCloudEventTarget, cloudEventTargetSettingsSchema } from './cloudevent-target.js';
+import { buildCloudEventTarget, cloudEventTargetSettingsSchema } from './cloudevent-settings.js';
 import type { ConfigMapSources } from './config-map-resolver.js';
-import { buildPgLambdaTarget, pgLambdaTargetSettingsSchema } from './pglambda-target.js';
-import { buildPostgresTarget, postgresTargetSettingsSchema } from './postgres-target.js';
+import { buildPgLambdaTarget, pgLambdaTargetSettingsSchema } from './pglambda-settings.js';
+import { buildPostgresTarget, postgresTargetSettingsSchema } from './postgres-settings.js';
 import type { RecordFormat, TargetConfig, TargetType } from './stream-config.js';
-import { buildWebhookTarget, webhookTargetSettingsSchema } from './webhook-target.js';
+import { buildWebhookTarget, webhookTargetSettingsSchema } from './webhook-settings.js';
 
 export const RECORD_FORMATS = ['value', 'record'] as const satisfies readonly RecordFormat[];
 

@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { z } from 'zod';
 import { nativeStreamSchema } from '../../src/config/native-stream-schema.js';
-import { postgresTargetSettingsSchema } from '../../src/config/postgres-target.js';
+import { postgresTargetSettingsSchema } from '../../src/config/postgres-settings.js';
 import { APPLIED_JDBC_SINK_PROPERTIES } from '../../src/config/sgcluster-target.js';
 import { sgStreamSchema } from '../../src/config/sgstream-schema.js';
 import { jdbcSinkPropertiesSchema } from '../../src/config/sgstream-target-schemas.js';

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configMapEnvName } from '../../src/config/config-map-resolver.js';
 import { ConfigProblems } from '../../src/config/config-issues.js';
-import { buildPgLambdaTarget, type PgLambdaBuildContext, type PgLambdaTargetConfig, pgLambdaTargetSettingsSchema } from '../../src/config/pglambda-target.js';
+import { buildPgLambdaTarget, type PgLambdaBuildContext, type PgLambdaTargetConfig, pgLambdaTargetSettingsSchema } from '../../src/config/pglambda-settings.js';
 import { validateWithSchema } from '../../src/config/schema-validation.js';
 
 const AT = ['spec', 'target', 'pgLambda'];

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { ConfigProblems } from '../../src/config/config-issues.js';
-import { buildPgLambdaTarget, type PgLambdaTargetConfig, pgLambdaTargetSettingsSchema } from '../../src/config/pglambda-target.js';
+import { buildPgLambdaTarget, type PgLambdaTargetConfig, pgLambdaTargetSettingsSchema } from '../../src/config/pglambda-settings.js';
 import { validateWithSchema } from '../../src/config/schema-validation.js';
 import { ScriptSandbox } from '../../src/targets/function/script-sandbox.js';
 import { DELETE, INSERT, UPDATE } from './sandbox-events.js';
