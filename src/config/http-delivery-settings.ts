@@ -85,7 +85,7 @@ export async function buildHttpDelivery(
 ): Promise<HttpDeliveryConfig | undefined> {
   const { http, deadLetter } = settings;
   const [caCertificate, deadLetterConfig] = await Promise.all([
-    readCaCertificate(http.caCertificate, [...at.http, 'caCertificate'], context.cwd, problems),
+    readPemSetting(http.caCertificate, [...at.http, 'caCertificate'], context.cwd, problems),
     buildDeadLetter(deadLetter, at.deadLetter, context, problems),
   ]);
   if (caCertificate === null || deadLetterConfig === undefined) return undefined;
@@ -105,8 +105,8 @@ export async function buildHttpDelivery(
   };
 }
 
-/** The PEM text of the CA file; undefined when none is given, null after a problem. */
-async function readCaCertificate(file: string | undefined, at: ConfigPath, cwd: string, problems: ConfigProblems): Promise<string | undefined | null> {
+/** The PEM text of a certificate or key file setting; undefined when none is given, null after a problem. */
+export async function readPemSetting(file: string | undefined, at: ConfigPath, cwd: string, problems: ConfigProblems): Promise<string | undefined | null> {
   if (file === undefined) return undefined;
   const pem = await readPemFile(file, cwd);
   if ('text' in pem) return pem.text;

@@ -242,7 +242,48 @@ export interface PgLambdaTargetConfig {
   readonly deadLetter: DeadLetterConfig;
 }
 
-export type TargetConfig = StdoutTargetConfig | FileTargetConfig | PostgresTargetConfig | CloudEventTargetConfig | WebhookTargetConfig | PgLambdaTargetConfig;
+/** Kafka's `acks` pgcdc accepts: every in-sync replica, or the leader alone (0 would acknowledge nothing). */
+export const KAFKA_ACKS = ['all', '1'] as const;
+/** zstd is missing: the Kafka client (@platformatic/kafka) needs Node.js's zstd, which Node.js 20 lacks. */
+export const KAFKA_COMPRESSIONS = ['none', 'gzip', 'snappy', 'lz4'] as const;
+export const KAFKA_SASL_MECHANISMS = ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'] as const;
+
+/** A rule of Debezium's ByLogicalTableRouter: tables whose `schema.table` matches go to `topic` (`$1` … groups). */
+export interface TopicRoute {
+  readonly regex: string;
+  readonly topic: string;
+}
+
+/**
+ * Change events written to Apache Kafka as Debezium on Kafka Connect writes them: a topic per
+ * table, the row key as the record key (partitioned as the Java producer does), tombstones,
+ * transaction metadata and heartbeat topics; at least once.
+ */
+export interface KafkaTargetConfig {
+  readonly type: 'Kafka';
+  readonly bootstrapServers: readonly string[];
+  readonly clientId: string;
+  readonly topicPrefix: string;
+  readonly acks: (typeof KAFKA_ACKS)[number];
+  readonly compression: (typeof KAFKA_COMPRESSIONS)[number];
+  readonly lingerMs: number;
+  readonly requestTimeoutMs: number;
+  readonly tls: { readonly caCertificate: string | undefined; readonly certificate: string | undefined; readonly key: string | undefined; readonly skipHostnameVerification: boolean } | undefined;
+  readonly sasl: { readonly mechanism: (typeof KAFKA_SASL_MECHANISMS)[number]; readonly username: string; readonly password: string } | undefined;
+  readonly createTopics: { readonly enabled: boolean; readonly partitions: number; readonly replicationFactor: number; readonly config: Readonly<Record<string, string>> };
+  readonly topicRouting: readonly TopicRoute[];
+  /** `message.key.columns` rules of the target, applied before the source's. */
+  readonly keyColumns: readonly MessageKeyRule[];
+  readonly headers: Readonly<Record<string, string>>;
+  /** Keys and values as JsonConverter writes them with `schemas.enable=true`. */
+  readonly schemasEnable: boolean;
+  /** 0: no heartbeat records. */
+  readonly heartbeatIntervalMs: number;
+  readonly heartbeatTopic: string;
+  readonly transactionTopic: string;
+}
+
+export type TargetConfig = StdoutTargetConfig | FileTargetConfig | PostgresTargetConfig | CloudEventTargetConfig | WebhookTargetConfig | PgLambdaTargetConfig | KafkaTargetConfig;
 export type TargetType = TargetConfig['type'];
 
 /** One stream: a source, a target and how failures are retried. */

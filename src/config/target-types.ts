@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { type ConfigPath, type ConfigProblems, formatPath } from './config-issues.js';
 import { buildCloudEventTarget, cloudEventTargetSettingsSchema } from './cloudevent-settings.js';
 import type { ConfigMapSources } from './config-map-resolver.js';
+import { buildKafkaTarget, kafkaTargetSettingsSchema } from './kafka-settings.js';
 import { buildPgLambdaTarget, pgLambdaTargetSettingsSchema } from './pglambda-settings.js';
 import { buildPostgresTarget, postgresTargetSettingsSchema } from './postgres-settings.js';
 import type { RecordFormat, TargetConfig, TargetType } from './stream-config.js';
@@ -101,6 +102,12 @@ export const TARGET_TYPES = {
     sectionRequired: false,
     schema: webhookTargetSettingsSchema,
     build: buildWebhookTarget,
+  }),
+  Kafka: defineTargetType({
+    section: 'kafka',
+    sectionRequired: true,
+    schema: kafkaTargetSettingsSchema,
+    build: buildKafkaTarget,
   }),
 } satisfies { readonly [T in TargetType]: TargetTypeDefinition<T, z.ZodType> };
 

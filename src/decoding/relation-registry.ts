@@ -12,6 +12,8 @@ import type { RelationMessage } from './pgoutput-messages.js';
 import { type ColumnMasks, maskedNullRenderer, maskedRenderer, maskedUnchangedRenderer, writeJsonNull } from './values/column-masks.js';
 import type { PgType } from './values/pg-type.js';
 import type { CatalogQuery, TypeCatalog } from './values/type-catalog.js';
+import { isStructured, jsonShape, type JsonShape } from './values/json-shape.js';
+import { renderString } from './values/scalar-renderers.js';
 import { unchangedToastRenderer, valueRenderer } from './values/value-renderer.js';
 
 const TABLE_FACTS_SQL = `
@@ -19,6 +21,8 @@ const TABLE_FACTS_SQL = `
            where a.attrelid = $1::oid and a.attnum > 0 and not a.attisdropped) as column_names,
          (select array_agg(format_type(a.atttypid, a.atttypmod) order by a.attnum) from pg_attribute a
            where a.attrelid = $1::oid and a.attnum > 0 and not a.attisdropped) as column_types,
+         (select array_agg(a.attname::text order by a.attnum) from pg_attribute a
+           where a.attrelid = $1::oid and a.attnum > 0 and not a.attisdropped and a.attnotnull) as not_null_columns,
          coalesce(
     (select array_agg(a.attname::text order by k.ord)
        from pg_index i
@@ -43,6 +47,11 @@ export interface RelationRegistryOptions {
   readonly messageKeyColumns?: readonly MessageKeyRule[];
   /** Told once per column a mask rule names but cannot mask (not a character type: left as is). */
   readonly onUnmaskable?: (column: string, typeName: string) => void;
+  /**
+   * Write json, jsonb and composite values (and arrays of them) as their text, a JSON string, as
+   * Debezium does: for events with a Kafka Connect schema, which has no type for any JSON value.
+   */
+  readonly structuredAsText?: boolean;
 }
 
 export class RelationRegistry {
@@ -78,21 +87,26 @@ export class RelationRegistry {
     const isStateTable = message.schema === STATE_TABLE.schema && message.table === STATE_TABLE.table;
     const included = !isSignalTable && !isStateTable && filter.includesTable(message.schema, message.table, names);
     await this.#types.load(message.columns.map((column) => column.typeOid));
-    const { keyNames, typeNames } = included ? await this.#tableFacts(message) : { keyNames: [], typeNames: new Map<string, string>() };
+    const { keyNames, typeNames, notNull } = included ? await this.#tableFacts(message) : { keyNames: [], typeNames: new Map<string, string>(), notNull: new Set<string>() };
     const columns: ColumnInfo[] = message.columns.map((column) => {
       const jsonKey = `${JSON.stringify(column.name)}:`;
       const typeName = typeNames.get(column.name) ?? this.#types.sqlName(column.typeOid);
       const mask = included ? this.#maskOf(message, column.name, column.typeOid, column.typeModifier, typeName) : undefined;
+      let shape: JsonShape = jsonShape(this.#types, column.typeOid);
+      const asText = this.#options.structuredAsText === true && isStructured(shape);
+      if (asText) shape = { kind: 'string', type: shape.kind === 'json' || shape.kind === 'object' ? shape.type : 'array' };
       return {
         name: column.name,
         typeOid: column.typeOid,
         typeModifier: column.typeModifier,
         typeName,
         isReplicaIdentity: column.isKey,
+        notNull: notNull.has(column.name),
         included: included && filter.includesColumn(message.schema, message.table, column.name),
         jsonKey,
         jsonKeyAfterComma: `,${jsonKey}`,
-        render: mask ? maskedRenderer(mask) : valueRenderer(this.#types, column.typeOid),
+        shape: mask ? { kind: 'string', type: 'text' } : shape,
+        render: mask ? maskedRenderer(mask) : asText ? renderString : valueRenderer(this.#types, column.typeOid),
         renderUnchanged: mask
           ? maskedUnchangedRenderer(mask, unavailableValuePlaceholder)
           : unchangedToastRenderer(this.#types, column.typeOid, unavailableValuePlaceholder),
@@ -115,17 +129,18 @@ export class RelationRegistry {
 
   /**
    * The event key (primary key, else replica identity index; the Relation's key flags if the table
-   * is gone) and each column's SQL type as `format_type` spells it.
+   * is gone), each column's SQL type as `format_type` spells it, and the NOT NULL columns.
    */
-  async #tableFacts(message: RelationMessage): Promise<{ keyNames: string[]; typeNames: Map<string, string> }> {
+  async #tableFacts(message: RelationMessage): Promise<{ keyNames: string[]; typeNames: Map<string, string>; notNull: Set<string> }> {
     const { rows } = await this.#query(TABLE_FACTS_SQL, [message.oid]);
     const names = (rows[0]?.column_names as string[] | null) ?? [];
     const types = (rows[0]?.column_types as string[] | null) ?? [];
     const typeNames = new Map(names.map((name, i) => [name, types[i]!]));
+    const notNull = new Set((rows[0]?.not_null_columns as string[] | null) ?? []);
     const fromCatalog = rows[0]?.key_columns as string[] | null | undefined;
-    if (fromCatalog && fromCatalog.length > 0) return { keyNames: fromCatalog, typeNames };
+    if (fromCatalog && fromCatalog.length > 0) return { keyNames: fromCatalog, typeNames, notNull };
     const flagged = message.replicaIdentity === 'd' || message.replicaIdentity === 'i' ? message.columns.filter((c) => c.isKey).map((c) => c.name) : [];
-    return { keyNames: flagged, typeNames };
+    return { keyNames: flagged, typeNames, notNull };
   }
 
   /** The key columns messageKeyColumns gives the table, checked against its columns, or undefined. */

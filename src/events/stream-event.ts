@@ -4,6 +4,7 @@
  * `TableInfo` carries what is needed to render them (chosen once per relation).
  */
 import type { TupleRef } from '../decoding/pgoutput-messages.js';
+import type { JsonShape } from '../decoding/values/json-shape.js';
 import type { ValueRenderer } from '../decoding/values/value-renderer.js';
 import type { JsonWriter } from '../encoding/json-writer.js';
 import type { Lsn } from '../source/lsn.js';
@@ -17,11 +18,15 @@ export interface ColumnInfo {
   readonly typeName: string;
   /** Sent in `K` tuples (part of the replica identity). */
   readonly isReplicaIdentity: boolean;
+  /** Declared NOT NULL. */
+  readonly notNull: boolean;
   /** Passes the column filters: filtered-out columns are absent from events. */
   readonly included: boolean;
   /** `"name":` and `,"name":`, JSON-encoded once. */
   readonly jsonKey: string;
   readonly jsonKeyAfterComma: string;
+  /** The JSON shape of the values `render` writes (for schemas of the events). */
+  readonly shape: JsonShape;
   readonly render: ValueRenderer;
   /** Writes the unchanged-TOAST placeholder rendered for this column's type. */
   readonly renderUnchanged: (w: JsonWriter) => void;

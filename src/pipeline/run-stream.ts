@@ -115,7 +115,8 @@ export async function runStream(config: StreamConfig, options: RunStreamOptions)
       unavailableValuePlaceholder: source.unavailableValuePlaceholder,
       ...(signalTable ? { signalTable } : {}),
       masks: new ColumnMasks(source.columnMasks),
-      messageKeyColumns: source.messageKeyColumns,
+      messageKeyColumns: config.target.type === 'Kafka' ? [...config.target.keyColumns, ...source.messageKeyColumns] : source.messageKeyColumns,
+      structuredAsText: config.target.type === 'Kafka' && config.target.schemasEnable,
       onUnmaskable: (column, typeName) =>
         logger.warn({ column, type: typeName }, `${column} is named by a column mask rule but is of type ${typeName}, not a character type: its values are not masked (as in Debezium)`),
     });

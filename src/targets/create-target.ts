@@ -4,7 +4,8 @@
  * undici, isolated-vm) are loaded only when a stream uses it, which keeps the CLI's start short.
  * `checkTarget` checks, before a command touches the source, what the target needs: a file that
  * can be written, a Postgres target that can be reached and written, a CloudEvent receiver that
- * answers, a webhook API address that is free, a PgLambda script that compiles.
+ * answers, a webhook API address that is free, a PgLambda script that compiles, Kafka brokers that
+ * answer and accept the login.
  */
 import type { StreamConfig, TargetConfig, TargetType } from '../config/stream-config.js';
 import { DebeziumJsonEncoder, streamEncoderOptions } from '../events/debezium-json-encoder.js';
@@ -21,6 +22,7 @@ const TARGET_FACTORIES: { readonly [T in TargetType]: TargetFactory<T> } = {
   CloudEvent: async (target, stream, logger) => new (await import('./cloudevent/cloudevent-target.js')).CloudEventTarget(target, stream, logger),
   PgLambda: async (target, stream, logger) => new (await import('./function/pglambda-target.js')).PgLambdaTarget(target, stream, logger),
   Webhook: async (target, stream, logger) => new (await import('./webhook/webhook-target.js')).WebhookTarget(target, stream, logger),
+  Kafka: async (target, stream, logger) => new (await import('./kafka/kafka-target.js')).KafkaTarget(target, stream, logger),
 };
 
 /** The target of a stream. */
@@ -38,6 +40,7 @@ const TARGET_CHECKS: { readonly [T in TargetType]: TargetCheck<T> } = {
   Webhook: async (target) => {
     if (target.subscriptionServer) await (await import('./webhook/subscription-server.js')).SubscriptionServer.checkAddress(target.subscriptionServer.host, target.subscriptionServer.port);
   },
+  Kafka: async (target, logger) => (await import('./kafka/kafka-target.js')).checkKafkaTarget(target, logger),
 };
 
 /**

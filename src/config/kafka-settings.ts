@@ -1,0 +1,152 @@
+/**
+ * The `Kafka` target's settings (`spec.target.kafka`): brokers, security (TLS, SASL with secret
+ * references), producer tuning under Kafka's own names, topic naming and creation, routing, keys,
+ * value format; and how valid settings become a KafkaTargetConfig.
+ */
+import { z } from 'zod';
+import { durationTextSchema, messageKeyColumnsSchema, parseDurationMs, regexSchema, secretKeyRefSchema } from './common-schemas.js';
+import type { ConfigPath, ConfigProblems } from './config-issues.js';
+import type { ConfigMapSources } from './config-map-resolver.js';
+import { readPemSetting } from './http-delivery-settings.js';
+import { parseMessageKeyColumns } from './message-key-columns.js';
+import { resolveSecret } from './secret-resolver.js';
+import { KAFKA_ACKS, KAFKA_COMPRESSIONS, KAFKA_SASL_MECHANISMS, type KafkaTargetConfig } from './stream-config.js';
+import type { TargetSettingsContext } from './target-types.js';
+
+const HOST_PORT = /^[^\s:,]+:\d{1,5}$/;
+
+const bootstrapServersSchema = z
+  .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
+  .describe('Brokers to connect to first (Kafka\'s `bootstrap.servers`): `host:port` entries, as a list or comma-separated.');
+
+const tlsSchema = z
+  .strictObject({
+    caCertificate: z.string().min(1).optional().describe("PEM file of the CA that signed the brokers' certificates (besides the system's), relative to the stream file's directory."),
+    certificate: z.string().min(1).optional().describe('PEM file of the client certificate, for brokers that authenticate clients by certificate (mTLS).'),
+    key: z.string().min(1).optional().describe('PEM file of the client certificate\'s private key.'),
+    skipHostnameVerification: z.boolean().default(false).describe("Accept a broker certificate that does not name the broker's host (Kafka's `ssl.endpoint.identification.algorithm` empty)."),
+  })
+  .describe('Connect to the brokers over TLS (Kafka\'s `security.protocol` SSL, or SASL_SSL with `sasl`).');
+
+const saslSchema = z
+  .strictObject({
+    mechanism: z.enum(KAFKA_SASL_MECHANISMS).describe("Kafka's `sasl.mechanism`."),
+    username: z.union([z.string().min(1), secretKeyRefSchema]).describe('User name: the name itself, or a Secret reference `{name, key}`.'),
+    password: secretKeyRefSchema.describe('Secret reference `{name, key}` holding the password.'),
+  })
+  .describe('Authenticate with SASL (Kafka\'s `security.protocol` SASL_PLAINTEXT, or SASL_SSL with `tls`).');
+
+const createTopicsSchema = z
+  .strictObject({
+    enabled: z.boolean().default(true).describe('Create each topic before its first record when it does not exist; when false a missing topic stops the stream with its name (unless the broker creates topics itself).'),
+    partitions: z.number().int().min(1).default(1).describe('Partitions of a created topic (Kafka Connect\'s `topic.creation.default.partitions`).'),
+    replicationFactor: z.number().int().min(-1).default(-1).describe("Replication factor of a created topic; -1: the broker's `default.replication.factor`."),
+    config: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String)).default({}).describe('Topic configuration of a created topic, e.g. `{cleanup.policy: compact}`.'),
+  })
+  .describe('How missing topics are created (Kafka Connect\'s `topic.creation.*`).');
+
+const topicRouteSchema = z
+  .strictObject({
+    regex: regexSchema.describe('Regular expression over `schema.table` (anchored, as Java\'s `matches`).'),
+    topic: z.string().min(1).describe('The topic for matching tables; `$1`, `$2` … are the groups of the expression.'),
+  })
+  .describe('One routing rule (Debezium\'s ByLogicalTableRouter, `topic.regex` → `topic.replacement`).');
+
+/** `spec.target.kafka`. */
+export const kafkaTargetSettingsSchema = z
+  .strictObject({
+    bootstrapServers: bootstrapServersSchema,
+    clientId: z.string().min(1).optional().describe("Kafka's `client.id`.").meta({ defaultText: 'pgcdc-<metadata.name>' }),
+    topicPrefix: z.string().min(1).optional().describe("First part of every topic name (Debezium's `topic.prefix`): `<prefix>.<schema>.<table>`.").meta({ defaultText: 'metadata.name' }),
+    acks: z
+      .union([z.enum(KAFKA_ACKS), z.literal(1).transform(() => '1' as const), z.literal(-1).transform(() => 'all' as const)])
+      .default('all')
+      .describe("Kafka's `acks`: the replicas that must hold a record before it counts as written (`all` = -1 or `1`). With `1` a broker failure can lose acknowledged records."),
+    compression: z.enum(KAFKA_COMPRESSIONS).default('none').describe("Kafka's `compression.type`."),
+    linger: durationTextSchema.default('5ms').describe("How long records wait for a fuller batch (Kafka's `linger.ms`)."),
+    requestTimeout: durationTextSchema.default('30s').describe("How long a request to a broker may take (Kafka's `request.timeout.ms`)."),
+    tls: tlsSchema.optional(),
+    sasl: saslSchema.optional(),
+    createTopics: createTopicsSchema.default({ enabled: true, partitions: 1, replicationFactor: -1, config: {} }).meta({ defaultText: 'the defaults below' }),
+    topicRouting: z.array(topicRouteSchema).default([]).describe('Routing rules, the first matching one wins; tables no rule matches go to `<prefix>.<schema>.<table>`.'),
+    keyColumns: messageKeyColumnsSchema.default([]).describe("Key columns per table (Debezium's `message.key.columns`), before the source's `messageKeyColumns`: `\"<regex over schema.table>:<column>,<column>\"`."),
+    headers: z.record(z.string(), z.string()).default({}).describe('Headers added to every record.'),
+    schemasEnable: z
+      .boolean()
+      .default(true)
+      .describe("Keys and values in Kafka Connect's JsonConverter shape `{\"schema\":…,\"payload\":…}` (`schemas.enable=true`, Connect's default); false: the payload alone."),
+    heartbeatInterval: durationTextSchema.default('0').describe("Write a heartbeat record to `__debezium-heartbeat.<prefix>` this often (Debezium's `heartbeat.interval.ms`); 0: none."),
+    transactionTopic: z.string().min(1).optional().describe('Topic of the transaction metadata records (`spec.source.postgres.provideTransactionMetadata`).').meta({ defaultText: '<prefix>.transaction' }),
+  })
+  .describe('Settings of the `Kafka` target: change events written to Apache Kafka as Debezium on Kafka Connect writes them (topics, keys, partitions, JSON). Required when the type is `Kafka`.');
+
+export type KafkaTargetSettings = z.output<typeof kafkaTargetSettingsSchema>;
+
+/**
+ * The KafkaTargetConfig of valid settings found at `at` (`spec.target.kafka`), or undefined after
+ * adding problems there (a malformed server, an unreadable certificate, a missing secret).
+ */
+export async function buildKafkaTarget(
+  settings: KafkaTargetSettings,
+  at: ConfigPath,
+  context: TargetSettingsContext & ConfigMapSources,
+  problems: ConfigProblems,
+): Promise<KafkaTargetConfig | undefined> {
+  const servers = (typeof settings.bootstrapServers === 'string' ? settings.bootstrapServers.split(',') : settings.bootstrapServers).map((server) => server.trim()).filter((server) => server !== '');
+  let ok = true;
+  for (const server of servers) {
+    if (!HOST_PORT.test(server)) {
+      problems.add([...at, 'bootstrapServers'], `has ${JSON.stringify(server)}, which is not host:port`, { hint: 'write each broker as host:port, e.g. localhost:9092' });
+      ok = false;
+    }
+  }
+  const tls = settings.tls && (await buildTls(settings.tls, [...at, 'tls'], context.cwd, problems));
+  const sasl = settings.sasl && (await buildSasl(settings.sasl, [...at, 'sasl'], context, problems));
+  if (!ok || tls === null || sasl === null) return undefined;
+  const topicPrefix = settings.topicPrefix ?? context.streamName;
+  return {
+    type: 'Kafka',
+    bootstrapServers: servers,
+    clientId: settings.clientId ?? `pgcdc-${context.streamName}`,
+    topicPrefix,
+    acks: settings.acks,
+    compression: settings.compression,
+    lingerMs: parseDurationMs(settings.linger)!,
+    requestTimeoutMs: parseDurationMs(settings.requestTimeout)!,
+    tls,
+    sasl,
+    createTopics: settings.createTopics,
+    topicRouting: settings.topicRouting,
+    keyColumns: settings.keyColumns.flatMap(parseMessageKeyColumns),
+    headers: settings.headers,
+    schemasEnable: settings.schemasEnable,
+    heartbeatIntervalMs: parseDurationMs(settings.heartbeatInterval)!,
+    heartbeatTopic: `__debezium-heartbeat.${topicPrefix}`,
+    transactionTopic: settings.transactionTopic ?? `${topicPrefix}.transaction`,
+  };
+}
+
+/** The TLS settings with their PEM files read; null after a problem. */
+async function buildTls(tls: NonNullable<KafkaTargetSettings['tls']>, at: ConfigPath, cwd: string, problems: ConfigProblems): Promise<KafkaTargetConfig['tls'] | null> {
+  const [ca, certificate, key] = await Promise.all([
+    readPemSetting(tls.caCertificate, [...at, 'caCertificate'], cwd, problems),
+    readPemSetting(tls.certificate, [...at, 'certificate'], cwd, problems),
+    readPemSetting(tls.key, [...at, 'key'], cwd, problems),
+  ]);
+  if (ca === null || certificate === null || key === null) return null;
+  if ((certificate === undefined) !== (key === undefined)) {
+    problems.add(at, 'has a client certificate without its key, or a key without its certificate', { hint: 'give both certificate and key, or neither' });
+    return null;
+  }
+  return { caCertificate: ca, certificate, key, skipHostnameVerification: tls.skipHostnameVerification };
+}
+
+/** The SASL settings with their secrets resolved; null after a problem. */
+async function buildSasl(sasl: NonNullable<KafkaTargetSettings['sasl']>, at: ConfigPath, sources: ConfigMapSources, problems: ConfigProblems): Promise<KafkaTargetConfig['sasl'] | null> {
+  const [username, password] = await Promise.all([
+    typeof sasl.username === 'string' ? sasl.username : resolveSecret(sasl.username, [...at, 'username'], sources, problems),
+    resolveSecret(sasl.password, [...at, 'password'], sources, problems),
+  ]);
+  if (username === undefined || password === undefined) return null;
+  return { mechanism: sasl.mechanism, username, password };
+}

@@ -1,0 +1,175 @@
+/**
+ * Turns a batch of stream events into Kafka records as Debezium on Kafka Connect writes them: the
+ * change event (Debezium's JSON encoder, one record per event) as the value, the row key as the
+ * key, on `<prefix>.<schema>.<table>` (or a routing rule's topic), tombstones after deletes,
+ * truncates, logical messages on `<prefix>.message`, transaction BEGIN/END on the transaction
+ * topic; with JsonConverter's `{"schema","payload"}` envelope when schemas are enabled. Values are
+ * slices of the batch's writer (no copy per record); partitions are chosen later, from the key.
+ */
+import type { KafkaTargetConfig } from '../../config/stream-config.js';
+import { JsonWriter } from '../../encoding/json-writer.js';
+import { DebeziumJsonEncoder, type DebeziumEncoderOptions } from '../../events/debezium-json-encoder.js';
+import type { RowEvent, StreamEvent, TableInfo, TransactionInfo } from '../../events/stream-event.js';
+import { writeKeyJson } from '../../events/tuple-json.js';
+import {
+  keySchemaJson,
+  MESSAGE_KEY_SCHEMA,
+  MESSAGE_VALUE_SCHEMA,
+  ROUTED_KEY_FIELD,
+  TRANSACTION_KEY_SCHEMA,
+  TRANSACTION_VALUE_SCHEMA,
+  valueSchemaJson,
+} from './connect-schema.js';
+
+/** One record to produce; `partition` is set from the key once the topic's partition count is known. */
+export interface KafkaRecord {
+  readonly topic: string;
+  readonly key: Buffer | null;
+  readonly value: Buffer | null;
+  partition: number;
+}
+
+/** Where a table's records go, and the pre-encoded pieces of its keys and values. */
+interface TableRoute {
+  readonly topic: string;
+  /** `{"schema":…,"payload":` before keys and values (schemas enabled), else empty. */
+  readonly keyOpen: string;
+  readonly valueOpen: string;
+  /** `,"__dbz__physicalTableIdentifier":"…"}` closing keys of a routed table, else undefined. */
+  readonly routedKeyEnd: Buffer | undefined;
+}
+
+type EncoderSettings = Pick<DebeziumEncoderOptions, 'serverName' | 'database' | 'version' | 'transactionMetadata' | 'skippedOperations'>;
+
+/** The record being written: its value is everything written since it opened. */
+interface OpenRecord {
+  readonly topic: string;
+  readonly key: Buffer | null;
+  /** A tombstone follows (a delete, with tombstones on). */
+  readonly tombstone: boolean;
+}
+
+export class KafkaRecordBuilder {
+  readonly #config: KafkaTargetConfig;
+  readonly #encoder: DebeziumJsonEncoder;
+  readonly #tombstones: boolean;
+  readonly #routes = new WeakMap<TableInfo, TableRoute>();
+  readonly #keys = new JsonWriter(64 * 1024);
+  readonly #schemas: boolean;
+  readonly #messageTopic: string;
+  #records: KafkaRecord[] = [];
+  #open: OpenRecord | undefined;
+
+  constructor(config: KafkaTargetConfig, encoder: EncoderSettings, tombstonesOnDelete: boolean) {
+    this.#config = config;
+    this.#schemas = config.schemasEnable;
+    this.#tombstones = tombstonesOnDelete;
+    this.#messageTopic = `${config.topicPrefix}.message`;
+    this.#encoder = new DebeziumJsonEncoder({
+      ...encoder,
+      format: 'value',
+      tombstonesOnDelete: false,
+      framing: { open: (w, op, event) => this.#openRecord(w, op, event), close: this.#schemas ? '}' : '' },
+    });
+  }
+
+  /**
+   * The records of `events`, their values written into `w` (which must not be recycled before the
+   * records are delivered); `nowMs` is the events' processing time.
+   */
+  build(events: readonly StreamEvent[], w: JsonWriter, nowMs = Date.now()): KafkaRecord[] {
+    this.#records = [];
+    this.#encoder.encode(events, w, nowMs);
+    this.#finishRecord(w);
+    return this.#records;
+  }
+
+  /** The topic of a table's records. */
+  topicOf(table: TableInfo): string {
+    return this.#route(table).topic;
+  }
+
+  /** Closes the record before (its value is all written) and starts one for `event`. */
+  #openRecord(w: JsonWriter, op: string, event: StreamEvent): void {
+    this.#finishRecord(w);
+    if (op === 'BEGIN' || op === 'END') {
+      const txn = (event as { readonly txn: TransactionInfo }).txn;
+      const id = `{"id":"${txn.xid}:${txn.commitLsn}"}`;
+      this.#open = { topic: this.#config.transactionTopic, key: this.#fixedKey(TRANSACTION_KEY_SCHEMA, id), tombstone: false };
+      if (this.#schemas) w.raw(`{"schema":${TRANSACTION_VALUE_SCHEMA},"payload":`);
+      return;
+    }
+    if (event.kind === 'message') {
+      this.#open = { topic: this.#messageTopic, key: this.#fixedKey(MESSAGE_KEY_SCHEMA, `{"prefix":${JSON.stringify(event.prefix)}}`), tombstone: false };
+      if (this.#schemas) w.raw(`{"schema":${MESSAGE_VALUE_SCHEMA},"payload":`);
+      return;
+    }
+    const table = (event as RowEvent).table;
+    const route = this.#route(table);
+    let key: Buffer | null = null;
+    if (event.kind === 'row') {
+      const changedKey = event.op === 'u' && op !== 'u';
+      const before = changedKey && op === 'c' ? null : event.before;
+      const after = changedKey && op === 'd' ? null : event.after;
+      key = this.#rowKey(route, table, after ?? before, before);
+    }
+    this.#open = { topic: route.topic, key, tombstone: op === 'd' && this.#tombstones };
+    w.raw(route.valueOpen);
+  }
+
+  #finishRecord(w: JsonWriter): void {
+    const open = this.#open;
+    if (open === undefined) return;
+    this.#open = undefined;
+    const chunks = w.take();
+    const value = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+    this.#records.push({ topic: open.topic, key: open.key, value, partition: -1 });
+    if (open.tombstone) this.#records.push({ topic: open.topic, key: open.key, value: null, partition: -1 });
+  }
+
+  #rowKey(route: TableRoute, table: TableInfo, tuple: RowEvent['after'], old: RowEvent['before']): Buffer | null {
+    if (table.keyColumns.length === 0 || tuple === null) return null;
+    const k = this.#keys;
+    k.raw(route.keyOpen);
+    writeKeyJson(k, table, tuple, old);
+    if (this.#schemas) k.raw('}');
+    const key = k.takeCopy();
+    if (route.routedKeyEnd === undefined) return key;
+    // `{…}` (or `{"schema":…,"payload":{…}}`) with the physical table identifier added to the payload.
+    const end = key.length - (this.#schemas ? 2 : 1);
+    return Buffer.concat([key.subarray(0, end), route.routedKeyEnd, key.subarray(end)]);
+  }
+
+  /** A key of fixed payload (transaction id, message prefix), with its schema when enabled. */
+  #fixedKey(schema: string, payload: string): Buffer {
+    return Buffer.from(this.#schemas ? `{"schema":${schema},"payload":${payload}}` : payload, 'utf8');
+  }
+
+  #route(table: TableInfo): TableRoute {
+    let route = this.#routes.get(table);
+    if (route === undefined) {
+      const physical = `${this.#config.topicPrefix}.${table.schema}.${table.table}`;
+      const routed = routeTopic(this.#config, table.schema, table.table);
+      const topic = routed ?? physical;
+      const keySchema = keySchemaJson(table, topic, routed !== undefined);
+      route = {
+        topic,
+        keyOpen: this.#schemas && keySchema !== null ? `{"schema":${keySchema},"payload":` : '',
+        valueOpen: this.#schemas ? `{"schema":${valueSchemaJson(table, topic)},"payload":` : '',
+        routedKeyEnd: routed === undefined ? undefined : Buffer.from(`,"${ROUTED_KEY_FIELD}":${JSON.stringify(physical)}`, 'utf8'),
+      };
+      this.#routes.set(table, route);
+    }
+    return route;
+  }
+}
+
+/** The topic a routing rule gives `schema.table` (groups substituted), or undefined. */
+export function routeTopic(config: Pick<KafkaTargetConfig, 'topicRouting'>, schema: string, table: string): string | undefined {
+  const name = `${schema}.${table}`;
+  for (const rule of config.topicRouting) {
+    const match = new RegExp(`^(?:${rule.regex})$`).exec(name);
+    if (match) return rule.topic.replace(/\$(\d+)/g, (_, group: string) => match[Number(group)] ?? '');
+  }
+  return undefined;
+}
