@@ -54,6 +54,11 @@ export interface RecordFraming {
   readonly close: string;
 }
 
+/** The `id` of a transaction in transaction metadata (BEGIN/END records and `transaction` blocks). */
+export function transactionId(txn: TransactionInfo): string {
+  return `${txn.xid}:${txn.commitLsn}`;
+}
+
 /** The data collection Debezium counts logical decoding messages under in transaction metadata. */
 const MESSAGE_COLLECTION = 'LOGICAL_DECODING_MESSAGE';
 
@@ -248,7 +253,7 @@ export class DebeziumJsonEncoder {
   }
 
   #startProgress(txn: TransactionInfo): void {
-    this.#progress = { txn, id: `${txn.xid}:${txn.commitLsn}`, began: false, total: 0, perCollection: new Map() };
+    this.#progress = { txn, id: transactionId(txn), began: false, total: 0, perCollection: new Map() };
   }
 
   /** Writes the BEGIN record before a transaction's first event (Debezium skips empty transactions). */

@@ -8,7 +8,7 @@
  */
 import type { KafkaTargetConfig } from '../../config/stream-config.js';
 import { JsonWriter } from '../../encoding/json-writer.js';
-import { DebeziumJsonEncoder, type DebeziumEncoderOptions } from '../../events/debezium-json-encoder.js';
+import { DebeziumJsonEncoder, type DebeziumEncoderOptions, transactionId } from '../../events/debezium-json-encoder.js';
 import type { RowEvent, StreamEvent, TableInfo, TransactionInfo } from '../../events/stream-event.js';
 import { writeKeyJson } from '../../events/tuple-json.js';
 import {
@@ -84,17 +84,11 @@ export class KafkaRecordBuilder {
     return this.#records;
   }
 
-  /** The topic of a table's records. */
-  topicOf(table: TableInfo): string {
-    return this.#route(table).topic;
-  }
-
   /** Closes the record before (its value is all written) and starts one for `event`. */
   #openRecord(w: JsonWriter, op: string, event: StreamEvent): void {
     this.#finishRecord(w);
     if (op === 'BEGIN' || op === 'END') {
-      const txn = (event as { readonly txn: TransactionInfo }).txn;
-      const id = `{"id":"${txn.xid}:${txn.commitLsn}"}`;
+      const id = `{"id":"${transactionId((event as { readonly txn: TransactionInfo }).txn)}"}`;
       this.#open = { topic: this.#config.transactionTopic, key: this.#fixedKey(TRANSACTION_KEY_SCHEMA, id), tombstone: false };
       if (this.#schemas) w.raw(`{"schema":${TRANSACTION_VALUE_SCHEMA},"payload":`);
       return;
