@@ -220,7 +220,7 @@ export const UNAPPLIED_DEBEZIUM_PROPERTIES = {
   pollIntervalMs: ignored('pgcdc delivers as soon as changes arrive'),
   includeUnknownDatatypes: ignored('pgcdc knows every type (a type without a rule of its own is written as its text), so no column is left out'),
   databaseInitialStatements: refused('pgcdc runs no statements of yours on its connections; set session defaults with ALTER ROLE … SET instead'),
-  heartbeatIntervalMs: ignored('pgcdc writes no heartbeat records; it confirms its position on idle keepalives'),
+  heartbeatIntervalMs: ignored('heartbeat records are set with spec.target.kafka.heartbeatInterval (Kafka target); other targets need none, the position advances on idle keepalives'),
   heartbeatActionQuery: ignored('pgcdc runs no heartbeat query'),
   schemaRefreshMode: ignored('pgcdc follows the Relation messages of the stream'),
   snapshotDelayMs: ignored('pgcdc starts snapshots at once'),

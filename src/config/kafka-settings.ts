@@ -61,8 +61,15 @@ export const kafkaTargetSettingsSchema = z
     acks: z
       .union([z.enum(KAFKA_ACKS), z.literal(1).transform(() => '1' as const), z.literal(-1).transform(() => 'all' as const)])
       .default('all')
-      .describe("Kafka's `acks`: the replicas that must hold a record before it counts as written (`all` = -1 or `1`). With `1` a broker failure can lose acknowledged records."),
+      .describe("Kafka's `acks`: the replicas that must hold a record before it counts as written (`all` = -1 or `1`). With `1` the producer is not idempotent (as Kafka's Java producer): a retried send can write a record twice, and a broker failure can lose acknowledged records."),
     compression: z.enum(KAFKA_COMPRESSIONS).default('none').describe("Kafka's `compression.type`."),
+    batchSize: z.number().int().min(1).default(20_000).describe("Largest number of records sent to the brokers in one request set (Debezium's `max.batch.size`); fewer go when the changes trickle in (see `linger`)."),
+    maxRequestSize: z
+      .number()
+      .int()
+      .min(65_536)
+      .default(1_048_576)
+      .describe("Largest produce request in bytes (Kafka's `max.request.size`); records are sent in as many requests as this needs. Keep it at most the broker's `message.max.bytes` (and the topics' `max.message.bytes`); a single record over that stops the stream with the topic named."),
     linger: durationTextSchema.default('5ms').describe("How long records wait for a fuller batch (Kafka's `linger.ms`)."),
     requestTimeout: durationTextSchema.default('30s').describe("How long a request to a broker may take (Kafka's `request.timeout.ms`)."),
     tls: tlsSchema.optional(),
@@ -76,6 +83,18 @@ export const kafkaTargetSettingsSchema = z
       .default(true)
       .describe("Keys and values in Kafka Connect's JsonConverter shape `{\"schema\":…,\"payload\":…}` (`schemas.enable=true`, Connect's default); false: the payload alone."),
     heartbeatInterval: durationTextSchema.default('0').describe("Write a heartbeat record to `__debezium-heartbeat.<prefix>` this often (Debezium's `heartbeat.interval.ms`); 0: none."),
+    exactlyOnce: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Exactly once (Kafka Connect's `exactly.once.support`, KIP-618): each batch's records and its source position are written in one Kafka transaction, the position to the compacted `offsetsTopic`; after a crash the stream resumes from the committed position, so a `read_committed` consumer sees every change once. A second pgcdc with the same `transactionalId` fences this one. Needs `acks: all`.",
+      ),
+    transactionalId: z.string().min(1).optional().describe("Kafka's `transactional.id` of the exactly-once producer: one per stream.").meta({ defaultText: 'pgcdc-<metadata.name>' }),
+    offsetsTopic: z
+      .string()
+      .min(1)
+      .default('pgcdc-offsets')
+      .describe("Compacted topic holding each exactly-once stream's committed source position (Kafka Connect's `offsets.storage.topic`), keyed `[\"<metadata.name>\",{\"server\":\"<topicPrefix>\"}]`; created when missing (25 partitions, `cleanup.policy=compact`)."),
     transactionTopic: z.string().min(1).optional().describe('Topic of the transaction metadata records (`spec.source.postgres.provideTransactionMetadata`).').meta({ defaultText: '<prefix>.transaction' }),
   })
   .describe('Settings of the `Kafka` target: change events written to Apache Kafka as Debezium on Kafka Connect writes them (topics, keys, partitions, JSON). Required when the type is `Kafka`.');
@@ -102,6 +121,10 @@ export async function buildKafkaTarget(
   }
   const tls = settings.tls && (await buildTls(settings.tls, [...at, 'tls'], context.cwd, problems));
   const sasl = settings.sasl && (await buildSasl(settings.sasl, [...at, 'sasl'], context, problems));
+  if (settings.exactlyOnce && settings.acks !== 'all') {
+    problems.add([...at, 'acks'], 'is 1, but exactlyOnce needs every in-sync replica to hold a record (acks: all)', { hint: 'remove acks (all is the default) or set exactlyOnce: false' });
+    ok = false;
+  }
   if (!ok || tls === null || sasl === null) return undefined;
   const topicPrefix = settings.topicPrefix ?? context.streamName;
   return {
@@ -123,6 +146,9 @@ export async function buildKafkaTarget(
     heartbeatIntervalMs: parseDurationMs(settings.heartbeatInterval)!,
     heartbeatTopic: `__debezium-heartbeat.${topicPrefix}`,
     transactionTopic: settings.transactionTopic ?? `${topicPrefix}.transaction`,
+    batchSize: settings.batchSize,
+    maxRequestSize: settings.maxRequestSize,
+    exactlyOnce: settings.exactlyOnce ? { transactionalId: settings.transactionalId ?? `pgcdc-${context.streamName}`, offsetsTopic: settings.offsetsTopic } : undefined,
   };
 }
 

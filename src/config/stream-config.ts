@@ -281,6 +281,15 @@ export interface KafkaTargetConfig {
   readonly heartbeatIntervalMs: number;
   readonly heartbeatTopic: string;
   readonly transactionTopic: string;
+  /** Largest number of records sent in one go (Debezium's `max.batch.size`). */
+  readonly batchSize: number;
+  /** Largest produce request in bytes (Kafka's `max.request.size`). */
+  readonly maxRequestSize: number;
+  /**
+   * Exactly once: each batch's records and its source position in one Kafka transaction
+   * (`transactionalId`), the position on the compacted `offsetsTopic`.
+   */
+  readonly exactlyOnce: { readonly transactionalId: string; readonly offsetsTopic: string } | undefined;
 }
 
 export type TargetConfig = StdoutTargetConfig | FileTargetConfig | PostgresTargetConfig | CloudEventTargetConfig | WebhookTargetConfig | PgLambdaTargetConfig | KafkaTargetConfig;

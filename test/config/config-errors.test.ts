@@ -106,6 +106,16 @@ describe('validation errors', () => {
     ]);
   });
 
+  it('name Kafka settings that contradict each other or are malformed', async () => {
+    const error = await failure(
+      nativeDoc('      url: postgres://db/shop\n', '  target:\n    type: Kafka\n    kafka:\n      bootstrapServers: "broker:9092,broker2"\n      acks: 1\n      exactlyOnce: true\n'),
+    );
+    expect(error.message.split('\n')).toStrictEqual([
+      's.yaml:13: spec.target.kafka.bootstrapServers has "broker2", which is not host:port',
+      's.yaml:14: spec.target.kafka.acks is 1, but exactlyOnce needs every in-sync replica to hold a record (acks: all)',
+    ]);
+  });
+
   it('reject the decoderbufs plugin with a hint', async () => {
     const error = await failure(nativeDoc('      url: postgres://db/shop\n      debeziumProperties:\n        pluginName: decoderbufs\n'));
     expect(error.message).toBe(

@@ -252,7 +252,7 @@ spec:
     });
     expect(config.warnings).toStrictEqual([
       'spec.source.postgres.debeziumProperties.snapshotMode is overridden by spec.source.postgres.snapshotMode',
-      'spec.source.postgres.debeziumProperties.heartbeatIntervalMs is accepted but not applied by pgcdc (pgcdc writes no heartbeat records; it confirms its position on idle keepalives)',
+      'spec.source.postgres.debeziumProperties.heartbeatIntervalMs is accepted but not applied by pgcdc (heartbeat records are set with spec.target.kafka.heartbeatInterval (Kafka target); other targets need none, the position advances on idle keepalives)',
     ]);
   });
 

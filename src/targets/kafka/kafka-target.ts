@@ -1,8 +1,10 @@
 /**
  * The Kafka target: each batch becomes Debezium-shaped records (`kafka-records`) on the partitions
- * the Java producer would choose (`key-partitioner`), written by an idempotent producer with
- * acks=all; the batch counts as durable once the brokers acknowledged every record (at least
- * once: after a crash the unacknowledged tail is written again).
+ * the Java producer would choose (`key-partitioner`). At least once by default: an idempotent
+ * producer with acks=all, the batch durable once the brokers acknowledged every record (after a
+ * crash the unacknowledged tail is written again). Exactly once: the batch's records and the
+ * position they reach go in one Kafka transaction (`exactly-once-positions`); after a crash or a
+ * failed transaction the committed position is read back and what Kafka holds is not written again.
  */
 import type { KafkaTargetConfig, StreamConfig } from '../../config/stream-config.js';
 import { JsonWriter } from '../../encoding/json-writer.js';
@@ -14,6 +16,11 @@ import { partitionForKey } from './key-partitioner.js';
 import { KafkaProducer } from './kafka-producer.js';
 import { type KafkaRecord, KafkaRecordBuilder } from './kafka-records.js';
 import { HEARTBEAT_KEY_SCHEMA, HEARTBEAT_VALUE_SCHEMA } from './connect-schema.js';
+import { ExactlyOncePositions, isAfter, NO_POSITION, offsetKey, offsetRecord, parseOffsetValue } from './exactly-once-positions.js';
+import { formatLsn } from '../../source/lsn.js';
+
+/** Partitions of a created offsets topic (Kafka Connect's `offsets.storage.partitions` default). */
+const OFFSETS_TOPIC_PARTITIONS = 25;
 
 export class KafkaTarget implements Target {
   readonly #config: KafkaTargetConfig;
@@ -27,17 +34,29 @@ export class KafkaTarget implements Target {
   /** Writes and heartbeats one after the other (the producer has one send in flight). */
   #serial: Promise<unknown> = Promise.resolve();
   #heartbeat: NodeJS.Timeout | undefined;
+  /** Exactly once: the positions, this stream's key on the offsets topic, and whether a failed transaction must be recovered from. */
+  readonly #positions: ExactlyOncePositions | undefined;
+  readonly #offsetKey: Buffer;
+  #recover = false;
 
   constructor(config: KafkaTargetConfig, stream: StreamConfig, logger: Logger) {
     this.#config = config;
     this.#logger = logger;
     this.#builder = new KafkaRecordBuilder(config, streamEncoderOptions(stream), stream.source.tombstonesOnDelete);
     this.#producer = new KafkaProducer(config, logger);
-    this.batching = { events: 20_000, lingerMs: config.lingerMs };
+    this.batching = { events: config.batchSize, lingerMs: config.lingerMs };
+    this.#positions = config.exactlyOnce && new ExactlyOncePositions();
+    this.#offsetKey = offsetKey(stream.name, config.topicPrefix);
   }
 
   async open(): Promise<void> {
     await this.#producer.connect();
+    if (this.#config.exactlyOnce) {
+      const topic = this.#config.exactlyOnce.offsetsTopic;
+      const counts = await this.#producer.ensureTopics([topic], { partitions: OFFSETS_TOPIC_PARTITIONS, config: { 'cleanup.policy': 'compact' } });
+      this.#partitions.set(topic, counts.get(topic)!);
+      await this.#readCommittedPosition();
+    }
     if (this.#config.heartbeatIntervalMs > 0) {
       this.#heartbeat = setInterval(() => void this.#serially(() => this.#sendHeartbeat()).catch((error: unknown) => this.#logger.warn({ err: error }, 'heartbeat record not written')), this.#config.heartbeatIntervalMs);
       this.#heartbeat.unref();
@@ -49,13 +68,48 @@ export class KafkaTarget implements Target {
   }
 
   async #write(batch: EventBatch): Promise<void> {
-    const records = this.#builder.build(batch.events, this.#writer);
+    const positions = this.#positions;
+    if (positions && this.#recover) {
+      await this.#producer.reconnect();
+      await this.#readCommittedPosition();
+      positions.restart();
+      this.#recover = false;
+    }
+    const events = positions ? positions.unwritten(batch.events) : batch.events;
+    const records = this.#builder.build(events, this.#writer);
     try {
+      // The position moves only forward (a batch of events Kafka holds already reaches no further).
+      const reached = positions && isAfter(positions.reached, positions.committed) ? positions.reached : undefined;
+      if (reached) records.push(offsetRecord(this.#config.exactlyOnce!.offsetsTopic, this.#offsetKey, reached, -1));
+      if (records.length === 0) return;
       await this.#assignPartitions(records);
-      await this.#producer.send(records);
+      await this.#send(records);
+      if (reached) positions!.committed = reached;
     } finally {
       this.#writer.recycle();
     }
+  }
+
+  /** Sends `records`: in one Kafka transaction when exactly once (a failure leaves the transaction to recover from). */
+  async #send(records: KafkaRecord[]): Promise<void> {
+    if (!this.#positions) return this.#producer.send(records);
+    try {
+      await this.#producer.sendInTransaction(records);
+    } catch (error) {
+      this.#recover = true;
+      throw error;
+    }
+  }
+
+  /** Exactly once: the position the offsets topic holds for this stream. */
+  async #readCommittedPosition(): Promise<void> {
+    const value = await this.#producer.lastCommittedValue(this.#config.exactlyOnce!.offsetsTopic, this.#offsetKey);
+    const position = value ? parseOffsetValue(value, this.#config.exactlyOnce!.offsetsTopic, this.#offsetKey) : NO_POSITION;
+    this.#positions!.committed = position;
+    this.#logger.info(
+      position.lsn < 0 ? { offsetsTopic: this.#config.exactlyOnce!.offsetsTopic } : { offsetsTopic: this.#config.exactlyOnce!.offsetsTopic, lsn: formatLsn(position.lsn), events: position.events },
+      position.lsn < 0 ? 'exactly once: no position committed to Kafka yet' : 'exactly once: Kafka holds the changes up to this position; they are not written again',
+    );
   }
 
   async close(): Promise<void> {
@@ -81,11 +135,12 @@ export class KafkaTarget implements Target {
   }
 
   async #ensureTopics(topics: string[]): Promise<void> {
-    const counts = await this.#producer.ensureTopics(topics, {});
+    const counts = await this.#producer.ensureTopics(topics);
     for (const [topic, count] of counts) this.#partitions.set(topic, count);
   }
 
   async #sendHeartbeat(): Promise<void> {
+    if (this.#recover) return; // the next write recovers the producer first
     const topic = this.#config.heartbeatTopic;
     const schemas = this.#config.schemasEnable;
     const keyPayload = `{"serverName":${JSON.stringify(this.#config.topicPrefix)}}`;
@@ -97,7 +152,7 @@ export class KafkaTarget implements Target {
       partition: -1,
     };
     await this.#assignPartitions([record]);
-    await this.#producer.send([record]);
+    await this.#send([record]);
   }
 }
 
