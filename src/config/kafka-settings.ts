@@ -3,6 +3,7 @@
  * references), producer tuning under Kafka's own names, topic naming and creation, routing, keys,
  * value format; and how valid settings become a KafkaTargetConfig.
  */
+import zlib from 'node:zlib';
 import { z } from 'zod';
 import { durationTextSchema, messageKeyColumnsSchema, parseDurationMs, regexSchema, secretKeyRefSchema } from './common-schemas.js';
 import type { ConfigPath, ConfigProblems } from './config-issues.js';
@@ -62,7 +63,7 @@ export const kafkaTargetSettingsSchema = z
       .union([z.enum(KAFKA_ACKS), z.literal(1).transform(() => '1' as const), z.literal(-1).transform(() => 'all' as const)])
       .default('all')
       .describe("Kafka's `acks`: the replicas that must hold a record before it counts as written (`all` = -1 or `1`). With `1` the producer is not idempotent (as Kafka's Java producer): a retried send can write a record twice, and a broker failure can lose acknowledged records."),
-    compression: z.enum(KAFKA_COMPRESSIONS).default('none').describe("Kafka's `compression.type`."),
+    compression: z.enum(KAFKA_COMPRESSIONS).default('none').describe("Kafka's `compression.type`; zstd needs Node.js 22.15 or later."),
     batchSize: z.number().int().min(1).default(20_000).describe("Largest number of records sent to the brokers in one request set (Debezium's `max.batch.size`); fewer go when the changes trickle in (see `linger`)."),
     maxRequestSize: z
       .number()
@@ -121,6 +122,10 @@ export async function buildKafkaTarget(
   }
   const tls = settings.tls && (await buildTls(settings.tls, [...at, 'tls'], context.cwd, problems));
   const sasl = settings.sasl && (await buildSasl(settings.sasl, [...at, 'sasl'], context, problems));
+  if (settings.compression === 'zstd' && typeof (zlib as { zstdCompressSync?: unknown }).zstdCompressSync !== 'function') {
+    problems.add([...at, 'compression'], `is zstd, which needs Node.js 22.15 or later (this is ${process.version})`, { hint: 'use lz4, snappy or gzip, or run pgcdc on a newer Node.js' });
+    ok = false;
+  }
   if (settings.exactlyOnce && settings.acks !== 'all') {
     problems.add([...at, 'acks'], 'is 1, but exactlyOnce needs every in-sync replica to hold a record (acks: all)', { hint: 'remove acks (all is the default) or set exactlyOnce: false' });
     ok = false;

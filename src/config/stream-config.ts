@@ -244,8 +244,8 @@ export interface PgLambdaTargetConfig {
 
 /** Kafka's `acks` pgcdc accepts: every in-sync replica, or the leader alone (0 would acknowledge nothing). */
 export const KAFKA_ACKS = ['all', '1'] as const;
-/** zstd is missing: the Kafka client (@platformatic/kafka) needs Node.js's zstd, which Node.js 20 lacks. */
-export const KAFKA_COMPRESSIONS = ['none', 'gzip', 'snappy', 'lz4'] as const;
+/** zstd needs Node.js's own zstd (22.15 and later), which the Kafka client (@platformatic/kafka) uses. */
+export const KAFKA_COMPRESSIONS = ['none', 'gzip', 'snappy', 'lz4', 'zstd'] as const;
 export const KAFKA_SASL_MECHANISMS = ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'] as const;
 
 /** A rule of Debezium's ByLogicalTableRouter: tables whose `schema.table` matches go to `topic` (`$1` … groups). */

@@ -15,6 +15,11 @@ function nativeDoc(postgres: string, target = '  target:\n    type: Stdout\n'): 
   return `apiVersion: pgcdc/v1\nkind: Stream\nmetadata:\n  name: orders\nspec:\n  source:\n    type: Postgres\n    postgres:\n${postgres}${target}`;
 }
 
+function nodeHasZstd(): boolean {
+  const [major, minor] = process.versions.node.split('.').map(Number) as [number, number];
+  return major > 22 || (major === 22 && minor >= 15);
+}
+
 async function failure(yaml: string, env: NodeJS.ProcessEnv = {}): Promise<PgcdcError> {
   const error = await parseStreamConfig(yaml, { fileName: 's.yaml', env, cwd: '/tmp' }).then(
     () => undefined,
@@ -108,11 +113,13 @@ describe('validation errors', () => {
 
   it('name Kafka settings that contradict each other or are malformed', async () => {
     const error = await failure(
-      nativeDoc('      url: postgres://db/shop\n', '  target:\n    type: Kafka\n    kafka:\n      bootstrapServers: "broker:9092,broker2"\n      acks: 1\n      exactlyOnce: true\n'),
+      nativeDoc('      url: postgres://db/shop\n', '  target:\n    type: Kafka\n    kafka:\n      bootstrapServers: "broker:9092,broker2"\n      acks: 1\n      exactlyOnce: true\n      compression: zstd\n'),
     );
     expect(error.message.split('\n')).toStrictEqual([
       's.yaml:13: spec.target.kafka.bootstrapServers has "broker2", which is not host:port',
       's.yaml:14: spec.target.kafka.acks is 1, but exactlyOnce needs every in-sync replica to hold a record (acks: all)',
+      // Node.js 20 has no zstd (its zlib has it from 22.15).
+      ...(!nodeHasZstd() ? [`s.yaml:16: spec.target.kafka.compression is zstd, which needs Node.js 22.15 or later (this is ${process.version})`] : []),
     ]);
   });
 
