@@ -214,6 +214,7 @@ export class DeliveryQueue {
     let lingering = false;
     try {
       for (;;) {
+        if (this.#failure) return; // a batch written before failed to become durable: nothing more is written
         if (this.#sealed.length === 0) {
           if (this.#lingerLeft() > 0) {
             lingering = true;

@@ -16,7 +16,7 @@ import { partitionForKey } from './key-partitioner.js';
 import { KafkaProducer } from './kafka-producer.js';
 import { type KafkaRecord, KafkaRecordBuilder } from './kafka-records.js';
 import { HEARTBEAT_KEY_SCHEMA, HEARTBEAT_VALUE_SCHEMA } from './connect-schema.js';
-import { ExactlyOncePositions, isAfter, NO_POSITION, offsetKey, offsetRecord, parseOffsetValue } from './exactly-once-positions.js';
+import { ExactlyOncePositions, isAfter, NO_POSITION, offsetKey, offsetRecord, parseOffsetValue, type StreamPosition } from './exactly-once-positions.js';
 import { formatLsn } from '../../source/lsn.js';
 
 /** Partitions of a created offsets topic (Kafka Connect's `offsets.storage.partitions` default). */
@@ -31,8 +31,10 @@ export class KafkaTarget implements Target {
   /** Partition counts of the topics written so far. */
   readonly #partitions = new Map<string, number>();
   readonly batching: TargetBatching;
-  /** Writes and heartbeats one after the other (the producer has one send in flight). */
-  #serial: Promise<unknown> = Promise.resolve();
+  /** The last send (of a batch or a heartbeat): sends go one after the other. */
+  #lastSend: { readonly done: Promise<void> } = { done: Promise.resolve() };
+  /** Writes under way (no heartbeat meanwhile: records flow). */
+  #writing = 0;
   #heartbeat: NodeJS.Timeout | undefined;
   /** Exactly once: the positions, this stream's key on the offsets topic, and whether a failed transaction must be recovered from. */
   readonly #positions: ExactlyOncePositions | undefined;
@@ -58,16 +60,40 @@ export class KafkaTarget implements Target {
       await this.#readCommittedPosition();
     }
     if (this.#config.heartbeatIntervalMs > 0) {
-      this.#heartbeat = setInterval(() => void this.#serially(() => this.#sendHeartbeat()).catch((error: unknown) => this.#logger.warn({ err: error }, 'heartbeat record not written')), this.#config.heartbeatIntervalMs);
+      this.#heartbeat = setInterval(() => void this.#heartbeatAfterLastSend().catch((error: unknown) => this.#logger.warn({ err: error }, 'heartbeat record not written')), this.#config.heartbeatIntervalMs);
       this.#heartbeat.unref();
     }
   }
 
-  write(batch: EventBatch): Promise<void> {
-    return this.#serially(() => this.#write(batch));
+  /**
+   * Sends `batch` and resolves once the brokers acknowledged it (exactly once: once its Kafka
+   * transaction is committed). One send is in flight at a time (a heartbeat's included), so records
+   * reach each partition in order.
+   */
+  async write(batch: EventBatch): Promise<void> {
+    this.#writing++;
+    try {
+      await this.#lastSend.done.catch(() => undefined); // a heartbeat under way
+      const { records, reached } = await this.#encode(batch);
+      try {
+        await this.#chainSend(() => this.#send(records, reached));
+      } finally {
+        this.#writer.recycle();
+      }
+    } finally {
+      this.#writing--;
+    }
   }
 
-  async #write(batch: EventBatch): Promise<void> {
+  /** Starts `send` as the last send. */
+  #chainSend(send: () => Promise<void>): Promise<void> {
+    const done = send();
+    this.#lastSend = { done };
+    return done;
+  }
+
+  /** The records of `batch` (and, exactly once, the position they take Kafka to), values in the writer. */
+  async #encode(batch: EventBatch): Promise<{ records: KafkaRecord[]; reached: StreamPosition | undefined }> {
     const positions = this.#positions;
     if (positions && this.#recover) {
       await this.#producer.reconnect();
@@ -77,21 +103,19 @@ export class KafkaTarget implements Target {
     }
     const events = positions ? positions.unwritten(batch.events) : batch.events;
     const records = this.#builder.build(events, this.#writer);
-    try {
-      // The position moves only forward (a batch of events Kafka holds already reaches no further).
-      const reached = positions && isAfter(positions.reached, positions.committed) ? positions.reached : undefined;
-      if (reached) records.push(offsetRecord(this.#config.exactlyOnce!.offsetsTopic, this.#offsetKey, reached, -1));
-      if (records.length === 0) return;
-      await this.#assignPartitions(records);
-      await this.#send(records);
-      if (reached) positions!.committed = reached;
-    } finally {
-      this.#writer.recycle();
-    }
+    // The position moves only forward (a batch of events Kafka holds already reaches no further).
+    const reached = positions && isAfter(positions.reached, positions.committed) ? positions.reached : undefined;
+    if (reached) records.push(offsetRecord(this.#config.exactlyOnce!.offsetsTopic, this.#offsetKey, reached, -1));
+    await this.#assignPartitions(records);
+    return { records, reached };
   }
 
-  /** Sends `records`: in one Kafka transaction when exactly once (a failure leaves the transaction to recover from). */
-  async #send(records: KafkaRecord[]): Promise<void> {
+  /**
+   * Sends `records`: in one Kafka transaction when exactly once, `reached` then committed with them
+   * (a failure leaves the transaction to recover from).
+   */
+  async #send(records: KafkaRecord[], reached?: StreamPosition): Promise<void> {
+    if (records.length === 0) return;
     if (!this.#positions) return this.#producer.send(records);
     try {
       await this.#producer.sendInTransaction(records);
@@ -99,6 +123,7 @@ export class KafkaTarget implements Target {
       this.#recover = true;
       throw error;
     }
+    if (reached && isAfter(reached, this.#positions.committed)) this.#positions.committed = reached;
   }
 
   /** Exactly once: the position the offsets topic holds for this stream. */
@@ -114,14 +139,20 @@ export class KafkaTarget implements Target {
 
   async close(): Promise<void> {
     if (this.#heartbeat) clearInterval(this.#heartbeat);
-    await this.#serial.catch(() => undefined);
+    await this.#lastSend.done.catch(() => undefined);
     await this.#producer.close();
   }
 
-  #serially<T>(task: () => Promise<T>): Promise<T> {
-    const run = this.#serial.then(task, task);
-    this.#serial = run.catch(() => undefined);
-    return run;
+  /** A heartbeat record, sent after the last send (skipped while a batch is being encoded: records flow then). */
+  async #heartbeatAfterLastSend(): Promise<void> {
+    // Not while a batch is on its way (records flow then), nor before the next write recovers the producer.
+    const quiet = (previous: unknown) => this.#lastSend === previous && this.#writing === 0 && !this.#recover;
+    const previous = this.#lastSend;
+    await previous.done.catch(() => undefined);
+    if (!quiet(previous)) return;
+    const record = await this.#heartbeatRecord();
+    if (!quiet(previous)) return;
+    await this.#chainSend(() => this.#send([record]));
   }
 
   /** Sets each record's partition from its key (a keyless record goes to partition 0). */
@@ -139,20 +170,18 @@ export class KafkaTarget implements Target {
     for (const [topic, count] of counts) this.#partitions.set(topic, count);
   }
 
-  async #sendHeartbeat(): Promise<void> {
-    if (this.#recover) return; // the next write recovers the producer first
-    const topic = this.#config.heartbeatTopic;
+  async #heartbeatRecord(): Promise<KafkaRecord> {
     const schemas = this.#config.schemasEnable;
     const keyPayload = `{"serverName":${JSON.stringify(this.#config.topicPrefix)}}`;
     const valuePayload = `{"ts_ms":${Date.now()}}`;
     const record: KafkaRecord = {
-      topic,
+      topic: this.#config.heartbeatTopic,
       key: Buffer.from(schemas ? `{"schema":${HEARTBEAT_KEY_SCHEMA},"payload":${keyPayload}}` : keyPayload),
       value: Buffer.from(schemas ? `{"schema":${HEARTBEAT_VALUE_SCHEMA},"payload":${valuePayload}}` : valuePayload),
       partition: -1,
     };
     await this.#assignPartitions([record]);
-    await this.#send([record]);
+    return record;
   }
 }
 
