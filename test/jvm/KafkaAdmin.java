@@ -13,6 +13,13 @@
  *       waits until the partition has a leader (other than the given node); prints the description.
  *   delete-topic <bootstrap> <name>
  *       prints {"deleted":name}.
+ *   alter-topic-config <bootstrap> <name> config=value ...
+ *       sets the topic's configs and waits until the cluster describes them; prints {"altered":name}.
+ *   add-acl <bootstrap> <principal> <operation> <resource-type> <resource-name> [--prefixed]
+ *       allows the principal (User:alice) the operation (Write, Create, Describe, IdempotentWrite …)
+ *       on the resource (topic, group, cluster, transactional-id; name "*" for all, the cluster's
+ *       name is kafka-cluster) from any host, and waits until the cluster lists it; prints
+ *       {"acl":…}. Needs a broker with an authorizer.
  *   produce <bootstrap> <topic>
  *       reads JSON lines {"key","value","partition"?,"headers"?: {name: value}} from stdin (key,
  *       value and header values: strings, sent as UTF-8, or null), sends them in order with
@@ -31,8 +38,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.Future;
+import org.apache.kafka.clients.admin.AlterConfigOp;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.ConfigEntry;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.admin.TopicDescription;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -40,6 +49,15 @@ import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.Node;
+import org.apache.kafka.common.acl.AccessControlEntry;
+import org.apache.kafka.common.acl.AclBinding;
+import org.apache.kafka.common.acl.AclBindingFilter;
+import org.apache.kafka.common.acl.AclOperation;
+import org.apache.kafka.common.acl.AclPermissionType;
+import org.apache.kafka.common.config.ConfigResource;
+import org.apache.kafka.common.resource.PatternType;
+import org.apache.kafka.common.resource.ResourcePattern;
+import org.apache.kafka.common.resource.ResourceType;
 import org.apache.kafka.common.TopicPartitionInfo;
 import org.apache.kafka.common.header.internals.RecordHeaders;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
@@ -126,6 +144,60 @@ public class KafkaAdmin {
             admin.deleteTopics(List.of(args[2])).all().get();
             ObjectNode out = JSON.createObjectNode();
             out.put("deleted", args[2]);
+            print(out);
+          }
+        }
+        case "alter-topic-config" -> {
+          if (args.length < 4) usage("alter-topic-config needs <name> config=value ...");
+          ConfigResource resource = new ConfigResource(ConfigResource.Type.TOPIC, args[2]);
+          List<AlterConfigOp> ops = new ArrayList<>();
+          for (int i = 3; i < args.length; i++) {
+            int eq = args[i].indexOf('=');
+            if (eq <= 0) usage("bad config " + args[i]);
+            ops.add(new AlterConfigOp(new ConfigEntry(args[i].substring(0, eq), args[i].substring(eq + 1)), AlterConfigOp.OpType.SET));
+          }
+          try (Admin admin = admin(bootstrap)) {
+            admin.incrementalAlterConfigs(Map.of(resource, ops)).all().get();
+            long deadline = System.currentTimeMillis() + TIMEOUT_MS;
+            for (;;) {
+              var described = admin.describeConfigs(List.of(resource)).all().get().get(resource);
+              if (ops.stream().allMatch(op -> {
+                ConfigEntry entry = described.get(op.configEntry().name());
+                return entry != null && op.configEntry().value().equals(entry.value());
+              })) break;
+              if (System.currentTimeMillis() > deadline) throw new IllegalStateException("configs of " + args[2] + " not applied: " + described);
+              Thread.sleep(50);
+            }
+            ObjectNode out = JSON.createObjectNode();
+            out.put("altered", args[2]);
+            print(out);
+          }
+        }
+        case "add-acl" -> {
+          if (args.length < 6) usage("add-acl needs <principal> <operation> <resource-type> <resource-name> [--prefixed]");
+          boolean prefixed = args.length > 6 && args[6].equals("--prefixed");
+          ResourceType type = switch (args[4].toLowerCase()) {
+            case "topic" -> ResourceType.TOPIC;
+            case "group" -> ResourceType.GROUP;
+            case "cluster" -> ResourceType.CLUSTER;
+            case "transactional-id" -> ResourceType.TRANSACTIONAL_ID;
+            default -> throw new IllegalArgumentException("unknown resource type " + args[4]);
+          };
+          // Kafka names operations in UPPER_SNAKE case (IdempotentWrite = IDEMPOTENT_WRITE).
+          AclOperation operation = AclOperation.fromString(args[3].replaceAll("([a-z])([A-Z])", "$1_$2"));
+          if (operation == AclOperation.UNKNOWN) throw new IllegalArgumentException("unknown operation " + args[3]);
+          AclBinding binding = new AclBinding(
+              new ResourcePattern(type, args[5], prefixed ? PatternType.PREFIXED : PatternType.LITERAL),
+              new AccessControlEntry(args[2], "*", operation, AclPermissionType.ALLOW));
+          try (Admin admin = admin(bootstrap)) {
+            admin.createAcls(List.of(binding)).all().get();
+            long deadline = System.currentTimeMillis() + TIMEOUT_MS;
+            while (!admin.describeAcls(AclBindingFilter.ANY).values().get().contains(binding)) {
+              if (System.currentTimeMillis() > deadline) throw new IllegalStateException("ACL not listed after " + TIMEOUT_MS + " ms: " + binding);
+              Thread.sleep(50);
+            }
+            ObjectNode out = JSON.createObjectNode();
+            out.put("acl", binding.toString());
             print(out);
           }
         }
@@ -222,7 +294,7 @@ public class KafkaAdmin {
   }
 
   private static void usage(String problem) {
-    System.err.println("KafkaAdmin: " + problem + "\nusage: KafkaAdmin create-topic|describe-topic|delete-topic|produce <bootstrap> <topic> ...");
+    System.err.println("KafkaAdmin: " + problem + "\nusage: KafkaAdmin create-topic|describe-topic|wait-leader|delete-topic|alter-topic-config|add-acl|produce <bootstrap> <topic> ...");
     System.exit(2);
   }
 }

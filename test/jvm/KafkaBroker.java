@@ -4,23 +4,33 @@
  * halts the JVM at once when its standard input closes, which happens when the test process dies,
  * however it dies, so no broker outlives the tests.
  *
- *   java -cp '.jvm/kafka/lib/*' test/jvm/KafkaBroker.java [--format <cluster-id>] <server.properties>
+ *   java -cp '.jvm/kafka/lib/*' test/jvm/KafkaBroker.java [--format <cluster-id>]
+ *       [--add-scram 'SCRAM-SHA-256=[name=alice,password=alice-secret]' ...] <server.properties>
  *
- * A formatted directory is left as it is (restarts pass --format too). SIGTERM stops the broker
- * gracefully (Kafka's shutdown hook), SIGKILL at once.
+ * A formatted directory is left as it is (restarts pass --format too). Each --add-scram is passed
+ * to the format (StorageTool's own option): in KRaft, SCRAM credentials of the first start are
+ * records of the bootstrap metadata. SIGTERM stops the broker gracefully (Kafka's shutdown hook),
+ * SIGKILL at once.
  */
 import java.io.InputStream;
+import java.util.ArrayList;
+import java.util.List;
 
 public class KafkaBroker {
   public static void main(String[] args) throws Exception {
     String clusterId = null;
+    List<String> scram = new ArrayList<>();
     int i = 0;
     if (args.length >= 2 && args[0].equals("--format")) {
       clusterId = args[1];
       i = 2;
     }
-    if (args.length != i + 1) {
-      System.err.println("usage: KafkaBroker [--format <cluster-id>] <server.properties>");
+    while (args.length >= i + 2 && args[i].equals("--add-scram")) {
+      scram.add(args[i + 1]);
+      i += 2;
+    }
+    if (args.length != i + 1 || (clusterId == null && !scram.isEmpty())) {
+      System.err.println("usage: KafkaBroker [--format <cluster-id> [--add-scram <mechanism>=[name=<user>,password=<password>]] ...] <server.properties>");
       System.exit(2);
     }
     String properties = args[i];
@@ -43,8 +53,12 @@ public class KafkaBroker {
 
     if (clusterId != null) {
       // "--cluster-id=<id>": an id may start with "-", which would read as an option after a space.
-      int code = kafka.tools.StorageTool.execute(
-          new String[] {"format", "--cluster-id=" + clusterId, "--config", properties, "--ignore-formatted"}, System.out);
+      List<String> format = new ArrayList<>(List.of("format", "--cluster-id=" + clusterId, "--config", properties, "--ignore-formatted"));
+      for (String credential : scram) {
+        format.add("--add-scram");
+        format.add(credential);
+      }
+      int code = kafka.tools.StorageTool.execute(format.toArray(new String[0]), System.out);
       if (code != 0) {
         System.err.println("KafkaBroker: formatting failed with code " + code);
         System.exit(code);

@@ -8,47 +8,16 @@
  * error for unreachable brokers and for a missing topic with creation off; and kill -9 of pgcdc at
  * random instants under a concurrent workload loses nothing (at least once).
  */
-import { execFileSync } from 'node:child_process';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runStream } from '../../src/pipeline/run-stream.js';
 import { silentLogger } from '../../src/logging/logger.js';
 import { pgcdcRejection as failure } from '../support/rejection.js';
-import { useKafkaCluster, type KafkaRecord } from '../support/kafka-cluster.js';
+import { useKafkaCluster } from '../support/kafka-cluster.js';
+import { javaPartitions, rebuild, sourceTable } from '../support/kafka-oracles.js';
 import { createDatabase, sql, useTestServer, waitFor } from '../support/postgres.js';
 import { below, testRandom } from '../support/seeded-random.js';
 import { runCli, startCli } from '../support/cli.js';
 import { targetStream, tempDir } from '../support/stream-fixtures.js';
-
-const ORACLE = path.resolve('test/kafka/oracles/KafkaPartitionOracle.java');
-
-/** Partitions Kafka's Java partitioner gives the records' keys. */
-function javaPartitions(records: readonly KafkaRecord[], partitions: number): number[] {
-  const input = records.map((record) => `${Buffer.from(record.key!, 'utf8').toString('hex') || '-'} ${partitions}`).join('\n') + '\n';
-  const output = execFileSync('java', ['-cp', `${path.resolve('.jvm/kafka/lib')}/*`, ORACLE], { input, encoding: 'utf8', maxBuffer: 1 << 26 });
-  return output.trim().split('\n').map((line) => Number(line.split(' ')[1]));
-}
-
-/** The table a consumer of a compacted topic rebuilds: last value per key, a tombstone deletes. */
-function rebuild(records: readonly KafkaRecord[], payload: (value: any) => any): Map<string, unknown> {
-  const rows = new Map<string, unknown>();
-  for (const record of records) {
-    const key = JSON.stringify(payload(JSON.parse(record.key!)));
-    if (record.value === null) {
-      rows.delete(key);
-      continue;
-    }
-    const event = payload(JSON.parse(record.value));
-    if (event.op === 'd') rows.delete(key);
-    else rows.set(key, event.after);
-  }
-  return rows;
-}
-
-async function sourceTable(url: string): Promise<Map<string, unknown>> {
-  const { rows } = await sql(url, 'select id, to_jsonb(t) as row from items t order by id');
-  return new Map(rows.map((row) => [JSON.stringify({ id: row.id }), row.row]));
-}
 
 describe('Kafka target', () => {
   const server = useTestServer();
@@ -107,7 +76,7 @@ describe('Kafka target', () => {
     expect(rebuild(records, (value) => value)).toEqual(await sourceTable(url));
   });
 
-  it('writes JsonConverter envelopes with schemas, routes tables and creates missing topics', async () => {
+  it('writes JsonConverter envelopes with schemas, routes tables and creates missing topics (acks=1, gzip)', async () => {
     const url = await createDatabase(server(), 'kafka');
     await sql(url, 'create table items (id int primary key, name text not null, doc jsonb)');
     const dir = tempDir();
@@ -117,7 +86,14 @@ describe('Kafka target', () => {
       dir,
       target: {
         type: 'Kafka',
-        kafka: { bootstrapServers: kafka().bootstrapServers, topicRouting: [{ regex: 'public\\.(.*)', topic: 'routed.$1' }], createTopics: { partitions: 2 } },
+        kafka: {
+          bootstrapServers: kafka().bootstrapServers,
+          topicRouting: [{ regex: 'public\\.(.*)', topic: 'routed.$1' }],
+          createTopics: { partitions: 2 },
+          // A plain (not idempotent) producer, compressed.
+          acks: 1,
+          compression: 'gzip',
+        },
       },
     });
     await runStream(config, { logger: silentLogger(), stopAt: 'now' }); // creates the slot

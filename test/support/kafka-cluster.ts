@@ -2,7 +2,9 @@
  * Real Apache Kafka 4 clusters for the tests: one or three KRaft nodes (broker and controller in
  * each, no ZooKeeper) on loopback ports, from the jars `test/jvm/resolve.sh kafka` fetches, with
  * topic administration, a producer and an independent reader (test/jvm/TopicDump.java) that all
- * use Kafka's own Java clients. No broker outlives the test process.
+ * use Kafka's own Java clients. On request also secured client listeners (SASL_PLAINTEXT and SASL_SSL
+ * with PLAIN and SCRAM users, SSL with a CA made for the cluster) and an authorizer with ACLs; the
+ * harness's own tools keep the PLAINTEXT listener. No broker outlives the test process.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -58,10 +60,18 @@ export interface KafkaTopicDescription {
   readonly partitions: KafkaPartitionDescription[];
 }
 
+/** Client listeners a cluster can have besides PLAINTEXT. */
+export type KafkaSecureListener = 'SASL_PLAINTEXT' | 'SSL' | 'SASL_SSL';
+const SECURE_LISTENERS: readonly KafkaSecureListener[] = ['SASL_PLAINTEXT', 'SSL', 'SASL_SSL'];
+/** The SASL mechanisms every user of a SASL listener has. */
+const SASL_MECHANISMS = ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'] as const;
+
 export interface KafkaBrokerNode {
   readonly nodeId: number;
   /** The client (PLAINTEXT) port on 127.0.0.1. */
   readonly port: number;
+  /** The port of each secured listener the cluster has, on 127.0.0.1. */
+  readonly listenerPorts: Readonly<Partial<Record<KafkaSecureListener, number>>>;
   /** Its stdout and stderr (WARN and up, plus the start line), across restarts. */
   readonly logFile: string;
   readonly running: boolean;
@@ -83,6 +93,29 @@ export interface KafkaClusterOptions {
    * for the full JIT in a throughput benchmark, ['-Xmx1g'] for a bigger heap.
    */
   readonly jvmOptions?: readonly string[];
+  /**
+   * Client listeners besides PLAINTEXT (which the harness's tools and the brokers among themselves
+   * keep using): SASL_PLAINTEXT and SASL_SSL take each of `users` with PLAIN, SCRAM-SHA-256 and
+   * SCRAM-SHA-512; SSL and SASL_SSL present a certificate for 127.0.0.1 and localhost signed by a CA
+   * made for this cluster (`caCertificateFile`). Default none.
+   */
+  readonly listeners?: readonly KafkaSecureListener[];
+  /** SASL users, name → password (SCRAM credentials are written when the nodes are formatted). */
+  readonly users?: Readonly<Record<string, string>>;
+  /**
+   * Kafka's StandardAuthorizer: a SASL user may do only what an ACL (`addAcl`) allows; the
+   * ANONYMOUS principal of the PLAINTEXT, SSL and controller listeners (the harness's tools, the
+   * brokers themselves) is a super user. Default off.
+   */
+  readonly authorizer?: boolean;
+}
+
+/** An ACL's resource: `cluster` is named kafka-cluster; "*" names every resource of its type. */
+export interface KafkaAclResource {
+  readonly type: 'topic' | 'group' | 'cluster' | 'transactional-id';
+  readonly name: string;
+  /** The name is a prefix (default: the literal name). */
+  readonly prefixed?: boolean;
 }
 
 export interface CreateTopicOptions {
@@ -102,8 +135,12 @@ export interface ConsumeOptions {
 }
 
 export interface KafkaCluster {
-  /** host:port of every broker, comma-separated. */
+  /** host:port of every broker, comma-separated (the PLAINTEXT listener). */
   readonly bootstrapServers: string;
+  /** The same for each secured listener of `KafkaClusterOptions.listeners`. */
+  readonly listenerBootstrapServers: Readonly<Partial<Record<KafkaSecureListener, string>>>;
+  /** PEM file of the CA that signed the brokers' certificates, with an SSL or SASL_SSL listener. */
+  readonly caCertificateFile: string | undefined;
   readonly brokers: readonly KafkaBrokerNode[];
   /** Creates a topic and waits until every partition has a leader. */
   createTopic(name: string, options?: CreateTopicOptions): Promise<KafkaTopicDescription>;
@@ -113,6 +150,13 @@ export interface KafkaCluster {
   leaderOf(topic: string, partition: number): Promise<number | null>;
   /** Waits until the partition has a leader (other than `notNodeId`); returns its node id. */
   waitForLeader(topic: string, partition: number, notNodeId?: number, timeoutMs?: number): Promise<number>;
+  /** Sets topic configs (e.g. max.message.bytes) and waits until the cluster describes them. */
+  alterTopicConfig(name: string, config: Record<string, string>): Promise<void>;
+  /**
+   * Allows `principal` (User:alice) `operation` (Write, Create, Describe, IdempotentWrite, All …) on a
+   * resource from any host, and waits until a broker lists it; needs `authorizer`.
+   */
+  addAcl(principal: string, operation: string, resource: KafkaAclResource): Promise<void>;
   /** Sends the records in order (acks=all, idempotent); returns where each landed. */
   produce(topic: string, records: readonly KafkaRecordToProduce[]): Promise<{ partition: number; offset: number }[]>;
   /** Every record of the topics whose whole name matches the regex, read from the beginning by TopicDump. */
@@ -279,15 +323,64 @@ logger.started.name = kafka.server.KafkaRaftServer
 logger.started.level = info
 `;
 
-function serverProperties(nodeId: number, count: number, dataDir: string, port: number, controllerPorts: number[], overrides: Record<string, string>): string {
+/** What a node needs to know about the cluster's secured listeners. */
+interface SecuritySettings {
+  readonly listenerPorts: Partial<Record<KafkaSecureListener, number>>;
+  readonly users: Readonly<Record<string, string>>;
+  /** The broker's PEM key store (key and certificate chain) and the CA, with SSL listeners. */
+  readonly tls: { readonly keyStore: string; readonly ca: string } | undefined;
+  readonly authorizer: boolean;
+}
+
+/** server.properties entries of the secured listeners and the authorizer. */
+function securityProperties(security: SecuritySettings): Record<string, string> {
+  const settings: Record<string, string> = {};
+  const mechanisms = SASL_MECHANISMS.join(',');
+  for (const listener of Object.keys(security.listenerPorts) as KafkaSecureListener[]) {
+    if (!listener.startsWith('SASL_')) continue;
+    settings['sasl.enabled.mechanisms'] = mechanisms;
+    const prefix = `listener.name.${listener.toLowerCase()}`;
+    settings[`${prefix}.sasl.enabled.mechanisms`] = mechanisms;
+    const plainUsers = Object.entries(security.users).map(([name, password]) => ` user_${name}="${password}"`).join('');
+    settings[`${prefix}.plain.sasl.jaas.config`] = `org.apache.kafka.common.security.plain.PlainLoginModule required${plainUsers};`;
+    for (const scram of ['scram-sha-256', 'scram-sha-512']) {
+      settings[`${prefix}.${scram}.sasl.jaas.config`] = 'org.apache.kafka.common.security.scram.ScramLoginModule required;';
+    }
+  }
+  if (security.tls) {
+    Object.assign(settings, {
+      'ssl.keystore.type': 'PEM',
+      'ssl.keystore.location': security.tls.keyStore,
+      'ssl.truststore.type': 'PEM',
+      'ssl.truststore.location': security.tls.ca,
+      'ssl.client.auth': 'none',
+    });
+  }
+  if (security.authorizer) {
+    settings['authorizer.class.name'] = 'org.apache.kafka.metadata.authorizer.StandardAuthorizer';
+    settings['super.users'] = 'User:ANONYMOUS';
+  }
+  return settings;
+}
+
+function serverProperties(
+  nodeId: number,
+  count: number,
+  dataDir: string,
+  port: number,
+  controllerPorts: number[],
+  security: SecuritySettings,
+  overrides: Record<string, string>,
+): string {
   const minIsr = String(Math.min(2, count));
+  const secured = Object.entries(security.listenerPorts).map(([listener, listenerPort]) => `,${listener}://127.0.0.1:${listenerPort}`).join('');
   const settings: Record<string, string> = {
     'process.roles': 'broker,controller',
     'node.id': String(nodeId),
     'controller.quorum.voters': controllerPorts.map((p, i) => `${i + 1}@127.0.0.1:${p}`).join(','),
-    listeners: `PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPorts[nodeId - 1]}`,
-    'advertised.listeners': `PLAINTEXT://127.0.0.1:${port}`,
-    'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+    listeners: `PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPorts[nodeId - 1]}${secured}`,
+    'advertised.listeners': `PLAINTEXT://127.0.0.1:${port}${secured}`,
+    'listener.security.protocol.map': ['PLAINTEXT:PLAINTEXT', 'CONTROLLER:PLAINTEXT', ...SECURE_LISTENERS.map((l) => `${l}:${l}`)].join(','),
     'controller.listener.names': 'CONTROLLER',
     'inter.broker.listener.name': 'PLAINTEXT',
     'log.dirs': dataDir,
@@ -316,6 +409,7 @@ function serverProperties(nodeId: number, count: number, dataDir: string, port: 
     'broker.session.timeout.ms': '3000',
     'replica.lag.time.max.ms': '10000',
     'controlled.shutdown.enable': 'true',
+    ...securityProperties(security),
     ...overrides,
   };
   return Object.entries(settings).map(([key, value]) => `${key}=${value}`).join('\n') + '\n';
@@ -329,9 +423,12 @@ class Node implements KafkaBrokerNode {
   constructor(
     readonly nodeId: number,
     readonly port: number,
+    readonly listenerPorts: Partial<Record<KafkaSecureListener, number>>,
     private readonly dir: string,
     private readonly clusterId: string,
     private readonly jvmOptions: readonly string[],
+    /** Arguments of the format after the cluster id (--add-scram …). */
+    private readonly formatArgs: readonly string[],
   ) {
     this.logFile = path.join(dir, 'broker.log');
   }
@@ -362,6 +459,7 @@ class Node implements KafkaBrokerNode {
         'KafkaBroker',
         '--format',
         this.clusterId,
+        ...this.formatArgs,
         path.join(this.dir, 'server.properties'),
       ],
       { cwd: this.dir, stdio: ['pipe', 'pipe', 'pipe'] },
@@ -449,11 +547,31 @@ function connectable(port: number): Promise<void> {
 /** Starts a cluster; all nodes start together (a node serves only once the quorum has a leader). */
 export async function startKafkaCluster(options: KafkaClusterOptions = {}): Promise<KafkaCluster> {
   const count = options.brokers ?? 1;
+  const listeners = SECURE_LISTENERS.filter((listener) => options.listeners?.includes(listener));
+  const users = options.users ?? {};
+  for (const [name, password] of Object.entries(users)) {
+    // Neither StorageTool's --add-scram syntax nor the JAAS line in server.properties is quoted here.
+    if (!/^[\w.-]+$/.test(name) || !/^[\w.-]+$/.test(password)) throw new Error(`SASL user ${name}: use only letters, digits, "_", "." and "-" in names and passwords`);
+  }
   await ensureKafkaJars();
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'pgcdc-kafka-'));
-  const ports = await freePorts(count * 2);
+  const ports = await freePorts(count * (2 + listeners.length));
   const clientPorts = ports.slice(0, count);
-  const controllerPorts = ports.slice(count);
+  const controllerPorts = ports.slice(count, 2 * count);
+  const listenerPorts = (nodeId: number): Partial<Record<KafkaSecureListener, number>> =>
+    Object.fromEntries(listeners.map((listener, i) => [listener, ports[(2 + i) * count + nodeId - 1]!]));
+  let tls: SecuritySettings['tls'];
+  try {
+    tls = listeners.some((listener) => listener.endsWith('SSL')) ? await makeCertificates(path.join(root, 'tls')) : undefined;
+  } catch (error) {
+    fs.rmSync(root, { recursive: true, force: true });
+    throw error;
+  }
+  const formatArgs = listeners.some((listener) => listener.startsWith('SASL_'))
+    ? Object.entries(users).flatMap(([name, password]) =>
+        ['SCRAM-SHA-256', 'SCRAM-SHA-512'].flatMap((mechanism) => ['--add-scram', `${mechanism}=[name=${name},password=${password}]`]),
+      )
+    : [];
   // A Kafka cluster id: 16 random bytes in URL-safe base64 without padding, not starting with "-"
   // (as Kafka's own Uuid.randomUuid() makes them: command lines would read it as an option).
   let clusterId: string;
@@ -464,13 +582,17 @@ export async function startKafkaCluster(options: KafkaClusterOptions = {}): Prom
     const dir = path.join(root, `node-${nodeId}`);
     fs.mkdirSync(path.join(dir, 'logs'), { recursive: true });
     fs.writeFileSync(path.join(dir, 'log4j2.properties'), LOG4J2);
+    const security: SecuritySettings = { listenerPorts: listenerPorts(nodeId), users, tls, authorizer: options.authorizer ?? false };
     fs.writeFileSync(
       path.join(dir, 'server.properties'),
-      serverProperties(nodeId, count, path.join(dir, 'data'), clientPorts[nodeId - 1]!, controllerPorts, options.brokerConfig ?? {}),
+      serverProperties(nodeId, count, path.join(dir, 'data'), clientPorts[nodeId - 1]!, controllerPorts, security, options.brokerConfig ?? {}),
     );
-    nodes.push(new Node(nodeId, clientPorts[nodeId - 1]!, dir, clusterId, options.jvmOptions ?? []));
+    nodes.push(new Node(nodeId, clientPorts[nodeId - 1]!, security.listenerPorts, dir, clusterId, options.jvmOptions ?? [], formatArgs));
   }
   const bootstrapServers = clientPorts.map((port) => `127.0.0.1:${port}`).join(',');
+  const listenerBootstrapServers = Object.fromEntries(
+    listeners.map((listener) => [listener, nodes.map((node) => `127.0.0.1:${node.listenerPorts[listener]}`).join(',')]),
+  ) as Partial<Record<KafkaSecureListener, string>>;
 
   const stop = async (): Promise<void> => {
     await Promise.all(nodes.map((node) => node.kill()));
@@ -488,6 +610,8 @@ export async function startKafkaCluster(options: KafkaClusterOptions = {}): Prom
 
   return {
     bootstrapServers,
+    listenerBootstrapServers,
+    caCertificateFile: tls?.ca,
     brokers: nodes,
     async createTopic(name, topic = {}) {
       const config = Object.entries(topic.config ?? {}).map(([key, value]) => `${key}=${value}`);
@@ -510,6 +634,14 @@ export async function startKafkaCluster(options: KafkaClusterOptions = {}): Prom
       const description = JSON.parse(await javaOk('KafkaAdmin', args, { timeoutMs: timeoutMs + 30_000 })) as KafkaTopicDescription;
       return description.partitions.find((p) => p.partition === partition)!.leader!;
     },
+    async alterTopicConfig(name, config) {
+      await javaOk('KafkaAdmin', ['alter-topic-config', bootstrapServers, name, ...Object.entries(config).map(([key, value]) => `${key}=${value}`)]);
+    },
+    async addAcl(principal, operation, resource) {
+      const args = ['add-acl', bootstrapServers, principal, operation, resource.type, resource.name];
+      if (resource.prefixed) args.push('--prefixed');
+      await javaOk('KafkaAdmin', args);
+    },
     async produce(topic, records) {
       const input = records.map((record) => JSON.stringify(record)).join('\n') + '\n';
       const output = await javaOk('KafkaAdmin', ['produce', bootstrapServers, topic], { input });
@@ -523,6 +655,25 @@ export async function startKafkaCluster(options: KafkaClusterOptions = {}): Prom
     },
     stop,
   };
+}
+
+/**
+ * A CA and a broker certificate signed by it for 127.0.0.1 and localhost, made with openssl in
+ * `dir`: the CA's PEM, and a PEM key store (unencrypted PKCS#8 key, then the certificate chain) as
+ * Kafka's ssl.keystore.type=PEM reads it.
+ */
+async function makeCertificates(dir: string): Promise<{ keyStore: string; ca: string }> {
+  fs.mkdirSync(dir, { recursive: true });
+  const file = (name: string) => path.join(dir, name);
+  const openssl = (args: string[]) => run('openssl', args, 60_000);
+  await openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', file('ca.key'), '-out', file('ca.pem'), '-days', '30', '-subj', '/CN=pgcdc test Kafka CA',
+    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
+  await openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', file('broker.key'), '-out', file('broker.csr'), '-subj', '/CN=localhost']);
+  fs.writeFileSync(file('broker.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n');
+  await openssl(['x509', '-req', '-in', file('broker.csr'), '-CA', file('ca.pem'), '-CAkey', file('ca.key'), '-CAcreateserial', '-out', file('broker.pem'), '-days', '30', '-extfile', file('broker.ext')]);
+  const keyStore = file('broker-keystore.pem');
+  fs.writeFileSync(keyStore, [file('broker.key'), file('broker.pem'), file('ca.pem')].map((f) => fs.readFileSync(f, 'utf8')).join(''));
+  return { keyStore, ca: file('ca.pem') };
 }
 
 function lines(text: string): unknown[] {
