@@ -3,7 +3,7 @@
  * trigger-written log of every row change (`audit`, not captured): a read_committed consumer must
  * find each logged change exactly once on the table's topic, in order per key, whatever happened to
  * pgcdc meanwhile (kill -9 at random instants, transactions split over several Kafka transactions,
- * the broker stopped and started again), and the topic rebuilt must equal the table. Also: a second
+ * the broker killed and started again), and the topic rebuilt must equal the table. Also: a second
  * producer taking the transactional id over fences the running stream, which stops with one line
  * and acknowledges nothing Kafka does not hold.
  */
@@ -13,70 +13,21 @@ import { silentLogger } from '../../src/logging/logger.js';
 import { runStream } from '../../src/pipeline/run-stream.js';
 import { runCli, startCli } from '../support/cli.js';
 import { useKafkaCluster, type KafkaRecord } from '../support/kafka-cluster.js';
+import { CHANGE_LOG_SQL, changesPerKey, ITEMS_ONLY, loggedChanges, rebuild, recordedChanges, sourceTable } from '../support/kafka-oracles.js';
 import { createDatabase, sql, useTestServer, waitFor } from '../support/postgres.js';
 import { pgcdcRejection as failure } from '../support/rejection.js';
 import { below, testRandom } from '../support/seeded-random.js';
 import { targetStream, tempDir } from '../support/stream-fixtures.js';
 
-const TABLE = `create table items (id int primary key, qty int, note text);
-  create table audit (seq bigserial primary key, op text not null, id int not null);
-  create function log_change() returns trigger language plpgsql as $$
-  begin
-    if tg_op = 'INSERT' then insert into audit (op, id) values ('c', new.id);
-    elsif tg_op = 'UPDATE' then insert into audit (op, id) values ('u', new.id);
-    else insert into audit (op, id) values ('d', old.id);
-    end if;
-    return null;
-  end $$;
-  create trigger log_change after insert or update or delete on items for each row execute function log_change()`;
-
-/** `op id` of every change the source logged, in commit order per key. */
-async function loggedChanges(url: string): Promise<string[]> {
-  const { rows } = await sql(url, 'select op, id from audit order by seq');
-  return rows.map((row) => `${row.op} ${row.id}`);
-}
-
-/** `op id` of every change event on the topic (tombstones left out), in topic order. */
-function recordedChanges(records: readonly KafkaRecord[]): string[] {
-  return records.filter((record) => record.value !== null).map((record) => {
-    const event = JSON.parse(record.value!);
-    return `${event.op} ${(event.after ?? event.before).id}`;
-  });
-}
-
-/** The changes of each key, in order. */
-function perKey(changes: readonly string[]): Map<string, string[]> {
-  const keys = new Map<string, string[]>();
-  for (const change of changes) {
-    const id = change.split(' ')[1]!;
-    keys.set(id, [...(keys.get(id) ?? []), change]);
-  }
-  return keys;
-}
-
-async function sourceRows(url: string): Promise<Map<number, unknown>> {
-  const { rows } = await sql(url, 'select id, to_jsonb(t) as row from items t');
-  return new Map(rows.map((row) => [row.id, row.row]));
-}
-
-function rebuilt(records: readonly KafkaRecord[]): Map<number, unknown> {
-  const rows = new Map<number, unknown>();
-  for (const record of records) {
-    if (record.value === null) continue;
-    const event = JSON.parse(record.value);
-    if (event.op === 'd') rows.delete(event.before.id);
-    else rows.set(event.after.id, event.after);
-  }
-  return rows;
-}
+const TABLE = `create table items (id int primary key, qty int, note text); ${CHANGE_LOG_SQL}`;
 
 /** Each logged change once on the topic, per key in the same order, and the topic rebuilds the table. */
 async function expectExactlyOnce(url: string, records: readonly KafkaRecord[]): Promise<void> {
   const logged = await loggedChanges(url);
   const recorded = recordedChanges(records);
   expect(recorded.length).toBe(logged.length);
-  expect(perKey(recorded)).toEqual(perKey(logged));
-  expect(rebuilt(records)).toEqual(await sourceRows(url));
+  expect(changesPerKey(recorded)).toEqual(changesPerKey(logged));
+  expect(rebuild(records)).toEqual(await sourceTable(url));
 }
 
 /** Random transactions, some of them large enough to span several batches. */
@@ -114,7 +65,7 @@ describe('Kafka target, exactly once', () => {
       name,
       dir: tempDir(),
       maxRetries,
-      source: { includes: ['public\\.items'] },
+      source: ITEMS_ONLY,
       // Small batches: transactions are split over several Kafka transactions.
       target: { type: 'Kafka', kafka: { bootstrapServers: kafka().bootstrapServers, schemasEnable: false, exactlyOnce: true, batchSize: 40, ...kafkaSettings } },
     });
@@ -160,14 +111,14 @@ describe('Kafka target, exactly once', () => {
       expect(error.message).toMatch(/another Kafka producer took over transactional id "pgcdc-e2"/);
       const { rows: after } = await sql(url, "select confirmed_flush_lsn::text as lsn, pg_current_wal_lsn()::text as now from pg_replication_slots where slot_name = 'pgcdc_e2'");
       expect(after[0].lsn).toBe(before[0].lsn);
-      expect(recordedChanges(await kafka().consume('e2\\.public\\.items', { timeoutMs: 30_000 }))).toEqual(['c 1']);
+      expect(recordedChanges(await kafka().consume('e2\\.public\\.items', { timeoutMs: 30_000 }))).toEqual([{ op: 'c', id: 1 }]);
     } finally {
       stop.abort();
     }
   }, 180_000);
 
   // Last: it stops the file's broker.
-  it('writes every change once across a broker stopped and started again mid-stream', async () => {
+  it('writes every change once across a broker killed with -9 and started again mid-stream', async () => {
     const url = await createDatabase(server(), 'kafka_eos');
     await sql(url, TABLE);
     const { specFile } = await exactlyOnceStream('e3', url, { requestTimeout: '5s' }, -1);
@@ -176,7 +127,7 @@ describe('Kafka target, exactly once', () => {
     const changes = workload(url);
     try {
       await new Promise((resolve) => setTimeout(resolve, 3000));
-      await kafka().brokers[0]!.stop();
+      await kafka().brokers[0]!.kill();
       await new Promise((resolve) => setTimeout(resolve, 3000));
       await kafka().brokers[0]!.start();
       await new Promise((resolve) => setTimeout(resolve, 3000));

@@ -16,34 +16,14 @@ import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { errorLine, runCli, startCli, type CliResult, type StartedProgram } from '../support/cli.js';
 import { useKafkaCluster, type KafkaCluster, type KafkaRecord } from '../support/kafka-cluster.js';
-import { javaPartitions, rebuild, sourceTable } from '../support/kafka-oracles.js';
+import { CHANGE_LOG_SQL, changesPerKey, ITEMS_ONLY, javaPartitions, loggedChanges, rebuild, recordedChanges, sourceTable } from '../support/kafka-oracles.js';
 import { createDatabase, sql, useTestServer, waitFor } from '../support/postgres.js';
 import { below, testRandom } from '../support/seeded-random.js';
 import { targetStream, tempDir } from '../support/stream-fixtures.js';
 
-/** The captured table, and a trigger logging each change as Debezium shows it (a key change is a delete and a create). */
+/** The captured table; the change log (the oracle) is added to it. */
 const TABLES = `create table items (id int primary key, name text, qty int, price numeric(10,2), at timestamptz, tags text[]);
-  create table audit (seq bigserial primary key, op text not null, id int not null);
-  create function log_change() returns trigger language plpgsql as $$
-  begin
-    if tg_op = 'INSERT' then insert into audit (op, id) values ('c', new.id);
-    elsif tg_op = 'DELETE' then insert into audit (op, id) values ('d', old.id);
-    elsif new.id <> old.id then insert into audit (op, id) values ('d', old.id), ('c', new.id);
-    else insert into audit (op, id) values ('u', new.id);
-    end if;
-    return null;
-  end $$;
-  create trigger log_change after insert or update or delete on items for each row execute function log_change()`;
-
-/** Only `items` is captured (the audit log is the oracle). */
-const ITEMS_ONLY = { includes: ['public\\.items'] };
-
-/** Each key's changes in order, `op` letters. */
-function changesPerKey(changes: readonly { op: string; id: number }[]): Map<number, string> {
-  const keys = new Map<number, string>();
-  for (const { op, id } of changes) keys.set(id, (keys.get(id) ?? '') + op);
-  return keys;
-}
+  ${CHANGE_LOG_SQL}`;
 
 /**
  * Every change the source logged is on the topic, in order per key (at least once: a redelivered
@@ -51,15 +31,8 @@ function changesPerKey(changes: readonly { op: string; id: number }[]): Map<numb
  * the topic rebuilds the table.
  */
 async function expectNothingLost(url: string, records: readonly KafkaRecord[]): Promise<void> {
-  const logged = changesPerKey((await sql(url, 'select op, id from audit order by seq')).rows);
-  const recorded = changesPerKey(
-    records
-      .filter((record) => record.value !== null)
-      .map((record) => {
-        const event = JSON.parse(record.value!);
-        return { op: event.op === 'r' ? 'c' : event.op, id: (event.after ?? event.before).id };
-      }),
-  );
+  const logged = changesPerKey(await loggedChanges(url));
+  const recorded = changesPerKey(recordedChanges(records));
   const missing: string[] = [];
   for (const [id, ops] of logged) {
     const got = recorded.get(id) ?? '';
@@ -127,7 +100,9 @@ async function waitConfirmedPast(url: string, lsn: string, what: string, run?: S
     },
     240_000,
     what,
-  );
+  ).catch((error: Error) => {
+    throw new Error(run ? `${error.message}; pgcdc's log:\n${run.output().stderr.slice(-6000)}` : error.message);
+  });
 }
 
 /** Waits until the workload committed `count` more transactions and the stream delivered them. */

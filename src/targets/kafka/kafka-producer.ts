@@ -68,9 +68,10 @@ export class KafkaProducer {
   }
 
   /**
-   * A new producer in place of one whose transaction failed: registering the transactional id again
-   * completes or aborts what the broker holds of that transaction, so the offsets topic read next
-   * tells what Kafka has.
+   * A new producer in place of one whose send failed: a new producer id, whose sequence numbers
+   * the brokers have no expectation about; for a transactional one, registering the transactional
+   * id again completes or aborts what the broker holds of the failed transaction, so the offsets
+   * topic read next tells what Kafka has.
    */
   async reconnect(): Promise<void> {
     await this.#producer?.close().catch(() => undefined);

@@ -36,9 +36,10 @@ export class KafkaTarget implements Target {
   /** Writes under way (no heartbeat meanwhile: records flow). */
   #writing = 0;
   #heartbeat: NodeJS.Timeout | undefined;
-  /** Exactly once: the positions, this stream's key on the offsets topic, and whether a failed transaction must be recovered from. */
+  /** Exactly once: the positions and this stream's key on the offsets topic. */
   readonly #positions: ExactlyOncePositions | undefined;
   readonly #offsetKey: Buffer;
+  /** A send failed: the next write starts with a new producer. */
   #recover = false;
 
   constructor(config: KafkaTargetConfig, stream: StreamConfig, logger: Logger) {
@@ -95,10 +96,14 @@ export class KafkaTarget implements Target {
   /** The records of `batch` (and, exactly once, the position they take Kafka to), values in the writer. */
   async #encode(batch: EventBatch): Promise<{ records: KafkaRecord[]; reached: StreamPosition | undefined }> {
     const positions = this.#positions;
-    if (positions && this.#recover) {
+    if (this.#recover) {
+      // A new producer id: the broker may have lost the tail the old one's sequence numbers count
+      // (a broker killed before it flushed: OUT_OF_ORDER_SEQUENCE_NUMBER on every send after).
       await this.#producer.reconnect();
-      await this.#readCommittedPosition();
-      positions.restart();
+      if (positions) {
+        await this.#readCommittedPosition();
+        positions.restart();
+      }
       this.#recover = false;
     }
     const events = positions ? positions.unwritten(batch.events) : batch.events;
@@ -111,19 +116,20 @@ export class KafkaTarget implements Target {
   }
 
   /**
-   * Sends `records`: in one Kafka transaction when exactly once, `reached` then committed with them
-   * (a failure leaves the transaction to recover from).
+   * Sends `records`: in one Kafka transaction when exactly once, `reached` then committed with them.
+   * After a failure the next write starts with a new producer (and, exactly once, recovers the
+   * transaction).
    */
   async #send(records: KafkaRecord[], reached?: StreamPosition): Promise<void> {
     if (records.length === 0) return;
-    if (!this.#positions) return this.#producer.send(records);
     try {
-      await this.#producer.sendInTransaction(records);
+      if (this.#positions) await this.#producer.sendInTransaction(records);
+      else await this.#producer.send(records);
     } catch (error) {
       this.#recover = true;
       throw error;
     }
-    if (reached && isAfter(reached, this.#positions.committed)) this.#positions.committed = reached;
+    if (reached && isAfter(reached, this.#positions!.committed)) this.#positions!.committed = reached;
   }
 
   /** Exactly once: the position the offsets topic holds for this stream. */
