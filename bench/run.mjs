@@ -20,6 +20,7 @@ const available = {
   pglambda: './pglambda-throughput.mjs',
   webhooks: './webhook-throughput.mjs',
   sandbox: './function-sandbox.mjs',
+  kafka: './kafka-throughput.mjs',
 };
 const names = process.argv.slice(2).length > 0 ? process.argv.slice(2) : Object.keys(available);
 const unknown = names.filter((name) => !available[name]);
