@@ -86,7 +86,7 @@ export class KafkaProducer {
   async ensureTopics(topics: readonly string[], overrides: { readonly config?: Readonly<Record<string, string>>; readonly partitions?: number } = {}): Promise<Map<string, number>> {
     const admin = this.#admin!;
     try {
-      const known = await this.#partitionCounts(topics);
+      const known = await this.#existing(topics);
       const missing = topics.filter((topic) => !known.has(topic));
       if (missing.length > 0) {
         const create = this.#config.createTopics;
@@ -105,7 +105,7 @@ export class KafkaProducer {
             if (!/already exists|TOPIC_ALREADY_EXISTS/i.test(describe(error))) throw this.#asTargetError(error, topic, 'create');
           }
         }
-        for (const [topic, count] of await this.#partitionCounts(missing, true)) known.set(topic, count);
+        for (const [topic, count] of await this.#partitionCounts(missing)) known.set(topic, count);
       }
       return known;
     } catch (error) {
@@ -226,7 +226,8 @@ export class KafkaProducer {
     return this.#asTargetError(error, topic);
   }
 
-  async #partitionCounts(topics: readonly string[], waitForLeaders = false): Promise<Map<string, number>> {
+  /** Partition counts of `topics` (which exist or are being created), once every partition has a leader. */
+  async #partitionCounts(topics: readonly string[]): Promise<Map<string, number>> {
     const counts = new Map<string, number>();
     const deadline = Date.now() + this.#config.requestTimeoutMs;
     for (;;) {
@@ -234,27 +235,24 @@ export class KafkaProducer {
       try {
         metadata = await this.#admin!.metadata({ topics: [...topics], forceUpdate: true });
       } catch (error) {
-        // A topic that does not exist fails the whole metadata request.
-        if (!waitForLeaders && /UNKNOWN_TOPIC_OR_PARTITION|does not host this topic-partition|unknown topic/i.test(describe(error))) return this.#existing(topics);
-        if (waitForLeaders && Date.now() < deadline) {
-          await new Promise((resolve) => setTimeout(resolve, 100));
-          continue;
-        }
-        throw error;
+        // A topic just created may not be known to every broker yet.
+        if (Date.now() > deadline) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        continue;
       }
       for (const [topic, info] of metadata.topics) {
-        if (topics.includes(topic) && info.partitionsCount > 0 && (!waitForLeaders || info.partitions.every((partition) => partition.leader >= 0))) counts.set(topic, info.partitionsCount);
+        if (topics.includes(topic) && info.partitionsCount > 0 && info.partitions.every((partition) => partition.leader >= 0)) counts.set(topic, info.partitionsCount);
       }
-      if (!waitForLeaders || counts.size === topics.length || Date.now() > deadline) return counts;
+      if (counts.size === topics.length || Date.now() > deadline) return counts;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }
 
-  /** Partition counts of those of `topics` that exist, one metadata request each. */
+  /** Partition counts of those of `topics` that exist (listed first: a metadata request for a missing topic is retried by the client for seconds). */
   async #existing(topics: readonly string[]): Promise<Map<string, number>> {
     const all = new Set(await this.#admin!.listTopics());
     const present = topics.filter((topic) => all.has(topic));
-    return present.length === 0 ? new Map() : this.#partitionCounts(present, true);
+    return present.length === 0 ? new Map() : this.#partitionCounts(present);
   }
 
   #baseOptions() {
