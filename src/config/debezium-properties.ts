@@ -190,7 +190,7 @@ export const UNAPPLIED_DEBEZIUM_PROPERTIES = {
   skipMessagesWithoutChange: refused('pgcdc emits every update, also those that change no included column', [false]),
   timePrecisionMode: rendering(`${NATURAL_JSON}: temporal values as ISO 8601 strings, not Debezium's epoch numbers`),
   decimalHandlingMode: rendering(`${NATURAL_JSON}: numeric values as exact JSON numbers`),
-  hstoreHandlingMode: rendering(`${NATURAL_JSON}: hstore values as their text`),
+  hstoreHandlingMode: rendering(`${NATURAL_JSON}: hstore values as JSON objects (Debezium's map)`, ['map']),
   intervalHandlingMode: rendering(`${NATURAL_JSON}: intervals as their PostgreSQL text`),
   binaryHandlingMode: rendering(`${NATURAL_JSON}: bytea values as "\\\\x…" hex strings`),
   moneyFractionDigits: rendering(`${NATURAL_JSON}: money values as their text`),

@@ -1,13 +1,18 @@
 /**
  * Encodes stream events as Debezium change events (JSON, payload form, one per line), either as the
- * value alone or as a `{"key","value"}` record. Follows Debezium's PostgreSQL connector: field order,
- * `source` block, primary-key changes as delete (+ tombstone) + create, tombstones after deletes,
- * truncate (`t`) and message (`m`) events, and transaction metadata (BEGIN/END + `transaction` block).
+ * value alone or as a `{"key","value"}` record. Follows Debezium's PostgreSQL connector (3.6): field
+ * order, `source` block (origin included), primary-key changes as delete (+ tombstone) + create,
+ * tombstones after deletes, truncate (`t`) and message (`m`) events, unchanged TOASTed values taken
+ * from a REPLICA IDENTITY FULL old row, and transaction metadata (BEGIN/END + `transaction` block).
+ * Options give the Kafka target Debezium's exact records where pgcdc's other targets differ on
+ * purpose (key-only old rows, the unchanged TOAST list, transaction ids).
  */
 import type { JsonWriter } from '../encoding/json-writer.js';
 import type { RecordFormat, StreamConfig } from '../config/stream-config.js';
 import type { Lsn } from '../source/lsn.js';
 import { PGCDC_VERSION } from '../version.js';
+import type { TupleRef } from '../decoding/pgoutput-messages.js';
+import type { JsonShape } from '../decoding/values/json-shape.js';
 import type { CommitEvent, MessageEvent, RowEvent, StreamEvent, TableInfo, TransactionInfo, TruncateEvent } from './stream-event.js';
 import { keyChanged, writeKeyJson, writeTupleJson } from './tuple-json.js';
 
@@ -30,6 +35,29 @@ export interface DebeziumEncoderOptions {
   readonly skippedOperations: readonly string[];
   /** Wraps each record in an envelope of the target's (value format only: CloudEvents). */
   readonly framing?: RecordFraming;
+  /**
+   * List the columns whose unchanged TOASTed value was not sent in `unchanged_toast_columns`
+   * (pgcdc's addition; default true). Debezium writes no such field.
+   */
+  readonly unchangedToastColumns?: boolean;
+  /**
+   * Write a key-only old row (REPLICA IDENTITY DEFAULT or USING INDEX: deletes, primary-key
+   * changes) with every column as Debezium does: the ones the server did not send null, or, NOT
+   * NULL columns, Debezium's fallback value (default false: the key columns only).
+   */
+  readonly keyOnlyRowsInFull?: boolean;
+  /**
+   * How transaction ids are made (`transaction.id`, BEGIN/END `id`): `commit` (default) gives every
+   * record of a transaction `<xid>:<commit LSN>`; `operation` gives each its own LSN as Debezium 3.6
+   * does (`<xid>:<event LSN>`, END `<xid>:<end of the commit record>`; BEGIN keeps the commit LSN:
+   * the stream does not carry the position of the Begin message).
+   */
+  readonly transactionIds?: 'commit' | 'operation';
+  /**
+   * The order of an END record's `data_collections`: `first-seen` (default), or `java-hash-map`,
+   * the order in which Debezium's HashMap of counts iterates them.
+   */
+  readonly collectionOrder?: 'first-seen' | 'java-hash-map';
 }
 
 /** What every target takes from its stream for the encoder: names, version and event settings. */
@@ -58,6 +86,38 @@ export interface RecordFraming {
 export function transactionId(txn: TransactionInfo): string {
   return `${txn.xid}:${txn.commitLsn}`;
 }
+
+/** The `id` of a transaction's END record: `lsn` is the end of its commit record with `operation` ids. */
+export function transactionEndId(txn: TransactionInfo, endLsn: Lsn, ids: DebeziumEncoderOptions['transactionIds']): string {
+  return ids === 'operation' ? `${txn.xid}:${endLsn}` : transactionId(txn);
+}
+
+/**
+ * `entries` (in insertion order) in the order a java.util.HashMap holding them iterates: by bucket
+ * (the spread String.hashCode of the key, masked by the table size, 16 doubled while the map is
+ * more than 3/4 full), insertion order within a bucket.
+ */
+export function javaHashMapOrder<T>(entries: readonly (readonly [string, T])[]): [string, T][] {
+  let size = 16;
+  while (entries.length > size * 0.75) size *= 2;
+  const bucket = (key: string): number => {
+    let h = 0;
+    for (let i = 0; i < key.length; i++) h = (Math.imul(h, 31) + key.charCodeAt(i)) | 0;
+    return (h ^ (h >>> 16)) & (size - 1);
+  };
+  return entries
+    .map((entry, index) => ({ entry, index, bucket: bucket(entry[0]) }))
+    .sort((a, b) => a.bucket - b.bucket || a.index - b.index)
+    .map(({ entry }) => [entry[0], entry[1]]);
+}
+
+/** The end of a `source` block: `xmin` and the replication origin (name; its LSN is not kept). */
+function sourceEnd(origin: string | undefined): string {
+  return `,"xmin":null,"origin":${origin === undefined ? 'null' : JSON.stringify(origin)},"origin_lsn":null}`;
+}
+
+/** The end of a `source` block of a transaction without replication origin. */
+const SOURCE_END = sourceEnd(undefined);
 
 /** The data collection Debezium counts logical decoding messages under in transaction metadata. */
 const MESSAGE_COLLECTION = 'LOGICAL_DECODING_MESSAGE';
@@ -155,23 +215,25 @@ export class DebeziumJsonEncoder {
     }
     w.raw('{"before":');
     if (before === null) w.raw('null');
+    else if (before.kind === 'K' && this.#options.keyOnlyRowsInFull) writeKeyOnlyRowInFull(w, event.table, before);
     else writeTupleJson(w, event.table, before);
     w.raw(',"after":');
     const unchanged = this.#unchanged;
     unchanged.length = 0;
     if (after === null) w.raw('null');
+    else if (event.before?.kind === 'O') writeTupleFilledFromOld(w, event.table, after, event.before, unchanged);
     else writeTupleJson(w, event.table, after, unchanged);
     const snapshot = event.snapshot ?? 'false';
-    if (!this.#options.transactionMetadata && unchanged.length === 0 && snapshot !== 'incremental') {
+    if (!this.#options.transactionMetadata && unchanged.length === 0 && snapshot !== 'incremental' && event.txn.origin === undefined) {
       // The common case: the source block, then an ending that is the same for the whole batch.
       this.#writeSourceAndEnding(w, event.txn, event.table, event.lsn, snapshot, op);
       return 1;
     }
     this.#writeSourceOpen(w, event.txn, event.table, event.lsn, snapshot);
-    w.raw(',"xmin":null}');
-    this.#writeTransactionBlock(w, event.txn, `${event.table.schema}.${event.table.table}`);
+    w.raw(sourceEnd(event.txn.origin));
+    this.#writeTransactionBlock(w, event.txn, `${event.table.schema}.${event.table.table}`, event.lsn);
     w.raw(`,"op":"${op}"`);
-    if (unchanged.length > 0) {
+    if (unchanged.length > 0 && this.#options.unchangedToastColumns !== false) {
       w.raw(',"unchanged_toast_columns":[');
       for (let i = 0; i < unchanged.length; i++) {
         if (i > 0) w.raw(',');
@@ -184,11 +246,11 @@ export class DebeziumJsonEncoder {
     return 1;
   }
 
-  /** `,"xmin":null},"transaction":null,"op":"…","ts_ms":…,"ts_us":…,"ts_ns":…}` and the line end. */
+  /** `,"xmin":null,…},"transaction":null,"op":"…","ts_ms":…,"ts_us":…,"ts_ns":…}` and the line end. */
   #ending(op: string): Buffer {
     let ending = this.#endings.get(op);
     if (!ending) {
-      ending = Buffer.from(`,"xmin":null},"transaction":null,"op":"${op}"${this.#nowJson}${this.#recordEnd}`, 'latin1');
+      ending = Buffer.from(`${SOURCE_END},"transaction":null,"op":"${op}"${this.#nowJson}${this.#recordEnd}`, 'latin1');
       this.#endings.set(op, ending);
     }
     return ending;
@@ -208,8 +270,8 @@ export class DebeziumJsonEncoder {
     this.#framing?.open(w, 't', event);
     w.raw(record ? '{"key":null,"value":{"before":null,"after":null' : '{"before":null,"after":null');
     this.#writeSourceOpen(w, event.txn, event.table, event.lsn, 'false');
-    w.raw(',"xmin":null}');
-    this.#writeTransactionBlock(w, event.txn, `${event.table.schema}.${event.table.table}`);
+    w.raw(sourceEnd(event.txn.origin));
+    this.#writeTransactionBlock(w, event.txn, `${event.table.schema}.${event.table.table}`, event.lsn);
     w.raw(',"op":"t"');
     w.raw(this.#nowJson);
     w.raw(this.#recordEnd);
@@ -232,7 +294,7 @@ export class DebeziumJsonEncoder {
     }
     w.raw(`{"op":"m","ts_ms":${this.#nowMs}`);
     this.#writeMessageSource(w, event.txn, event.lsn);
-    if (event.txn) this.#writeTransactionBlock(w, event.txn, MESSAGE_COLLECTION);
+    if (event.txn) this.#writeTransactionBlock(w, event.txn, MESSAGE_COLLECTION, event.lsn);
     else w.raw(',"transaction":null');
     w.raw(',"message":{"prefix":');
     w.string(event.prefix);
@@ -246,9 +308,12 @@ export class DebeziumJsonEncoder {
     if (!this.#options.transactionMetadata || !progress || progress.txn !== event.txn) return 0;
     this.#progress = undefined;
     if (!progress.began) return 0;
-    const collections = [...progress.perCollection].map(([name, count]) => `{"data_collection":${JSON.stringify(name)},"event_count":${count}}`);
-    const value = `{"status":"END","id":"${progress.id}","ts_ms":${Math.floor(event.txn.commitTimeMicros / 1000)},"event_count":${progress.total},"data_collections":[${collections.join(',')}]}`;
-    this.#writeTransactionRecord(w, progress.id, value, 'END', event);
+    const counts = this.#options.collectionOrder === 'java-hash-map' ? javaHashMapOrder([...progress.perCollection]) : [...progress.perCollection];
+    const collections = counts.map(([name, count]) => `{"data_collection":${JSON.stringify(name)},"event_count":${count}}`);
+    const id = transactionEndId(event.txn, event.endLsn, this.#options.transactionIds);
+    // Debezium's field order: status, id, event_count, data_collections, ts_ms.
+    const value = `{"status":"END","id":"${id}","event_count":${progress.total},"data_collections":[${collections.join(',')}],"ts_ms":${Math.floor(event.txn.commitTimeMicros / 1000)}}`;
+    this.#writeTransactionRecord(w, id, value, 'END', event);
     return 1;
   }
 
@@ -263,7 +328,7 @@ export class DebeziumJsonEncoder {
     const progress = this.#progress!;
     if (progress.began) return 0;
     progress.began = true;
-    const value = `{"status":"BEGIN","id":"${progress.id}","ts_ms":${Math.floor(txn.commitTimeMicros / 1000)},"event_count":null,"data_collections":null}`;
+    const value = `{"status":"BEGIN","id":"${progress.id}","event_count":null,"data_collections":null,"ts_ms":${Math.floor(txn.commitTimeMicros / 1000)}}`;
     this.#writeTransactionRecord(w, progress.id, value, 'BEGIN', event);
     return 1;
   }
@@ -273,7 +338,7 @@ export class DebeziumJsonEncoder {
     w.raw(this.#options.format === 'record' ? `{"key":{"id":"${id}"},"value":${value}${this.#recordEnd}` : `${value}${this.#recordEnd}`);
   }
 
-  #writeTransactionBlock(w: JsonWriter, txn: TransactionInfo, collection: string): void {
+  #writeTransactionBlock(w: JsonWriter, txn: TransactionInfo, collection: string, lsn: Lsn): void {
     const progress = this.#progress;
     if (!this.#options.transactionMetadata || !progress || progress.txn !== txn) {
       w.raw(',"transaction":null');
@@ -282,7 +347,8 @@ export class DebeziumJsonEncoder {
     const order = (progress.perCollection.get(collection) ?? 0) + 1;
     progress.perCollection.set(collection, order);
     progress.total += 1;
-    w.raw(`,"transaction":{"id":"${progress.id}","total_order":${progress.total},"data_collection_order":${order}}`);
+    const id = this.#options.transactionIds === 'operation' ? `${txn.xid}:${lsn}` : progress.id;
+    w.raw(`,"transaction":{"id":"${id}","total_order":${progress.total},"data_collection_order":${order}}`);
   }
 
   /**
@@ -362,9 +428,10 @@ export class DebeziumJsonEncoder {
   #writeMessageSource(w: JsonWriter, txn: TransactionInfo | null, lsn: Lsn): void {
     const noTable = '"schema":"","table":""';
     if (txn === null) {
-      // Non-transactional message: no commit time (the processing time instead) and no transaction id.
-      w.raw(`${this.#sourcePrefix}"ts_ms":${this.#nowMs},"snapshot":"false","db":${this.#databaseJson},"sequence":"[null,\\"${lsn}\\"]",`);
-      w.raw(`"ts_us":${this.#nowMs}000,"ts_ns":${this.#nowMs}000000,${noTable},"txId":null,"lsn":${lsn},"xmin":null}`);
+      // Non-transactional message: no commit time (the processing time instead) and no transaction
+      // id; it is a commit position of its own, as for Debezium (the sequence starts with its LSN).
+      w.raw(`${this.#sourcePrefix}"ts_ms":${this.#nowMs},"snapshot":"false","db":${this.#databaseJson},"sequence":"[\\"${lsn}\\",\\"${lsn}\\"]",`);
+      w.raw(`"ts_us":${this.#nowMs}000,"ts_ns":${this.#nowMs}000000,${noTable},"txId":null,"lsn":${lsn}${SOURCE_END}`);
       return;
     }
     const fragments = this.#sourceFragmentsFor(txn, noTable, 'false');
@@ -372,8 +439,115 @@ export class DebeziumJsonEncoder {
     w.integer(lsn);
     w.fragment(fragments.beforeLsn);
     w.integer(lsn);
-    w.raw(',"xmin":null}');
+    w.raw(sourceEnd(txn.origin));
   }
+}
+
+const KIND_TEXT = 0x74; // t
+const KIND_UNCHANGED = 0x75; // u
+const KIND_BINARY = 0x62; // b
+
+/**
+ * Writes a key-only old row with every included column: the key columns' values; null for the
+ * others, except NOT NULL ones, which get the fallback Debezium's converters give a missing value
+ * of a required field (0, false, "", an empty array or map: a null there would make the record
+ * unreadable with its schema, where the field is not optional).
+ */
+function writeKeyOnlyRowInFull(w: JsonWriter, table: TableInfo, tuple: TupleRef): void {
+  const bounds = tupleBounds(tuple);
+  let first = true;
+  w.raw('{');
+  for (let i = 0; i < bounds.count; i++) {
+    const column = table.columns[i]!;
+    if (!column.included) continue;
+    w.raw(first ? column.jsonKey : column.jsonKeyAfterComma);
+    first = false;
+    if (bounds.kinds[i] === KIND_TEXT) column.render(w, tuple.buf, bounds.starts[i]!, bounds.ends[i]!);
+    else if (column.notNull && !column.isReplicaIdentity) w.raw(fallbackJson(column.shape));
+    else column.renderNull(w);
+  }
+  w.raw('}');
+}
+
+/** Whether a TupleData has an unchanged TOASTed value (`u`), in one pass without allocating. */
+function hasUnchanged(tuple: TupleRef): boolean {
+  const buf = tuple.buf;
+  const count = buf.readUInt16BE(tuple.offset);
+  let pos = tuple.offset + 2;
+  for (let i = 0; i < count; i++) {
+    const kind = buf[pos++]!;
+    if (kind === KIND_UNCHANGED) return true;
+    if (kind === KIND_TEXT || kind === KIND_BINARY) pos += 4 + buf.readUInt32BE(pos);
+  }
+  return false;
+}
+
+/** Where each column of a TupleData lies, and its kind byte, in one pass. */
+function tupleBounds(tuple: TupleRef): { count: number; kinds: Uint8Array; starts: Int32Array; ends: Int32Array } {
+  const buf = tuple.buf;
+  const count = buf.readUInt16BE(tuple.offset);
+  const kinds = new Uint8Array(count);
+  const starts = new Int32Array(count);
+  const ends = new Int32Array(count);
+  let pos = tuple.offset + 2;
+  for (let i = 0; i < count; i++) {
+    const kind = buf[pos++]!;
+    kinds[i] = kind;
+    if (kind === KIND_TEXT || kind === KIND_BINARY) {
+      const length = buf.readUInt32BE(pos);
+      starts[i] = pos + 4;
+      ends[i] = pos + 4 + length;
+      pos += 4 + length;
+    }
+  }
+  return { count, kinds, starts, ends };
+}
+
+/** Debezium's fallback of a required field of a value of `shape`. */
+function fallbackJson(shape: JsonShape): string {
+  switch (shape.kind) {
+    case 'boolean':
+      return 'false';
+    case 'integer':
+    case 'float':
+    case 'number':
+      return '0';
+    case 'array':
+      return '[]';
+    case 'map':
+      return '{}';
+    default:
+      return '""';
+  }
+}
+
+/**
+ * Writes the new row of an update whose old row is whole (REPLICA IDENTITY FULL): an unchanged
+ * TOASTed value the server did not send is the old row's value, as Debezium writes it; only a
+ * value the old row lacks too gets the placeholder (and is listed in `unchanged`).
+ */
+function writeTupleFilledFromOld(w: JsonWriter, table: TableInfo, tuple: TupleRef, old: TupleRef, unchanged: string[]): void {
+  if (!hasUnchanged(tuple)) {
+    writeTupleJson(w, table, tuple, unchanged);
+    return;
+  }
+  const now = tupleBounds(tuple);
+  const before = tupleBounds(old);
+  let first = true;
+  w.raw('{');
+  for (let i = 0; i < now.count; i++) {
+    const column = table.columns[i]!;
+    if (!column.included) continue;
+    w.raw(first ? column.jsonKey : column.jsonKeyAfterComma);
+    first = false;
+    if (now.kinds[i] === KIND_TEXT) column.render(w, tuple.buf, now.starts[i]!, now.ends[i]!);
+    else if (now.kinds[i] === KIND_UNCHANGED && before.kinds[i] === KIND_TEXT) column.render(w, old.buf, before.starts[i]!, before.ends[i]!);
+    else if (now.kinds[i] === KIND_UNCHANGED) {
+      column.renderUnchanged(w);
+      unchanged.push(column.name);
+    } else column.renderNull(w);
+  }
+  w.raw('}');
 }
 
 /** A transaction's `source` block for one table, split around the two places the event LSN goes. */

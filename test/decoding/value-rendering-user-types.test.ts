@@ -1,7 +1,8 @@
 /**
  * User-defined types rendered like to_jsonb: enums, domains (over scalars, arrays, composites and
  * domains), composites (nested, with arrays, dropped columns, quoted names, no fields), custom
- * ranges, and arrays of all of these; plus the unchanged-TOAST placeholder renderer.
+ * ranges, hstore (an extension's type, through its cast to json), and arrays of all of these; plus
+ * the unchanged-TOAST placeholder renderer.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TypeCatalog } from '../../src/decoding/values/type-catalog.js';
@@ -52,6 +53,8 @@ CREATE TYPE boxes AS (b box, bs box[]);
 CREATE TYPE inner_most AS (x text);
 CREATE TYPE middle AS (i inner_most, arr inner_most[]);
 CREATE TYPE outer_most AS (m middle, ms middle[]);
+CREATE EXTENSION hstore;
+CREATE TYPE with_hstore AS (id int, h hstore);
 `;
 
 const MOOD = `"Mixed Case"."Mood ""Quoted"""`;
@@ -119,6 +122,17 @@ const CASES: readonly { readonly title: string; readonly exprs: readonly string[
       'ROW(NULL)::single_t',
       `ROW('')::single_t`,
       `ARRAY[ROW(NULL)::single_t, ROW('')::single_t, ROW('NULL')::single_t, NULL]`,
+    ],
+  },
+  {
+    title: 'hstore as an object (to_jsonb goes through its cast to json), in arrays and composites',
+    exprs: [
+      String.raw`'a=>1, "b c"=>"d\"e\\f", n=>NULL, "=>"=>"NULL", ""=>""'::hstore`,
+      `''::hstore`,
+      `'"😀 é"=>"日本語"'::hstore`,
+      `ARRAY['x=>1'::hstore, NULL, '', 'k=>NULL']`,
+      `ROW(1, 'k=>"v,w"')::with_hstore`,
+      `ARRAY[ROW(2, NULL)::with_hstore, ROW(3, '')::with_hstore]`,
     ],
   },
   {

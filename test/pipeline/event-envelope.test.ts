@@ -10,7 +10,7 @@ import { createDatabase, sql, useTestServer, withClient } from '../support/postg
 import { currentWal, parseExact, startCapture } from '../support/event-capture.js';
 
 const ENVELOPE_KEYS = ['before', 'after', 'source', 'transaction', 'op', 'ts_ms', 'ts_us', 'ts_ns'];
-const SOURCE_KEYS = ['version', 'connector', 'name', 'ts_ms', 'snapshot', 'db', 'sequence', 'ts_us', 'ts_ns', 'schema', 'table', 'txId', 'lsn', 'xmin'];
+const SOURCE_KEYS = ['version', 'connector', 'name', 'ts_ms', 'snapshot', 'db', 'sequence', 'ts_us', 'ts_ns', 'schema', 'table', 'txId', 'lsn', 'xmin', 'origin', 'origin_lsn'];
 
 /** Runs statements in one transaction; returns its txid_current() and commit time in microseconds. */
 async function transaction(url: string, statements: readonly string[]): Promise<{ xid: number; commitMicros: bigint }> {
@@ -63,6 +63,9 @@ describe('the Debezium envelope in the File target', () => {
         table: 'items',
         txId: tx.xid,
         xmin: null,
+        // No replication origin: the transaction was not replayed from another node.
+        origin: null,
+        origin_lsn: null,
       });
       // ts_ns is beyond 2^53: check its exact digits.
       expect(parseExact(lines[i]!).source.ts_ns.value).toBe(`${tx.commitMicros * 1000n}`);

@@ -1,7 +1,8 @@
 /**
  * Unchanged TOASTed values: an update that leaves a large out-of-line value alone does not carry it
  * (pgoutput sends `u`), so the event holds the placeholder and lists the column in
- * `unchanged_toast_columns`, never a null.
+ * `unchanged_toast_columns`, never a null; with REPLICA IDENTITY FULL the old row carries the value,
+ * and the event has it, as Debezium writes it.
  */
 import { describe, expect, it } from 'vitest';
 import { createDatabase, sql, useTestServer } from '../support/postgres.js';
@@ -101,5 +102,23 @@ describe('unchanged TOAST values', () => {
     // A delete's before holds the key only: no placeholder, no list.
     expect(events[2].before).toEqual({ id: 1 });
     expect(events[2]).not.toHaveProperty('unchanged_toast_columns');
+  });
+
+  it('takes an unchanged TOASTed value from the old row with REPLICA IDENTITY FULL', async () => {
+    const url = await createDatabase(server());
+    await sql(url, TABLE);
+    await sql(url, 'alter table docs replica identity full');
+    const capture = await startCapture({ url });
+    await insertBigRow(url);
+    await sql(url, 'update docs set counter = counter + 1 where id = 1');
+    await sql(url, 'update docs set id = 2 where id = 1'); // a key change: delete + create
+    const events = await capture.events();
+    expect(events.map((e) => e.op)).toEqual(['c', 'u', 'd', 'c']);
+    const inserted = events[0].after;
+    expect(events[1].before).toEqual(inserted);
+    expect(events[1].after).toEqual({ ...inserted, counter: 1 });
+    expect(events[1]).not.toHaveProperty('unchanged_toast_columns');
+    expect(events[3].after).toEqual({ ...inserted, id: 2, counter: 1 });
+    expect(events[3]).not.toHaveProperty('unchanged_toast_columns');
   });
 });

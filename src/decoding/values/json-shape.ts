@@ -2,7 +2,8 @@
  * The JSON shape of the values `valueRenderer` writes for a type: what a schema of the events
  * (Kafka Connect's, for the Kafka target's `schemas.enable`) needs to describe a column. It follows
  * the renderers' choices: domains as their base type, arrays as JSON arrays of their elements,
- * composites as objects, numbers exact, and every other type as a string of its text output.
+ * composites and hstore as objects, numbers exact, and every other type as a string of its text
+ * output (an enum's with its labels).
  */
 import { TYPE_OID, type PgType } from './pg-type.js';
 import type { TypeCatalog } from './type-catalog.js';
@@ -13,8 +14,10 @@ export type JsonShape =
   | { readonly kind: 'float'; readonly bytes: 4 | 8 }
   /** numeric: an exact JSON number (or "NaN"/"Infinity" strings). */
   | { readonly kind: 'number' }
-  /** A string; `type` is the base type's name (`uuid`, `timestamptz`, an enum's name …). */
-  | { readonly kind: 'string'; readonly type: string }
+  /** A string; `type` is the base type's name (`uuid`, `timestamptz`, an enum's name …), `labels` an enum's. */
+  | { readonly kind: 'string'; readonly type: string; readonly labels?: readonly string[] }
+  /** hstore: an object of string keys and string-or-null values. */
+  | { readonly kind: 'map'; readonly type: string }
   /** json and jsonb: any JSON value. */
   | { readonly kind: 'json'; readonly type: string }
   | { readonly kind: 'array'; readonly items: JsonShape }
@@ -46,7 +49,9 @@ function shapeOf(catalog: TypeCatalog, type: PgType): JsonShape {
     case 'composite':
       return { kind: 'object', type: type.name, fields: type.fields.map((field) => ({ name: field.name, shape: jsonShape(catalog, field.typeOid) })) };
     case 'base':
-      return BASE_SHAPES.get(type.oid) ?? { kind: 'string', type: type.name };
+      return BASE_SHAPES.get(type.oid) ?? (type.name === 'hstore' ? { kind: 'map', type: 'hstore' } : { kind: 'string', type: type.name });
+    case 'enum':
+      return { kind: 'string', type: type.name, ...(type.labels === undefined ? {} : { labels: type.labels }) };
     default:
       return { kind: 'string', type: type.name };
   }

@@ -32,6 +32,8 @@ export interface PgType {
   readonly delimiter: string;
   /** Fields of a composite: its non-dropped attributes in attnum order; empty for other kinds. */
   readonly fields: readonly PgField[];
+  /** Labels of an enum in their sort order (as loaded); absent for other kinds. */
+  readonly labels?: readonly string[];
 }
 
 /** OIDs of built-in types (fixed in every PostgreSQL release, see pg_type.dat). */

@@ -43,7 +43,12 @@ SELECT
     SELECT pg_catalog.json_agg(pg_catalog.json_build_object('name', a.attname, 'typeOid', a.atttypid::pg_catalog.int8) ORDER BY a.attnum)::pg_catalog.text
     FROM pg_catalog.pg_attribute a
     WHERE t.typtype = 'c' AND a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped
-  ) AS fields
+  ) AS fields,
+  (
+    SELECT pg_catalog.json_agg(e.enumlabel ORDER BY e.enumsortorder)::pg_catalog.text
+    FROM pg_catalog.pg_enum e
+    WHERE t.typtype = 'e' AND e.enumtypid = t.oid
+  ) AS labels
 FROM wanted
 JOIN pg_catalog.pg_type t ON t.oid = wanted.oid
 JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace`;
@@ -133,6 +138,7 @@ function typeFromRow(row: any): PgType {
     const parsed = (typeof row.fields === 'string' ? JSON.parse(row.fields) : row.fields) as { name: string; typeOid: number | string }[];
     for (const field of parsed) fields.push({ name: String(field.name), typeOid: Number(field.typeOid) });
   }
+  const labels = row.labels === null || row.labels === undefined ? undefined : ((typeof row.labels === 'string' ? JSON.parse(row.labels) : row.labels) as unknown[]).map(String);
   return {
     oid: Number(row.oid),
     name: String(row.name),
@@ -142,5 +148,6 @@ function typeFromRow(row: any): PgType {
     baseOid: kind === 'domain' ? Number(row.base_oid) : 0,
     delimiter: String(row.delimiter),
     fields,
+    ...(labels === undefined ? {} : { labels }),
   };
 }

@@ -6,6 +6,7 @@
 import type { JsonWriter } from '../../encoding/json-writer.js';
 import { renderArrayLiteral, renderVectorLiteral } from './array-literal.js';
 import { renderTimestamp, renderTimestamptz } from './datetime-renderers.js';
+import { renderHstore } from './hstore-literal.js';
 import { renderJsonText } from './json-text.js';
 import { TYPE_OID, type PgType } from './pg-type.js';
 import { recordField, renderRecordLiteral } from './record-literal.js';
@@ -80,7 +81,8 @@ function buildRenderer(catalog: TypeCatalog, type: PgType): ValueRenderer {
       return (w, src, start, end) => renderRecordLiteral(w, src, start, end, fields);
     }
     case 'base':
-      return BASE_RENDERERS.get(type.oid) ?? renderString;
+      // hstore (an extension's type): to_jsonb goes through its cast to json, an object.
+      return BASE_RENDERERS.get(type.oid) ?? (type.name === 'hstore' ? renderHstore : renderString);
     default:
       // Enums, ranges, multiranges and pseudo-types: their text output as a string.
       return renderString;

@@ -17,31 +17,40 @@ const STRING_LOGICAL_NAMES: Readonly<Record<string, string>> = {
   jsonb: 'io.debezium.data.Json',
   xml: 'io.debezium.data.Xml',
   ltree: 'io.debezium.data.Ltree',
+  tsvector: 'io.debezium.data.Tsvector',
 };
 
-/** The schema of a value of `shape`, as the field `field` of a struct (undefined: array items). */
+/**
+ * The schema of a value of `shape`, as the field `field` of a struct (undefined: array items). The
+ * members come in JsonConverter's order: type, fields/items/keys+values, optional, name, version,
+ * field (the key bytes, and so the partition, depend on it).
+ */
 function shapeSchema(shape: JsonShape, optional: boolean, field: string | undefined): string {
-  const tail = `,"optional":${optional}${field === undefined ? '' : `,"field":${JSON.stringify(field)}`}}`;
+  const tail = (name?: string, parameters?: string) =>
+    `,"optional":${optional}${name === undefined ? '' : `,"name":"${name}","version":1`}${parameters ?? ''}${field === undefined ? '' : `,"field":${JSON.stringify(field)}`}}`;
   switch (shape.kind) {
     case 'boolean':
-      return `{"type":"boolean"${tail}`;
+      return `{"type":"boolean"${tail()}`;
     case 'integer':
-      return `{"type":"${shape.bytes === 2 ? 'int16' : shape.bytes === 4 ? 'int32' : 'int64'}"${tail}`;
+      return `{"type":"${shape.bytes === 2 ? 'int16' : shape.bytes === 4 ? 'int32' : 'int64'}"${tail()}`;
     case 'float':
-      return `{"type":"${shape.bytes === 4 ? 'float' : 'double'}"${tail}`;
+      return `{"type":"${shape.bytes === 4 ? 'float' : 'double'}"${tail()}`;
     case 'number':
-      return `{"type":"double"${tail}`;
-    case 'string': {
-      const name = STRING_LOGICAL_NAMES[shape.type];
-      return `{"type":"string"${tail.slice(0, -1)}${name === undefined ? '' : `,"name":"${name}","version":1`}}`;
-    }
+      return `{"type":"double"${tail()}`;
+    case 'string':
+      // An enum as Debezium's Enum, its labels comma-separated.
+      if (shape.labels !== undefined) return `{"type":"string"${tail('io.debezium.data.Enum', `,"parameters":{"allowed":${JSON.stringify(shape.labels.join(','))}}`)}`;
+      return `{"type":"string"${tail(STRING_LOGICAL_NAMES[shape.type])}`;
     case 'json':
       // Not reachable with schemas: the registry writes such columns as their text (a string).
-      return `{"type":"string"${tail.slice(0, -1)},"name":"io.debezium.data.Json","version":1}`;
+      return `{"type":"string"${tail('io.debezium.data.Json')}`;
+    case 'map':
+      // hstore as Debezium's hstore.handling.mode=map: text keys, text or null values.
+      return `{"type":"map","keys":{"type":"string","optional":false},"values":{"type":"string","optional":true}${tail()}`;
     case 'array':
-      return `{"type":"array","items":${shapeSchema(shape.items, true, undefined)}${tail}`;
+      return `{"type":"array","items":${shapeSchema(shape.items, true, undefined)}${tail()}`;
     case 'object':
-      return `{"type":"struct","fields":[${shape.fields.map((f) => shapeSchema(f.shape, true, f.name)).join(',')}]${tail}`;
+      return `{"type":"struct","fields":[${shape.fields.map((f) => shapeSchema(f.shape, true, f.name)).join(',')}]${tail()}`;
   }
 }
 
@@ -65,7 +74,9 @@ const SOURCE_SCHEMA =
   '{"type":"string","optional":false,"field":"table"},' +
   '{"type":"int64","optional":true,"field":"txId"},' +
   '{"type":"int64","optional":true,"field":"lsn"},' +
-  '{"type":"int64","optional":true,"field":"xmin"}' +
+  '{"type":"int64","optional":true,"field":"xmin"},' +
+  '{"type":"string","optional":true,"field":"origin"},' +
+  '{"type":"int64","optional":true,"field":"origin_lsn"}' +
   '],"optional":false,"name":"io.debezium.connector.postgresql.Source","version":1,"field":"source"}';
 
 const TRANSACTION_BLOCK_SCHEMA =
@@ -106,7 +117,7 @@ export const TRANSACTION_KEY_SCHEMA = '{"type":"struct","fields":[{"type":"strin
 export const TRANSACTION_VALUE_SCHEMA =
   '{"type":"struct","fields":[{"type":"string","optional":false,"field":"status"},{"type":"string","optional":false,"field":"id"},' +
   '{"type":"int64","optional":true,"field":"event_count"},{"type":"array","items":{"type":"struct","fields":[' +
-  '{"type":"string","optional":false,"field":"data_collection"},{"type":"int64","optional":false,"field":"event_count"}],"optional":false},' +
+  '{"type":"string","optional":false,"field":"data_collection"},{"type":"int64","optional":false,"field":"event_count"}],"optional":true,"name":"event.collection","version":1},' +
   '"optional":true,"field":"data_collections"},{"type":"int64","optional":false,"field":"ts_ms"}],"optional":false,' +
   '"name":"io.debezium.connector.common.TransactionMetadataValue","version":1}';
 
@@ -121,5 +132,5 @@ export const MESSAGE_VALUE_SCHEMA =
   SOURCE_SCHEMA +
   ',' +
   TRANSACTION_BLOCK_SCHEMA +
-  ',{"type":"struct","fields":[{"type":"string","optional":true,"field":"prefix"},{"type":"bytes","optional":true,"field":"content"}],"optional":false,"name":"io.debezium.connector.postgresql.Message","field":"message"}],' +
+  ',{"type":"struct","fields":[{"type":"string","optional":true,"field":"prefix"},{"type":"bytes","optional":true,"field":"content"}],"optional":false,"name":"io.debezium.connector.postgresql.Message","version":1,"field":"message"}],' +
   '"optional":false,"name":"io.debezium.connector.postgresql.MessageValue","version":1}';

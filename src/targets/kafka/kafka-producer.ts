@@ -33,7 +33,7 @@ export class KafkaProducer {
     this.#config = config;
     this.#logger = logger;
     this.#headers = new Map(Object.entries(config.headers).map(([name, value]) => [Buffer.from(name), Buffer.from(value)]));
-    this.#headerBytes = [...this.#headers].reduce((sum, [name, value]) => sum + name.length + value.length + 10, 0);
+    this.#headerBytes = headerSize(this.#headers);
   }
 
   /**
@@ -142,19 +142,21 @@ export class KafkaProducer {
 
   /** Consecutive runs of `records` as the client's messages, each run within the request limits. */
   *#requests(records: readonly KafkaRecord[]) {
-    const headers = this.#headers.size > 0 ? this.#headers : undefined;
-    const headerBytes = this.#headerBytes;
+    const configured = this.#headers.size > 0 ? this.#headers : undefined;
     const budget = this.#config.maxRequestSize - REQUEST_OVERHEAD_BYTES;
     let messages: kafka.MessageToProduce<Buffer, Buffer, Buffer, Buffer>[] = [];
     let bytes = 0;
     for (const record of records) {
-      const size = RECORD_OVERHEAD_BYTES + headerBytes + (record.key?.length ?? 0) + (record.value?.length ?? 0);
+      // Debezium's headers of the record, then the configured ones.
+      const own = record.headers;
+      const headers = own && configured ? new Map([...own, ...configured]) : (own ?? configured);
+      const size = RECORD_OVERHEAD_BYTES + (headers === configured ? this.#headerBytes : headerSize(headers)) + (record.key?.length ?? 0) + (record.value?.length ?? 0);
       if (messages.length > 0 && (messages.length >= this.#config.batchSize || bytes + size > budget)) {
         yield messages;
         messages = [];
         bytes = 0;
       }
-      messages.push({ topic: record.topic, partition: record.partition, key: record.key ?? undefined, value: record.value ?? undefined, ...(headers ? { headers } : {}) });
+      messages.push({ topic: record.topic, partition: record.partition, key: record.key ?? undefined, value: record.value ?? undefined, ...(headers ? { headers: headers as Map<Buffer, Buffer> } : {}) });
       bytes += size;
     }
     if (messages.length > 0) yield messages;
@@ -370,4 +372,11 @@ function describe(error: unknown): string {
   };
   visit(error, 0);
   return [...new Set(parts)].join('; ');
+}
+
+/** What `headers` add to a record in a request (an upper bound). */
+function headerSize(headers: ReadonlyMap<Buffer, Buffer> | undefined): number {
+  let size = 0;
+  if (headers) for (const [name, value] of headers) size += name.length + value.length + 10;
+  return size;
 }

@@ -1,14 +1,16 @@
 /**
  * Turns a batch of stream events into Kafka records as Debezium on Kafka Connect writes them: the
- * change event (Debezium's JSON encoder, one record per event) as the value, the row key as the
- * key, on `<prefix>.<schema>.<table>` (or a routing rule's topic), tombstones after deletes,
- * truncates, logical messages on `<prefix>.message`, transaction BEGIN/END on the transaction
- * topic; with JsonConverter's `{"schema","payload"}` envelope when schemas are enabled. Values are
- * slices of the batch's writer (no copy per record); partitions are chosen later, from the key.
+ * change event (Debezium's JSON encoder, one record per event, with Debezium's own choices where
+ * pgcdc's other targets differ) as the value, the row key as the key, on `<prefix>.<schema>.<table>`
+ * (or a routing rule's topic), tombstones after deletes, truncates, logical messages on
+ * `<prefix>.message`, transaction BEGIN/END on the transaction topic, Debezium's headers; with
+ * JsonConverter's `{"schema","payload"}` envelope when schemas are enabled. Values are slices of
+ * the batch's writer (no copy per record); partitions are chosen later, from the key.
  */
+import { randomUUID } from 'node:crypto';
 import type { KafkaTargetConfig } from '../../config/stream-config.js';
 import { JsonWriter } from '../../encoding/json-writer.js';
-import { DebeziumJsonEncoder, type DebeziumEncoderOptions, transactionId } from '../../events/debezium-json-encoder.js';
+import { DebeziumJsonEncoder, type DebeziumEncoderOptions, transactionEndId, transactionId } from '../../events/debezium-json-encoder.js';
 import type { RowEvent, StreamEvent, TableInfo, TransactionInfo } from '../../events/stream-event.js';
 import { writeKeyJson } from '../../events/tuple-json.js';
 import {
@@ -27,6 +29,12 @@ export interface KafkaRecord {
   readonly key: Buffer | null;
   readonly value: Buffer | null;
   partition: number;
+  /**
+   * Debezium's headers of the record (change events and their tombstones): `__debezium.oldkey` /
+   * `__debezium.newkey` of a primary-key change, then the `__debezium.context.*` headers of
+   * Debezium's `extended.headers.enabled` (default true). Undefined for other records.
+   */
+  readonly headers?: ReadonlyMap<Buffer, Buffer>;
 }
 
 /** Where a table's records go, and the pre-encoded pieces of its keys and values. */
@@ -47,6 +55,25 @@ interface OpenRecord {
   readonly key: Buffer | null;
   /** A tombstone follows (a delete, with tombstones on). */
   readonly tombstone: boolean;
+  readonly headers?: ReadonlyMap<Buffer, Buffer>;
+}
+
+const OLD_KEY_HEADER = Buffer.from('__debezium.oldkey');
+const NEW_KEY_HEADER = Buffer.from('__debezium.newkey');
+
+/**
+ * Debezium's context headers (`extended.headers.enabled`): the logical name (the topic prefix), the
+ * task (0), the connector (postgresql), and an id of this run.
+ */
+function contextHeaders(topicPrefix: string): Map<Buffer, Buffer> {
+  return new Map(
+    [
+      ['__debezium.context.connectorLogicalName', topicPrefix],
+      ['__debezium.context.taskId', '0'],
+      ['__debezium.context.connectorName', 'postgresql'],
+      ['__debezium.context.runId', randomUUID()],
+    ].map(([name, value]) => [Buffer.from(name!), Buffer.from(value!)]),
+  );
 }
 
 export class KafkaRecordBuilder {
@@ -57,6 +84,7 @@ export class KafkaRecordBuilder {
   readonly #keys = new JsonWriter(64 * 1024);
   readonly #schemas: boolean;
   readonly #messageTopic: string;
+  readonly #contextHeaders: ReadonlyMap<Buffer, Buffer>;
   #records: KafkaRecord[] = [];
   #open: OpenRecord | undefined;
 
@@ -65,10 +93,20 @@ export class KafkaRecordBuilder {
     this.#schemas = config.schemasEnable;
     this.#tombstones = tombstonesOnDelete;
     this.#messageTopic = `${config.topicPrefix}.message`;
+    this.#contextHeaders = contextHeaders(config.topicPrefix);
     this.#encoder = new DebeziumJsonEncoder({
       ...encoder,
+      // Debezium's `source.name` is the logical server name, which is the topic prefix.
+      serverName: config.topicPrefix,
       format: 'value',
       tombstonesOnDelete: false,
+      // Debezium's records exactly: no unchanged TOAST list, key-only old rows with every column
+      // (the others null), each record's transaction id with its own LSN, and END's collections
+      // in the order of Debezium's HashMap.
+      unchangedToastColumns: false,
+      keyOnlyRowsInFull: true,
+      transactionIds: 'operation',
+      collectionOrder: 'java-hash-map',
       framing: { open: (w, op, event) => this.#openRecord(w, op, event), close: this.#schemas ? '}' : '' },
     });
   }
@@ -88,7 +126,8 @@ export class KafkaRecordBuilder {
   #openRecord(w: JsonWriter, op: string, event: StreamEvent): void {
     this.#finishRecord(w);
     if (op === 'BEGIN' || op === 'END') {
-      const id = `{"id":"${transactionId((event as { readonly txn: TransactionInfo }).txn)}"}`;
+      const txn = (event as { readonly txn: TransactionInfo }).txn;
+      const id = `{"id":"${event.kind === 'commit' ? transactionEndId(txn, event.endLsn, 'operation') : transactionId(txn)}"}`;
       this.#open = { topic: this.#config.transactionTopic, key: this.#fixedKey(TRANSACTION_KEY_SCHEMA, id), tombstone: false };
       if (this.#schemas) w.raw(`{"schema":${TRANSACTION_VALUE_SCHEMA},"payload":`);
       return;
@@ -101,13 +140,19 @@ export class KafkaRecordBuilder {
     const table = (event as RowEvent).table;
     const route = this.#route(table);
     let key: Buffer | null = null;
+    let headers = this.#contextHeaders;
     if (event.kind === 'row') {
       const changedKey = event.op === 'u' && op !== 'u';
       const before = changedKey && op === 'c' ? null : event.before;
       const after = changedKey && op === 'd' ? null : event.after;
       key = this.#rowKey(route, table, after ?? before, before);
+      if (changedKey) {
+        // The delete names the new key, the create the old one (the key's payload as JSON).
+        const other = op === 'd' ? this.#keyPayload(table, event.after, event.before) : this.#keyPayload(table, event.before, null);
+        headers = new Map([[op === 'd' ? NEW_KEY_HEADER : OLD_KEY_HEADER, other], ...this.#contextHeaders]);
+      }
     }
-    this.#open = { topic: route.topic, key, tombstone: op === 'd' && this.#tombstones };
+    this.#open = { topic: route.topic, key, tombstone: op === 'd' && this.#tombstones, headers };
     w.raw(route.valueOpen);
   }
 
@@ -117,8 +162,9 @@ export class KafkaRecordBuilder {
     this.#open = undefined;
     const chunks = w.take();
     const value = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-    this.#records.push({ topic: open.topic, key: open.key, value, partition: -1 });
-    if (open.tombstone) this.#records.push({ topic: open.topic, key: open.key, value: null, partition: -1 });
+    const headers = open.headers === undefined ? {} : { headers: open.headers };
+    this.#records.push({ topic: open.topic, key: open.key, value, partition: -1, ...headers });
+    if (open.tombstone) this.#records.push({ topic: open.topic, key: open.key, value: null, partition: -1, ...headers });
   }
 
   #rowKey(route: TableRoute, table: TableInfo, tuple: RowEvent['after'], old: RowEvent['before']): Buffer | null {
@@ -132,6 +178,12 @@ export class KafkaRecordBuilder {
     // `{…}` (or `{"schema":…,"payload":{…}}`) with the physical table identifier added to the payload.
     const end = key.length - (this.#schemas ? 2 : 1);
     return Buffer.concat([key.subarray(0, end), route.routedKeyEnd, key.subarray(end)]);
+  }
+
+  /** The payload of a row's key alone, as JSON (a header's value). */
+  #keyPayload(table: TableInfo, tuple: RowEvent['after'], old: RowEvent['before']): Buffer {
+    writeKeyJson(this.#keys, table, tuple, old);
+    return this.#keys.takeCopy();
   }
 
   /** A key of fixed payload (transaction id, message prefix), with its schema when enabled. */

@@ -187,6 +187,7 @@ export class KafkaTarget implements Target {
       partition: -1,
     };
     await this.#assignPartitions([record]);
+    record.partition = 0; // as Debezium writes heartbeats, whatever the key
     return record;
   }
 }
