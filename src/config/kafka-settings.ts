@@ -79,6 +79,12 @@ export const kafkaTargetSettingsSchema = z
     topicRouting: z.array(topicRouteSchema).default([]).describe('Routing rules, the first matching one wins; tables no rule matches go to `<prefix>.<schema>.<table>`.'),
     keyColumns: messageKeyColumnsSchema.default([]).describe("Key columns per table (Debezium's `message.key.columns`), before the source's `messageKeyColumns`: `\"<regex over schema.table>:<column>,<column>\"`."),
     headers: z.record(z.string(), z.string()).default({}).describe('Headers added to every record.'),
+    extendedHeaders: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Debezium's context headers on change events and their tombstones (`__debezium.context.connectorLogicalName`, `taskId`, `connectorName`, `runId`; Debezium's `extended.headers.enabled`, true there). Off by default: encoding four headers per record halves the client's throughput. The `__debezium.oldkey`/`newkey` headers of primary-key changes are always written.",
+      ),
     schemasEnable: z
       .boolean()
       .default(true)
@@ -153,6 +159,7 @@ export async function buildKafkaTarget(
     transactionTopic: settings.transactionTopic ?? `${topicPrefix}.transaction`,
     batchSize: settings.batchSize,
     maxRequestSize: settings.maxRequestSize,
+    extendedHeaders: settings.extendedHeaders,
     exactlyOnce: settings.exactlyOnce ? { transactionalId: settings.transactionalId ?? `pgcdc-${context.streamName}`, offsetsTopic: settings.offsetsTopic } : undefined,
   };
 }

@@ -285,6 +285,8 @@ export interface KafkaTargetConfig {
   readonly batchSize: number;
   /** Largest produce request in bytes (Kafka's `max.request.size`). */
   readonly maxRequestSize: number;
+  /** Debezium's `__debezium.context.*` headers on change records (`extended.headers.enabled`). */
+  readonly extendedHeaders: boolean;
   /**
    * Exactly once: each batch's records and its source position in one Kafka transaction
    * (`transactionalId`), the position on the compacted `offsetsTopic`.

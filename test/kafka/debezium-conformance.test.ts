@@ -664,7 +664,7 @@ describe('Kafka target conformance with Debezium 3.6 on Kafka Connect', () => {
       name: 'conformance',
       dir: tempDir(),
       source: { includes: ['public\\..*'], provideTransactionMetadata: true, messagePrefixExcludeList: ['ignored\\..*'] },
-      target: { type: 'Kafka', kafka: { bootstrapServers: kafka().bootstrapServers, topicPrefix: PGC, createTopics: { partitions: PARTITIONS }, heartbeatInterval: '300ms' } },
+      target: { type: 'Kafka', kafka: { bootstrapServers: kafka().bootstrapServers, topicPrefix: PGC, createTopics: { partitions: PARTITIONS }, heartbeatInterval: '300ms', extendedHeaders: true } },
     });
     const created = await runCli(['run', '-c', specFile, '--stop-at', 'now'], {}, 120_000); // the slot
     expect(created.code, created.stderr).toBe(0);

@@ -84,7 +84,8 @@ export class KafkaRecordBuilder {
   readonly #keys = new JsonWriter(64 * 1024);
   readonly #schemas: boolean;
   readonly #messageTopic: string;
-  readonly #contextHeaders: ReadonlyMap<Buffer, Buffer>;
+  /** Undefined unless `extendedHeaders`. */
+  readonly #contextHeaders: ReadonlyMap<Buffer, Buffer> | undefined;
   #records: KafkaRecord[] = [];
   #open: OpenRecord | undefined;
 
@@ -93,7 +94,7 @@ export class KafkaRecordBuilder {
     this.#schemas = config.schemasEnable;
     this.#tombstones = tombstonesOnDelete;
     this.#messageTopic = `${config.topicPrefix}.message`;
-    this.#contextHeaders = contextHeaders(config.topicPrefix);
+    this.#contextHeaders = config.extendedHeaders ? contextHeaders(config.topicPrefix) : undefined;
     this.#encoder = new DebeziumJsonEncoder({
       ...encoder,
       // Debezium's `source.name` is the logical server name, which is the topic prefix.
@@ -149,7 +150,7 @@ export class KafkaRecordBuilder {
       if (changedKey) {
         // The delete names the new key, the create the old one (the key's payload as JSON).
         const other = op === 'd' ? this.#keyPayload(table, event.after, event.before) : this.#keyPayload(table, event.before, null);
-        headers = new Map([[op === 'd' ? NEW_KEY_HEADER : OLD_KEY_HEADER, other], ...this.#contextHeaders]);
+        headers = new Map([[op === 'd' ? NEW_KEY_HEADER : OLD_KEY_HEADER, other], ...(this.#contextHeaders ?? [])]);
       }
     }
     this.#open = { topic: route.topic, key, tombstone: op === 'd' && this.#tombstones, headers };
