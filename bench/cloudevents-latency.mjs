@@ -15,8 +15,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
-import { pgcdcArgs, referenceTool, setting, startBenchServer, startReceiver, timeCommand, waitForActiveSlot, waitUntil, writeStreamSpec } from './bench-support.mjs';
+import { pgcdcArgs, queryOnce as query, referenceTool, setting, startBenchServer, startReceiver, timeCommand, waitForActiveSlot, waitUntil, writeStreamSpec } from './bench-support.mjs';
 
 const rate = setting('PGCDC_BENCH_RATE', 5000, 200);
 /** Rows per transaction: the server's commits per second are the limit of this machine's disk. */
@@ -82,12 +81,3 @@ try {
   fs.rmSync(dir, { recursive: true, force: true });
 }
 
-async function query(url, text) {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await client.query(text);
-  } finally {
-    await client.end();
-  }
-}

@@ -33,7 +33,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import {
   ROUNDS, SMOKE, assertSlotConfirmed, inRoundOrder, median, percentile, pgcdcArgs, prepareBenchSource, referenceTool, runScaledWorkload, setting,
-  startBenchServer, timeCommand, timePgcdc, waitForActiveSlot, writeStreamSpec,
+  startBenchServer, timeCommand, timePgcdc, waitForActiveSlot, writeStreamSpec, queryOnce as query,
 } from './bench-support.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -417,12 +417,3 @@ async function compileCounter() {
   return { classpath: `${classes}${path.delimiter}${lib}/*` };
 }
 
-async function query(url, text) {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await client.query(text);
-  } finally {
-    await client.end();
-  }
-}

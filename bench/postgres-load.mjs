@@ -14,8 +14,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
-import { BENCH_TABLE, ROUNDS, inRoundOrder, median, referenceTool, roundsReport, setting, startBenchServer, timeCommand, timePgcdc, writeStreamSpec } from './bench-support.mjs';
+import { BENCH_TABLE, ROUNDS, inRoundOrder, median, queryOnce as query, referenceTool, roundsReport, setting, startBenchServer, timeCommand, timePgcdc, writeStreamSpec } from './bench-support.mjs';
 
 const rows = setting('PGCDC_BENCH_ROWS', 3_000_000, 3_000);
 const major = setting('PGCDC_BENCH_PG', 15);
@@ -62,15 +61,6 @@ const psql = referenceTool('psql');
 const source = await startBenchServer(major);
 const target = await startBenchServer(major);
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgcdc-bench-load-'));
-const query = async (url, text) => {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await client.query(text);
-  } finally {
-    await client.end();
-  }
-};
 const checksum = async (url) => (await query(url, 'select count(*)::int as n, sum(hashtext(t::text))::text as h from bench t')).rows[0];
 
 /** One side of a round: the command, and the database it loads. */
