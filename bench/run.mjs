@@ -21,6 +21,9 @@ const available = {
   webhooks: './webhook-throughput.mjs',
   sandbox: './function-sandbox.mjs',
   kafka: './kafka-throughput.mjs',
+  nats: './nats-throughput.mjs',
+  redis: './redis-throughput.mjs',
+  rabbitmq: './rabbitmq-throughput.mjs',
 };
 const names = process.argv.slice(2).length > 0 ? process.argv.slice(2) : Object.keys(available);
 const unknown = names.filter((name) => !available[name]);

@@ -5,10 +5,11 @@
  */
 import zlib from 'node:zlib';
 import { z } from 'zod';
-import { durationTextSchema, messageKeyColumnsSchema, parseDurationMs, regexSchema, secretKeyRefSchema } from './common-schemas.js';
+import { buildClientTls, clientTlsSchema } from './client-tls-settings.js';
+import { buildChangeRecordSettings, changeRecordSettingsShape } from './change-record-settings.js';
+import { durationTextSchema, messageKeyColumnsSchema, parseDurationMs, secretKeyRefSchema } from './common-schemas.js';
 import type { ConfigPath, ConfigProblems } from './config-issues.js';
 import type { ConfigMapSources } from './config-map-resolver.js';
-import { readPemSetting } from './http-delivery-settings.js';
 import { parseMessageKeyColumns } from './message-key-columns.js';
 import { resolveSecret } from './secret-resolver.js';
 import { KAFKA_ACKS, KAFKA_COMPRESSIONS, KAFKA_SASL_MECHANISMS, type KafkaTargetConfig } from './stream-config.js';
@@ -20,14 +21,7 @@ const bootstrapServersSchema = z
   .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
   .describe('Brokers to connect to first (Kafka\'s `bootstrap.servers`): `host:port` entries, as a list or comma-separated.');
 
-const tlsSchema = z
-  .strictObject({
-    caCertificate: z.string().min(1).optional().describe("PEM file of the CA that signed the brokers' certificates (besides the system's), relative to the stream file's directory."),
-    certificate: z.string().min(1).optional().describe('PEM file of the client certificate, for brokers that authenticate clients by certificate (mTLS).'),
-    key: z.string().min(1).optional().describe('PEM file of the client certificate\'s private key.'),
-    skipHostnameVerification: z.boolean().default(false).describe("Accept a broker certificate that does not name the broker's host (Kafka's `ssl.endpoint.identification.algorithm` empty)."),
-  })
-  .describe('Connect to the brokers over TLS (Kafka\'s `security.protocol` SSL, or SASL_SSL with `sasl`).');
+const tlsSchema = clientTlsSchema('Connect to the brokers over TLS (Kafka\'s `security.protocol` SSL, or SASL_SSL with `sasl`).');
 
 const saslSchema = z
   .strictObject({
@@ -46,19 +40,12 @@ const createTopicsSchema = z
   })
   .describe('How missing topics are created (Kafka Connect\'s `topic.creation.*`).');
 
-const topicRouteSchema = z
-  .strictObject({
-    regex: regexSchema.describe('Regular expression over `schema.table` (anchored, as Java\'s `matches`).'),
-    topic: z.string().min(1).describe('The topic for matching tables; `$1`, `$2` … are the groups of the expression.'),
-  })
-  .describe('One routing rule (Debezium\'s ByLogicalTableRouter, `topic.regex` → `topic.replacement`).');
-
 /** `spec.target.kafka`. */
 export const kafkaTargetSettingsSchema = z
   .strictObject({
     bootstrapServers: bootstrapServersSchema,
     clientId: z.string().min(1).optional().describe("Kafka's `client.id`.").meta({ defaultText: 'pgcdc-<metadata.name>' }),
-    topicPrefix: z.string().min(1).optional().describe("First part of every topic name (Debezium's `topic.prefix`): `<prefix>.<schema>.<table>`.").meta({ defaultText: 'metadata.name' }),
+    ...changeRecordSettingsShape,
     acks: z
       .union([z.enum(KAFKA_ACKS), z.literal(1).transform(() => '1' as const), z.literal(-1).transform(() => 'all' as const)])
       .default('all')
@@ -76,19 +63,8 @@ export const kafkaTargetSettingsSchema = z
     tls: tlsSchema.optional(),
     sasl: saslSchema.optional(),
     createTopics: createTopicsSchema.default({ enabled: true, partitions: 1, replicationFactor: -1, config: {} }).meta({ defaultText: 'the defaults below' }),
-    topicRouting: z.array(topicRouteSchema).default([]).describe('Routing rules, the first matching one wins; tables no rule matches go to `<prefix>.<schema>.<table>`.'),
     keyColumns: messageKeyColumnsSchema.default([]).describe("Key columns per table (Debezium's `message.key.columns`), before the source's `messageKeyColumns`: `\"<regex over schema.table>:<column>,<column>\"`."),
     headers: z.record(z.string(), z.string()).default({}).describe('Headers added to every record.'),
-    extendedHeaders: z
-      .boolean()
-      .default(false)
-      .describe(
-        "Debezium's context headers on change events and their tombstones (`__debezium.context.connectorLogicalName`, `taskId`, `connectorName`, `runId`; Debezium's `extended.headers.enabled`, true there). Off by default: encoding four headers per record halves the client's throughput. The `__debezium.oldkey`/`newkey` headers of primary-key changes are always written.",
-      ),
-    schemasEnable: z
-      .boolean()
-      .default(true)
-      .describe("Keys and values in Kafka Connect's JsonConverter shape `{\"schema\":…,\"payload\":…}` (`schemas.enable=true`, Connect's default); false: the payload alone."),
     heartbeatInterval: durationTextSchema.default('0').describe("Write a heartbeat record to `__debezium-heartbeat.<prefix>` this often (Debezium's `heartbeat.interval.ms`); 0: none."),
     exactlyOnce: z
       .boolean()
@@ -102,7 +78,6 @@ export const kafkaTargetSettingsSchema = z
       .min(1)
       .default('pgcdc-offsets')
       .describe("Compacted topic holding each exactly-once stream's committed source position (Kafka Connect's `offsets.storage.topic`), keyed `[\"<metadata.name>\",{\"server\":\"<topicPrefix>\"}]`; created when missing (25 partitions, `cleanup.policy=compact`)."),
-    transactionTopic: z.string().min(1).optional().describe('Topic of the transaction metadata records (`spec.source.postgres.provideTransactionMetadata`).').meta({ defaultText: '<prefix>.transaction' }),
   })
   .describe('Settings of the `Kafka` target: change events written to Apache Kafka as Debezium on Kafka Connect writes them (topics, keys, partitions, JSON). Required when the type is `Kafka`.');
 
@@ -126,7 +101,7 @@ export async function buildKafkaTarget(
       ok = false;
     }
   }
-  const tls = settings.tls && (await buildTls(settings.tls, [...at, 'tls'], context.cwd, problems));
+  const tls = settings.tls && (await buildClientTls(settings.tls, [...at, 'tls'], context.cwd, problems));
   const sasl = settings.sasl && (await buildSasl(settings.sasl, [...at, 'sasl'], context, problems));
   if (settings.compression === 'zstd' && typeof (zlib as { zstdCompressSync?: unknown }).zstdCompressSync !== 'function') {
     problems.add([...at, 'compression'], `is zstd, which needs Node.js 22.15 or later (this is ${process.version})`, { hint: 'use lz4, snappy or gzip, or run pgcdc on a newer Node.js' });
@@ -137,12 +112,12 @@ export async function buildKafkaTarget(
     ok = false;
   }
   if (!ok || tls === null || sasl === null) return undefined;
-  const topicPrefix = settings.topicPrefix ?? context.streamName;
+  const records = buildChangeRecordSettings(settings, context.streamName);
   return {
     type: 'Kafka',
+    ...records,
     bootstrapServers: servers,
     clientId: settings.clientId ?? `pgcdc-${context.streamName}`,
-    topicPrefix,
     acks: settings.acks,
     compression: settings.compression,
     lingerMs: parseDurationMs(settings.linger)!,
@@ -150,33 +125,14 @@ export async function buildKafkaTarget(
     tls,
     sasl,
     createTopics: settings.createTopics,
-    topicRouting: settings.topicRouting,
     keyColumns: settings.keyColumns.flatMap(parseMessageKeyColumns),
     headers: settings.headers,
-    schemasEnable: settings.schemasEnable,
     heartbeatIntervalMs: parseDurationMs(settings.heartbeatInterval)!,
-    heartbeatTopic: `__debezium-heartbeat.${topicPrefix}`,
-    transactionTopic: settings.transactionTopic ?? `${topicPrefix}.transaction`,
+    heartbeatTopic: `__debezium-heartbeat.${records.topicPrefix}`,
     batchSize: settings.batchSize,
     maxRequestSize: settings.maxRequestSize,
-    extendedHeaders: settings.extendedHeaders,
     exactlyOnce: settings.exactlyOnce ? { transactionalId: settings.transactionalId ?? `pgcdc-${context.streamName}`, offsetsTopic: settings.offsetsTopic } : undefined,
   };
-}
-
-/** The TLS settings with their PEM files read; null after a problem. */
-async function buildTls(tls: NonNullable<KafkaTargetSettings['tls']>, at: ConfigPath, cwd: string, problems: ConfigProblems): Promise<KafkaTargetConfig['tls'] | null> {
-  const [ca, certificate, key] = await Promise.all([
-    readPemSetting(tls.caCertificate, [...at, 'caCertificate'], cwd, problems),
-    readPemSetting(tls.certificate, [...at, 'certificate'], cwd, problems),
-    readPemSetting(tls.key, [...at, 'key'], cwd, problems),
-  ]);
-  if (ca === null || certificate === null || key === null) return null;
-  if ((certificate === undefined) !== (key === undefined)) {
-    problems.add(at, 'has a client certificate without its key, or a key without its certificate', { hint: 'give both certificate and key, or neither' });
-    return null;
-  }
-  return { caCertificate: ca, certificate, key, skipHostnameVerification: tls.skipHostnameVerification };
 }
 
 /** The SASL settings with their secrets resolved; null after a problem. */

@@ -2,6 +2,10 @@
  * The normalized, validated configuration of one stream: what every other module reads. Both the
  * native `pgcdc/v1 Stream` document and StackGres `SGStream` documents are turned into this shape.
  */
+import type { ClientTls } from './client-tls-settings.js';
+import type { NatsJetStreamTargetConfig } from './nats-jetstream-settings.js';
+import type { RabbitMQTargetConfig } from './rabbitmq-settings.js';
+import type { RedisStreamsTargetConfig } from './redis-streams-settings.js';
 import type { ColumnMaskRules } from '../decoding/values/column-masks.js';
 import type { MessageKeyRule } from './message-key-columns.js';
 
@@ -255,38 +259,47 @@ export interface TopicRoute {
 }
 
 /**
+ * How change events become records (`targets/records/change-records`): shared by the Kafka target
+ * and the message-broker targets, which all write what Debezium writes to Kafka.
+ */
+export interface ChangeRecordSettings {
+  /** Debezium's `topic.prefix`: first part of destinations, `source.name` of events. */
+  readonly topicPrefix: string;
+  readonly topicRouting: readonly TopicRoute[];
+  /** Keys and values as JsonConverter writes them with `schemas.enable=true`. */
+  readonly schemasEnable: boolean;
+  /** Debezium's `__debezium.context.*` headers on change records (`extended.headers.enabled`). */
+  readonly extendedHeaders: boolean;
+  /** Destination of the transaction metadata records. */
+  readonly transactionTopic: string;
+}
+
+/**
  * Change events written to Apache Kafka as Debezium on Kafka Connect writes them: a topic per
  * table, the row key as the record key (partitioned as the Java producer does), tombstones,
  * transaction metadata and heartbeat topics; at least once.
  */
-export interface KafkaTargetConfig {
+export interface KafkaTargetConfig extends ChangeRecordSettings {
   readonly type: 'Kafka';
   readonly bootstrapServers: readonly string[];
   readonly clientId: string;
-  readonly topicPrefix: string;
   readonly acks: (typeof KAFKA_ACKS)[number];
   readonly compression: (typeof KAFKA_COMPRESSIONS)[number];
   readonly lingerMs: number;
   readonly requestTimeoutMs: number;
-  readonly tls: { readonly caCertificate: string | undefined; readonly certificate: string | undefined; readonly key: string | undefined; readonly skipHostnameVerification: boolean } | undefined;
+  readonly tls: ClientTls | undefined;
   readonly sasl: { readonly mechanism: (typeof KAFKA_SASL_MECHANISMS)[number]; readonly username: string; readonly password: string } | undefined;
   readonly createTopics: { readonly enabled: boolean; readonly partitions: number; readonly replicationFactor: number; readonly config: Readonly<Record<string, string>> };
-  readonly topicRouting: readonly TopicRoute[];
   /** `message.key.columns` rules of the target, applied before the source's. */
   readonly keyColumns: readonly MessageKeyRule[];
   readonly headers: Readonly<Record<string, string>>;
-  /** Keys and values as JsonConverter writes them with `schemas.enable=true`. */
-  readonly schemasEnable: boolean;
   /** 0: no heartbeat records. */
   readonly heartbeatIntervalMs: number;
   readonly heartbeatTopic: string;
-  readonly transactionTopic: string;
   /** Largest number of records sent in one go (Debezium's `max.batch.size`). */
   readonly batchSize: number;
   /** Largest produce request in bytes (Kafka's `max.request.size`). */
   readonly maxRequestSize: number;
-  /** Debezium's `__debezium.context.*` headers on change records (`extended.headers.enabled`). */
-  readonly extendedHeaders: boolean;
   /**
    * Exactly once: each batch's records and its source position in one Kafka transaction
    * (`transactionalId`), the position on the compacted `offsetsTopic`.
@@ -294,8 +307,28 @@ export interface KafkaTargetConfig {
   readonly exactlyOnce: { readonly transactionalId: string; readonly offsetsTopic: string } | undefined;
 }
 
-export type TargetConfig = StdoutTargetConfig | FileTargetConfig | PostgresTargetConfig | CloudEventTargetConfig | WebhookTargetConfig | PgLambdaTargetConfig | KafkaTargetConfig;
+export type TargetConfig =
+  | StdoutTargetConfig
+  | FileTargetConfig
+  | PostgresTargetConfig
+  | CloudEventTargetConfig
+  | WebhookTargetConfig
+  | PgLambdaTargetConfig
+  | KafkaTargetConfig
+  | NatsJetStreamTargetConfig
+  | RedisStreamsTargetConfig
+  | RabbitMQTargetConfig;
 export type TargetType = TargetConfig['type'];
+
+/** The targets that write Debezium's records (`targets/records`): Kafka and the message brokers. */
+export type RecordTargetConfig = Extract<TargetConfig, ChangeRecordSettings>;
+
+const RECORD_TARGET_TYPES: ReadonlySet<TargetType> = new Set<RecordTargetConfig['type']>(['Kafka', 'NatsJetStream', 'RedisStreams', 'RabbitMQ']);
+
+/** `target` when it writes Debezium's records, else undefined. */
+export function recordTarget(target: TargetConfig): RecordTargetConfig | undefined {
+  return RECORD_TARGET_TYPES.has(target.type) ? (target as RecordTargetConfig) : undefined;
+}
 
 /** One stream: a source, a target and how failures are retried. */
 export interface StreamConfig {

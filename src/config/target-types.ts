@@ -8,8 +8,11 @@ import { type ConfigPath, type ConfigProblems, formatPath } from './config-issue
 import { buildCloudEventTarget, cloudEventTargetSettingsSchema } from './cloudevent-settings.js';
 import type { ConfigMapSources } from './config-map-resolver.js';
 import { buildKafkaTarget, kafkaTargetSettingsSchema } from './kafka-settings.js';
+import { buildNatsJetStreamTarget, natsJetStreamTargetSettingsSchema } from './nats-jetstream-settings.js';
 import { buildPgLambdaTarget, pgLambdaTargetSettingsSchema } from './pglambda-settings.js';
 import { buildPostgresTarget, postgresTargetSettingsSchema } from './postgres-settings.js';
+import { buildRabbitMQTarget, rabbitmqTargetSettingsSchema } from './rabbitmq-settings.js';
+import { buildRedisStreamsTarget, redisStreamsTargetSettingsSchema } from './redis-streams-settings.js';
 import type { RecordFormat, TargetConfig, TargetType } from './stream-config.js';
 import { buildWebhookTarget, webhookTargetSettingsSchema } from './webhook-settings.js';
 
@@ -108,6 +111,24 @@ export const TARGET_TYPES = {
     sectionRequired: true,
     schema: kafkaTargetSettingsSchema,
     build: buildKafkaTarget,
+  }),
+  NatsJetStream: defineTargetType({
+    section: 'natsJetStream',
+    sectionRequired: true,
+    schema: natsJetStreamTargetSettingsSchema,
+    build: buildNatsJetStreamTarget,
+  }),
+  RedisStreams: defineTargetType({
+    section: 'redisStreams',
+    sectionRequired: true,
+    schema: redisStreamsTargetSettingsSchema,
+    build: buildRedisStreamsTarget,
+  }),
+  RabbitMQ: defineTargetType({
+    section: 'rabbitmq',
+    sectionRequired: true,
+    schema: rabbitmqTargetSettingsSchema,
+    build: buildRabbitMQTarget,
   }),
 } satisfies { readonly [T in TargetType]: TargetTypeDefinition<T, z.ZodType> };
 

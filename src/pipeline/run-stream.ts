@@ -6,7 +6,7 @@
  * with incremental snapshots (or, for a target that loads tables itself, table synchronisation)
  * alongside, reconnecting with backoff, until stopped.
  */
-import type { StreamConfig } from '../config/stream-config.js';
+import { recordTarget, type StreamConfig } from '../config/stream-config.js';
 import { ddlCaptureInstalled, installDdlCapture, targetReplaysDdl } from '../ddl/ddl-capture.js';
 import { DDL_MESSAGE_PREFIX } from '../ddl/ddl-message.js';
 import type { CatalogQuery } from '../decoding/values/type-catalog.js';
@@ -116,7 +116,7 @@ export async function runStream(config: StreamConfig, options: RunStreamOptions)
       ...(signalTable ? { signalTable } : {}),
       masks: new ColumnMasks(source.columnMasks),
       messageKeyColumns: config.target.type === 'Kafka' ? [...config.target.keyColumns, ...source.messageKeyColumns] : source.messageKeyColumns,
-      structuredAsText: config.target.type === 'Kafka' && config.target.schemasEnable,
+      structuredAsText: recordTarget(config.target)?.schemasEnable === true,
       onUnmaskable: (column, typeName) =>
         logger.warn({ column, type: typeName }, `${column} is named by a column mask rule but is of type ${typeName}, not a character type: its values are not masked (as in Debezium)`),
     });

@@ -23,6 +23,9 @@ const TARGET_FACTORIES: { readonly [T in TargetType]: TargetFactory<T> } = {
   PgLambda: async (target, stream, logger) => new (await import('./function/pglambda-target.js')).PgLambdaTarget(target, stream, logger),
   Webhook: async (target, stream, logger) => new (await import('./webhook/webhook-target.js')).WebhookTarget(target, stream, logger),
   Kafka: async (target, stream, logger) => new (await import('./kafka/kafka-target.js')).KafkaTarget(target, stream, logger),
+  NatsJetStream: async (target, stream, logger) => new (await import('./nats/nats-jetstream-target.js')).NatsJetStreamTarget(target, stream, logger),
+  RedisStreams: async (target, stream, logger) => new (await import('./redis/redis-streams-target.js')).RedisStreamsTarget(target, stream, logger),
+  RabbitMQ: async (target, stream, logger) => new (await import('./rabbitmq/rabbitmq-target.js')).RabbitMQTarget(target, stream, logger),
 };
 
 /** The target of a stream. */
@@ -41,6 +44,9 @@ const TARGET_CHECKS: { readonly [T in TargetType]: TargetCheck<T> } = {
     if (target.subscriptionServer) await (await import('./webhook/subscription-server.js')).SubscriptionServer.checkAddress(target.subscriptionServer.host, target.subscriptionServer.port);
   },
   Kafka: async (target, logger) => (await import('./kafka/kafka-target.js')).checkKafkaTarget(target, logger),
+  NatsJetStream: async (target, logger) => (await import('./nats/nats-jetstream-target.js')).checkNatsJetStreamTarget(target, logger),
+  RedisStreams: async (target, logger) => (await import('./redis/redis-streams-target.js')).checkRedisStreamsTarget(target, logger),
+  RabbitMQ: async (target, logger) => (await import('./rabbitmq/rabbitmq-target.js')).checkRabbitMQTarget(target, logger),
 };
 
 /**

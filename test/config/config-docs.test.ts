@@ -31,7 +31,7 @@ describe('configuration docs', () => {
       '| `spec.source.postgres.snapshotMode` | `initial` \\| `initial_only` \\| `never` \\| `no_data` \\| `always` \\| `when_needed` | `initial` | When to copy existing rows before streaming (Debezium snapshot modes; `never` and `no_data` skip the copy, `initial_only` stops after it). |',
     );
     expect(lines).toContain('| `spec.maxRetries` | integer ≥ -1 | `-1` | Retries after a failure before pgcdc gives up: -1 retries forever, 0 never retries. |');
-    expect(lines).toContain('| `spec.target.type` | `Stdout` \\| `File` \\| `Postgres` \\| `CloudEvent` \\| `PgLambda` \\| `Webhook` \\| `Kafka` | required | Where change events go. |');
+    expect(lines).toContain('| `spec.target.type` | `Stdout` \\| `File` \\| `Postgres` \\| `CloudEvent` \\| `PgLambda` \\| `Webhook` \\| `Kafka` \\| `NatsJetStream` \\| `RedisStreams` \\| `RabbitMQ` | required | Where change events go. |');
     expect(lines).toContain('| `spec.target.postgres.conflictPolicy` | `update` \\| `skip` \\| `fail` | `update` | An inserted row whose key already exists on the target: overwrite it (`update`), keep the existing row (`skip`) or stop the stream (`fail`). |');
     expect(lines).toContain(
       '| `spec.target.postgres.url` | postgres:// or postgresql:// URL | required | Where to write: `postgres://user:password@host:port/database?sslmode=…`, with the same query parameters and defaults as `spec.source.postgres.url`, except that `application_name` defaults to `pgcdc-<metadata.name>-target`. |',

@@ -47,7 +47,7 @@ describe('validation errors', () => {
       's.yaml:5: metadata.labels is not a known key; known keys: name',
       's.yaml:11: spec.source.postgres.slotname is not a known key; did you mean slotName?',
       's.yaml:12: spec.source.postgres.zzzzzz is not a known key; see docs/configuration.md for the 32 known keys of spec.source.postgres',
-      's.yaml:15: spec.target.zzz is not a known key; known keys: type, stdout, file, postgres, cloudEvent, pgLambda, webhook, kafka',
+      's.yaml:15: spec.target.zzz is not a known key; known keys: type, stdout, file, postgres, cloudEvent, pgLambda, webhook, kafka, natsJetStream, redisStreams, rabbitmq',
       's.yaml:16: spec.stateDirs is not a known key; did you mean stateDir?',
     ]);
   });
@@ -67,7 +67,7 @@ describe('validation errors', () => {
       's.yaml:13: spec.source.postgres.slotName is "Bad-Slot"; expected a replication slot name: 1 to 63 lowercase letters, digits and "_"',
       's.yaml:14: spec.source.postgres.skippedOperations[1] is "x"; expected one of: c, u, d, t',
       's.yaml:15: spec.source.postgres.statusIntervalMs is 10; expected an integer ≥ 100',
-      's.yaml:17: spec.target.type is "file"; expected one of: Stdout, File, Postgres, CloudEvent, PgLambda, Webhook, Kafka (did you mean File?)',
+      's.yaml:17: spec.target.type is "file"; expected one of: Stdout, File, Postgres, CloudEvent, PgLambda, Webhook, Kafka, NatsJetStream, RedisStreams, RabbitMQ (did you mean File?)',
       's.yaml:18: spec.maxRetries is -5; expected an integer ≥ -1',
     ]);
     expect(error.hint).toBe(DOCS_HINT);

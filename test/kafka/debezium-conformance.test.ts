@@ -15,7 +15,7 @@ import { BUILTIN_TYPE_GROUPS, valueSql } from '../decoding/builtin-type-values.j
 import { runCli, startCli } from '../support/cli.js';
 import { startDebeziumConnect, type DebeziumConnect } from '../support/debezium-connect.js';
 import { useKafkaCluster, type KafkaRecord } from '../support/kafka-cluster.js';
-import { javaPartitions } from '../support/kafka-oracles.js';
+import { javaPartitions } from '../support/change-oracles.js';
 import { createDatabase, sql, useTestServer, waitFor } from '../support/postgres.js';
 import { targetStream, tempDir } from '../support/stream-fixtures.js';
 import { COLUMNS, EDGE_ROW, ROWS, SCHEMA } from '../support/value-fixtures.js';

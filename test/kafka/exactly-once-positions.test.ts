@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { StreamEvent, TransactionInfo } from '../../src/events/stream-event.js';
-import { ExactlyOncePositions, isAfter, NO_POSITION } from '../../src/targets/kafka/exactly-once-positions.js';
+import { ExactlyOncePositions, isAfter, NO_POSITION } from '../../src/targets/records/exactly-once-positions.js';
 
 function txn(commitLsn: number): TransactionInfo {
   return { xid: commitLsn, commitLsn, commitTimeMicros: 0, previousCommitLsn: 0, origin: undefined };

@@ -12,48 +12,14 @@ import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/logging/logger.js';
 import { runStream } from '../../src/pipeline/run-stream.js';
 import { runCli, startCli } from '../support/cli.js';
-import { useKafkaCluster, type KafkaRecord } from '../support/kafka-cluster.js';
-import { CHANGE_LOG_SQL, changesPerKey, ITEMS_ONLY, loggedChanges, rebuild, recordedChanges, sourceTable } from '../support/kafka-oracles.js';
+import { useKafkaCluster } from '../support/kafka-cluster.js';
+import { expectExactlyOnce, ITEMS_ONLY, ITEMS_TABLE, itemsWorkload, recordedChanges } from '../support/change-oracles.js';
 import { createDatabase, sql, useTestServer, waitFor } from '../support/postgres.js';
 import { pgcdcRejection as failure } from '../support/rejection.js';
 import { below, testRandom } from '../support/seeded-random.js';
 import { targetStream, tempDir } from '../support/stream-fixtures.js';
 
-const TABLE = `create table items (id int primary key, qty int, note text); ${CHANGE_LOG_SQL}`;
-
-/** Each logged change once on the topic, per key in the same order, and the topic rebuilds the table. */
-async function expectExactlyOnce(url: string, records: readonly KafkaRecord[]): Promise<void> {
-  const logged = await loggedChanges(url);
-  const recorded = recordedChanges(records);
-  expect(recorded.length).toBe(logged.length);
-  expect(changesPerKey(recorded)).toEqual(changesPerKey(logged));
-  expect(rebuild(records)).toEqual(await sourceTable(url));
-}
-
-/** Random transactions, some of them large enough to span several batches. */
-function workload(url: string): { stop: () => Promise<void> } {
-  let nextId = 1;
-  let writing = true;
-  const done = (async () => {
-    while (writing) {
-      const id = nextId;
-      if (below(testRandom, 10) === 0) {
-        nextId += 150;
-        await sql(url, `begin; insert into items select g, 0, repeat('x', 50) from generate_series(${id}, ${id + 149}) g; update items set qty = qty + 1 where id % 5 = ${below(testRandom, 5)} and id < ${id + 150}; commit`);
-      } else {
-        nextId += 3;
-        await sql(url, `begin; insert into items values (${id}, 1, 'a'), (${id + 1}, 2, 'b'), (${id + 2}, 3, 'c');
-          update items set qty = qty + 1 where id = ${1 + below(testRandom, id + 2)}; delete from items where id = ${1 + below(testRandom, id + 2)}; commit`);
-      }
-    }
-  })();
-  return {
-    async stop() {
-      writing = false;
-      await done;
-    },
-  };
-}
+const TABLE = ITEMS_TABLE;
 
 describe('Kafka target, exactly once', () => {
   const server = useTestServer();
@@ -77,7 +43,7 @@ describe('Kafka target, exactly once', () => {
     await kafka().createTopic('e1.public.items', { partitions: 3 });
     const { specFile } = await exactlyOnceStream('e1', url);
     expect((await runCli(['run', '-c', specFile, '--stop-at', 'now'])).code).toBe(0);
-    const changes = workload(url);
+    const changes = itemsWorkload(url);
     for (let kill = 0; kill < 4; kill++) {
       const run = startCli(['run', '-c', specFile]);
       await new Promise((resolve) => setTimeout(resolve, 1500 + below(testRandom, 3000)));
@@ -124,7 +90,7 @@ describe('Kafka target, exactly once', () => {
     const { specFile } = await exactlyOnceStream('e3', url, { requestTimeout: '5s' }, -1);
     expect((await runCli(['run', '-c', specFile, '--stop-at', 'now'])).code).toBe(0);
     const run = startCli(['run', '-c', specFile]);
-    const changes = workload(url);
+    const changes = itemsWorkload(url);
     try {
       await new Promise((resolve) => setTimeout(resolve, 3000));
       await kafka().brokers[0]!.kill();

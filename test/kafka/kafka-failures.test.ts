@@ -15,8 +15,8 @@ import path from 'node:path';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { errorLine, runCli, startCli, type CliResult, type StartedProgram } from '../support/cli.js';
-import { useKafkaCluster, type KafkaCluster, type KafkaRecord } from '../support/kafka-cluster.js';
-import { CHANGE_LOG_SQL, changesPerKey, ITEMS_ONLY, javaPartitions, loggedChanges, rebuild, recordedChanges, sourceTable } from '../support/kafka-oracles.js';
+import { useKafkaCluster, type KafkaCluster } from '../support/kafka-cluster.js';
+import { CHANGE_LOG_SQL, expectNothingLost, ITEMS_ONLY, javaPartitions, rebuild, sourceTable } from '../support/change-oracles.js';
 import { createDatabase, sql, useTestServer, waitFor } from '../support/postgres.js';
 import { below, testRandom } from '../support/seeded-random.js';
 import { targetStream, tempDir } from '../support/stream-fixtures.js';
@@ -24,25 +24,6 @@ import { targetStream, tempDir } from '../support/stream-fixtures.js';
 /** The captured table; the change log (the oracle) is added to it. */
 const TABLES = `create table items (id int primary key, name text, qty int, price numeric(10,2), at timestamptz, tags text[]);
   ${CHANGE_LOG_SQL}`;
-
-/**
- * Every change the source logged is on the topic, in order per key (at least once: a redelivered
- * tail repeats changes, so each key's logged changes are a subsequence of its recorded ones), and
- * the topic rebuilds the table.
- */
-async function expectNothingLost(url: string, records: readonly KafkaRecord[]): Promise<void> {
-  const logged = changesPerKey(await loggedChanges(url));
-  const recorded = changesPerKey(recordedChanges(records));
-  const missing: string[] = [];
-  for (const [id, ops] of logged) {
-    const got = recorded.get(id) ?? '';
-    let at = 0;
-    for (const op of got) if (op === ops[at]) at++;
-    if (at < ops.length) missing.push(`id ${id}: logged ${ops}, on the topic ${got}`);
-  }
-  expect(missing.slice(0, 10), `${missing.length} keys miss changes`).toEqual([]);
-  expect(rebuild(records)).toEqual(await sourceTable(url));
-}
 
 /** Transactions of inserts, updates, key changes and deletes on `items` from one connection, until stopped. */
 function startWorkload(url: string): { committed: () => number; stop: () => Promise<number> } {

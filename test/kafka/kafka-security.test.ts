@@ -12,7 +12,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { errorLine, runCli } from '../support/cli.js';
 import { useKafkaCluster } from '../support/kafka-cluster.js';
-import { rebuild, sourceTable } from '../support/kafka-oracles.js';
+import { rebuild, sourceTable } from '../support/change-oracles.js';
 import { createDatabase, sql, useTestServer } from '../support/postgres.js';
 import { targetStream, tempDir } from '../support/stream-fixtures.js';
 

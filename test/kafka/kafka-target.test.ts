@@ -13,7 +13,7 @@ import { runStream } from '../../src/pipeline/run-stream.js';
 import { silentLogger } from '../../src/logging/logger.js';
 import { pgcdcRejection as failure } from '../support/rejection.js';
 import { useKafkaCluster } from '../support/kafka-cluster.js';
-import { javaPartitions, rebuild, sourceTable } from '../support/kafka-oracles.js';
+import { javaPartitions, rebuild, sourceTable } from '../support/change-oracles.js';
 import { createDatabase, sql, useTestServer, waitFor } from '../support/postgres.js';
 import { below, testRandom } from '../support/seeded-random.js';
 import { runCli, startCli } from '../support/cli.js';

@@ -110,7 +110,7 @@ export class ReliableDelivery {
     if (deadLetter.policy === 'stop') {
       throw new PgcdcError('TARGET_FAILED', `${itemName} ${first}${group.length > 1 ? ` and ${group.length - 1} more` : ''} ${tried}: ${failure.message}`, {
         cause: failure,
-        hint: `fix the receiver (the event is sent again on the next run), or set ${policySetting}: dead-letter to set such events aside and go on`,
+        hint: `${failure.hint ?? 'fix the receiver'} (the event is sent again on the next run), or set ${policySetting}: dead-letter to set such events aside and go on`,
       });
     }
     const failedAt = new Date();

@@ -10,7 +10,7 @@ import type { KafkaTargetConfig } from '../../config/stream-config.js';
 import { PgcdcError } from '../../errors/pgcdc-error.js';
 import type { Logger } from '../../logging/logger.js';
 import * as kafka from '@platformatic/kafka';
-import type { KafkaRecord } from './kafka-records.js';
+import type { ChangeRecord as KafkaRecord } from '../records/change-records.js';
 import { partitionForKey } from './key-partitioner.js';
 
 /** Record batch attribute bits (Kafka's protocol): the batch belongs to a transaction; it holds a transaction marker. */

@@ -1,10 +1,11 @@
 /**
- * The Kafka target: each batch becomes Debezium-shaped records (`kafka-records`) on the partitions
- * the Java producer would choose (`key-partitioner`). At least once by default: an idempotent
- * producer with acks=all, the batch durable once the brokers acknowledged every record (after a
- * crash the unacknowledged tail is written again). Exactly once: the batch's records and the
- * position they reach go in one Kafka transaction (`exactly-once-positions`); after a crash or a
- * failed transaction the committed position is read back and what Kafka holds is not written again.
+ * The Kafka target: each batch becomes Debezium-shaped records (`targets/records/change-records`)
+ * on the partitions the Java producer would choose (`key-partitioner`). At least once by default:
+ * an idempotent producer with acks=all, the batch durable once the brokers acknowledged every
+ * record (after a crash the unacknowledged tail is written again). Exactly once: the batch's
+ * records and the position they reach go in one Kafka transaction
+ * (`targets/records/exactly-once-positions`, `kafka-offsets`); after a crash or a failed
+ * transaction the committed position is read back and what Kafka holds is not written again.
  */
 import type { KafkaTargetConfig, StreamConfig } from '../../config/stream-config.js';
 import { JsonWriter } from '../../encoding/json-writer.js';
@@ -14,9 +15,10 @@ import type { Logger } from '../../logging/logger.js';
 import type { Target, TargetBatching } from '../target.js';
 import { partitionForKey } from './key-partitioner.js';
 import { KafkaProducer } from './kafka-producer.js';
-import { type KafkaRecord, KafkaRecordBuilder } from './kafka-records.js';
-import { HEARTBEAT_KEY_SCHEMA, HEARTBEAT_VALUE_SCHEMA } from './connect-schema.js';
-import { ExactlyOncePositions, isAfter, NO_POSITION, offsetKey, offsetRecord, parseOffsetValue, type StreamPosition } from './exactly-once-positions.js';
+import { type ChangeRecord as KafkaRecord, ChangeRecordBuilder } from '../records/change-records.js';
+import { HEARTBEAT_KEY_SCHEMA, HEARTBEAT_VALUE_SCHEMA } from '../records/connect-schema.js';
+import { ExactlyOncePositions, isAfter, NO_POSITION, type StreamPosition } from '../records/exactly-once-positions.js';
+import { offsetKey, offsetRecord, parseOffsetValue } from './kafka-offsets.js';
 import { formatLsn } from '../../source/lsn.js';
 
 /** Partitions of a created offsets topic (Kafka Connect's `offsets.storage.partitions` default). */
@@ -26,7 +28,7 @@ export class KafkaTarget implements Target {
   readonly #config: KafkaTargetConfig;
   readonly #logger: Logger;
   readonly #producer: KafkaProducer;
-  readonly #builder: KafkaRecordBuilder;
+  readonly #builder: ChangeRecordBuilder;
   readonly #writer = new JsonWriter();
   /** Partition counts of the topics written so far. */
   readonly #partitions = new Map<string, number>();
@@ -45,7 +47,7 @@ export class KafkaTarget implements Target {
   constructor(config: KafkaTargetConfig, stream: StreamConfig, logger: Logger) {
     this.#config = config;
     this.#logger = logger;
-    this.#builder = new KafkaRecordBuilder(config, streamEncoderOptions(stream), stream.source.tombstonesOnDelete);
+    this.#builder = new ChangeRecordBuilder(config, streamEncoderOptions(stream), stream.source.tombstonesOnDelete);
     this.#producer = new KafkaProducer(config, logger);
     this.batching = { events: config.batchSize, lingerMs: config.lingerMs };
     this.#positions = config.exactlyOnce && new ExactlyOncePositions();

@@ -1,5 +1,7 @@
 /**
- * Turns a batch of stream events into Kafka records as Debezium on Kafka Connect writes them: the
+ * Turns a batch of stream events into records as Debezium on Kafka Connect writes them (and as
+ * Debezium Server hands them to its sinks: the Kafka target and the message-broker targets share
+ * them, a record's `topic` being its destination: a subject, stream key or routing key): the
  * change event (Debezium's JSON encoder, one record per event, with Debezium's own choices where
  * pgcdc's other targets differ) as the value, the row key as the key, on `<prefix>.<schema>.<table>`
  * (or a routing rule's topic), tombstones after deletes, truncates, logical messages on
@@ -8,7 +10,7 @@
  * the batch's writer (no copy per record); partitions are chosen later, from the key.
  */
 import { randomUUID } from 'node:crypto';
-import type { KafkaTargetConfig } from '../../config/stream-config.js';
+import type { ChangeRecordSettings } from '../../config/stream-config.js';
 import { JsonWriter } from '../../encoding/json-writer.js';
 import { DebeziumJsonEncoder, type DebeziumEncoderOptions, transactionEndId, transactionId } from '../../events/debezium-json-encoder.js';
 import type { RowEvent, StreamEvent, TableInfo, TransactionInfo } from '../../events/stream-event.js';
@@ -23,11 +25,14 @@ import {
   valueSchemaJson,
 } from './connect-schema.js';
 
-/** One record to produce; `partition` is set from the key once the topic's partition count is known. */
-export interface KafkaRecord {
+/** One record to send. */
+export interface ChangeRecord {
+  /** The destination: Kafka topic, NATS subject, Redis stream key, RabbitMQ routing key. */
   readonly topic: string;
   readonly key: Buffer | null;
+  /** Null for a tombstone. */
   readonly value: Buffer | null;
+  /** Kafka's partition: -1 until set from the key once the topic's partition count is known. */
   partition: number;
   /**
    * Debezium's headers of the record (change events and their tombstones): `__debezium.oldkey` /
@@ -35,7 +40,17 @@ export interface KafkaRecord {
    * Debezium's `extended.headers.enabled` (default true). Undefined for other records.
    */
   readonly headers?: ReadonlyMap<Buffer, Buffer>;
+  /**
+   * The record's operation as the encoder named it (`c`, `u`, `d`, `r`, `t`, `m`, `BEGIN`, `END`;
+   * a tombstone keeps its delete's `d`) and the event it comes from; undefined for records not
+   * built from an event (Kafka's offsets and heartbeats).
+   */
+  readonly op?: string;
+  readonly event?: StreamEvent;
 }
+
+/** A table's destination (before routing rules), e.g. from a subject template. */
+export type TableDestination = (schema: string, table: string) => string;
 
 /** Where a table's records go, and the pre-encoded pieces of its keys and values. */
 interface TableRoute {
@@ -51,6 +66,8 @@ type EncoderSettings = Pick<DebeziumEncoderOptions, 'serverName' | 'database' | 
 
 /** The record being written: its value is everything written since it opened. */
 interface OpenRecord {
+  readonly op: string;
+  readonly event: StreamEvent;
   readonly topic: string;
   readonly key: Buffer | null;
   /** A tombstone follows (a delete, with tombstones on). */
@@ -76,8 +93,8 @@ function contextHeaders(topicPrefix: string): Map<Buffer, Buffer> {
   );
 }
 
-export class KafkaRecordBuilder {
-  readonly #config: KafkaTargetConfig;
+export class ChangeRecordBuilder {
+  readonly #config: ChangeRecordSettings;
   readonly #encoder: DebeziumJsonEncoder;
   readonly #tombstones: boolean;
   readonly #routes = new WeakMap<TableInfo, TableRoute>();
@@ -86,11 +103,15 @@ export class KafkaRecordBuilder {
   readonly #messageTopic: string;
   /** Undefined unless `extendedHeaders`. */
   readonly #contextHeaders: ReadonlyMap<Buffer, Buffer> | undefined;
-  #records: KafkaRecord[] = [];
+  #records: ChangeRecord[] = [];
   #open: OpenRecord | undefined;
 
-  constructor(config: KafkaTargetConfig, encoder: EncoderSettings, tombstonesOnDelete: boolean) {
+  /** The destination of a table's records when not `<prefix>.<schema>.<table>` (a broker target's template). */
+  readonly #tableDestination: TableDestination | undefined;
+
+  constructor(config: ChangeRecordSettings, encoder: EncoderSettings, tombstonesOnDelete: boolean, tableDestination?: TableDestination) {
     this.#config = config;
+    this.#tableDestination = tableDestination;
     this.#schemas = config.schemasEnable;
     this.#tombstones = tombstonesOnDelete;
     this.#messageTopic = `${config.topicPrefix}.message`;
@@ -116,7 +137,7 @@ export class KafkaRecordBuilder {
    * The records of `events`, their values written into `w` (which must not be recycled before the
    * records are delivered); `nowMs` is the events' processing time.
    */
-  build(events: readonly StreamEvent[], w: JsonWriter, nowMs = Date.now()): KafkaRecord[] {
+  build(events: readonly StreamEvent[], w: JsonWriter, nowMs = Date.now()): ChangeRecord[] {
     this.#records = [];
     this.#encoder.encode(events, w, nowMs);
     this.#finishRecord(w);
@@ -129,12 +150,12 @@ export class KafkaRecordBuilder {
     if (op === 'BEGIN' || op === 'END') {
       const txn = (event as { readonly txn: TransactionInfo }).txn;
       const id = `{"id":"${event.kind === 'commit' ? transactionEndId(txn, event.endLsn, 'operation') : transactionId(txn)}"}`;
-      this.#open = { topic: this.#config.transactionTopic, key: this.#fixedKey(TRANSACTION_KEY_SCHEMA, id), tombstone: false };
+      this.#open = { op, event, topic: this.#config.transactionTopic, key: this.#fixedKey(TRANSACTION_KEY_SCHEMA, id), tombstone: false };
       if (this.#schemas) w.raw(`{"schema":${TRANSACTION_VALUE_SCHEMA},"payload":`);
       return;
     }
     if (event.kind === 'message') {
-      this.#open = { topic: this.#messageTopic, key: this.#fixedKey(MESSAGE_KEY_SCHEMA, `{"prefix":${JSON.stringify(event.prefix)}}`), tombstone: false };
+      this.#open = { op, event, topic: this.#messageTopic, key: this.#fixedKey(MESSAGE_KEY_SCHEMA, `{"prefix":${JSON.stringify(event.prefix)}}`), tombstone: false };
       if (this.#schemas) w.raw(`{"schema":${MESSAGE_VALUE_SCHEMA},"payload":`);
       return;
     }
@@ -153,7 +174,7 @@ export class KafkaRecordBuilder {
         headers = new Map([[op === 'd' ? NEW_KEY_HEADER : OLD_KEY_HEADER, other], ...(this.#contextHeaders ?? [])]);
       }
     }
-    this.#open = { topic: route.topic, key, tombstone: op === 'd' && this.#tombstones, headers };
+    this.#open = { op, event, topic: route.topic, key, tombstone: op === 'd' && this.#tombstones, headers };
     w.raw(route.valueOpen);
   }
 
@@ -164,8 +185,8 @@ export class KafkaRecordBuilder {
     const chunks = w.take();
     const value = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
     const headers = open.headers === undefined ? {} : { headers: open.headers };
-    this.#records.push({ topic: open.topic, key: open.key, value, partition: -1, ...headers });
-    if (open.tombstone) this.#records.push({ topic: open.topic, key: open.key, value: null, partition: -1, ...headers });
+    this.#records.push({ topic: open.topic, key: open.key, value, partition: -1, ...headers, op: open.op, event: open.event });
+    if (open.tombstone) this.#records.push({ topic: open.topic, key: open.key, value: null, partition: -1, ...headers, op: open.op, event: open.event });
   }
 
   #rowKey(route: TableRoute, table: TableInfo, tuple: RowEvent['after'], old: RowEvent['before']): Buffer | null {
@@ -195,7 +216,7 @@ export class KafkaRecordBuilder {
   #route(table: TableInfo): TableRoute {
     let route = this.#routes.get(table);
     if (route === undefined) {
-      const physical = `${this.#config.topicPrefix}.${table.schema}.${table.table}`;
+      const physical = this.#tableDestination?.(table.schema, table.table) ?? `${this.#config.topicPrefix}.${table.schema}.${table.table}`;
       const routed = routeTopic(this.#config, table.schema, table.table);
       const topic = routed ?? physical;
       const keySchema = keySchemaJson(table, topic, routed !== undefined);
@@ -212,7 +233,7 @@ export class KafkaRecordBuilder {
 }
 
 /** The topic a routing rule gives `schema.table` (groups substituted), or undefined. */
-export function routeTopic(config: Pick<KafkaTargetConfig, 'topicRouting'>, schema: string, table: string): string | undefined {
+export function routeTopic(config: Pick<ChangeRecordSettings, 'topicRouting'>, schema: string, table: string): string | undefined {
   const name = `${schema}.${table}`;
   for (const rule of config.topicRouting) {
     const match = new RegExp(`^(?:${rule.regex})$`).exec(name);
