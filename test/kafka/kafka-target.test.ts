@@ -13,7 +13,7 @@ import { runStream } from '../../src/pipeline/run-stream.js';
 import { silentLogger } from '../../src/logging/logger.js';
 import { pgcdcRejection as failure } from '../support/rejection.js';
 import { useKafkaCluster } from '../support/kafka-cluster.js';
-import { javaPartitions, rebuild, sourceTable } from '../support/change-oracles.js';
+import { javaPartitions, randomItemChanges, rebuild, sourceTable } from '../support/change-oracles.js';
 import { createDatabase, sql, useTestServer, waitFor } from '../support/postgres.js';
 import { below, testRandom } from '../support/seeded-random.js';
 import { runCli, startCli } from '../support/cli.js';
@@ -38,30 +38,7 @@ describe('Kafka target', () => {
     });
     // Snapshot, then a random workload, all delivered before the stream stops.
     await runStream(config, { logger: silentLogger(), stopAt: 'now' });
-    let nextId = 1000;
-    for (let txn = 0; txn < 60; txn++) {
-      const statements: string[] = [];
-      for (let i = 0; i < 1 + below(testRandom, 4); i++) {
-        const id = 1 + below(testRandom, 220);
-        switch (below(testRandom, 5)) {
-          case 0:
-            statements.push(`insert into items values (${nextId++}, 'new', 1, 2.5, now(), '{x}')`);
-            break;
-          case 1:
-            statements.push(`update items set qty = qty + 1, name = name || '!' where id = ${id}`);
-            break;
-          case 2:
-            statements.push(`update items set id = ${nextId++} where id = ${id}`);
-            break;
-          case 3:
-            statements.push(`delete from items where id = ${id}`);
-            break;
-          default:
-            statements.push(`update items set price = price * 2, tags = tags || 'y'::text where id % 7 = ${below(testRandom, 7)}`);
-        }
-      }
-      await sql(url, `begin; ${statements.join('; ')}; commit`);
-    }
+    await randomItemChanges(url, { transactions: 60, ids: 220, insertValues: "'new', 1, 2.5, now(), '{x}'", bulkUpdate: "price = price * 2, tags = tags || 'y'::text" });
     await runStream(config, { logger: silentLogger(), stopAt: 'now' });
 
     const records = await kafka().consume('k1\\.public\\.items', { timeoutMs: 60_000 });

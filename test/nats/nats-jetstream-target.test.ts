@@ -10,10 +10,9 @@
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/logging/logger.js';
 import { runStream } from '../../src/pipeline/run-stream.js';
-import { CHANGE_LOG_SQL, changesPerKey, ITEMS_ONLY, loggedChanges, rebuild, recordedChanges, sourceTable } from '../support/change-oracles.js';
+import { CHANGE_LOG_SQL, changesPerKey, ITEMS_ONLY, loggedChanges, randomItemChanges, rebuild, recordedChanges, sourceTable } from '../support/change-oracles.js';
 import { useNatsServer } from '../support/nats-server.js';
 import { createDatabase, sql, useTestServer } from '../support/postgres.js';
-import { below, testRandom } from '../support/seeded-random.js';
 import { targetStream, tempDir } from '../support/stream-fixtures.js';
 
 describe('NATS JetStream target', () => {
@@ -33,30 +32,7 @@ describe('NATS JetStream target', () => {
     });
     await runStream(config, { logger: silentLogger(), stopAt: 'now' });
     await sql(url, 'truncate audit');
-    let nextId = 1000;
-    for (let txn = 0; txn < 60; txn++) {
-      const statements: string[] = [];
-      for (let i = 0; i < 1 + below(testRandom, 4); i++) {
-        const id = 1 + below(testRandom, 220);
-        switch (below(testRandom, 5)) {
-          case 0:
-            statements.push(`insert into items values (${nextId++}, 'new', 1, 2.5, '{x}')`);
-            break;
-          case 1:
-            statements.push(`update items set qty = qty + 1, name = name || '!' where id = ${id}`);
-            break;
-          case 2:
-            statements.push(`update items set id = ${nextId++} where id = ${id}`);
-            break;
-          case 3:
-            statements.push(`delete from items where id = ${id}`);
-            break;
-          default:
-            statements.push(`update items set price = price * 2, tags = tags || 'y'::text where id % 7 = ${below(testRandom, 7)}`);
-        }
-      }
-      await sql(url, `begin; ${statements.join('; ')}; commit`);
-    }
+    await randomItemChanges(url, { transactions: 60, ids: 220, insertValues: "'new', 1, 2.5, '{x}'", bulkUpdate: "price = price * 2, tags = tags || 'y'::text" });
     await runStream(config, { logger: silentLogger(), stopAt: 'now' });
 
     const records = await nats().readStream('n1');

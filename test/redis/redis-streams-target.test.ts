@@ -9,39 +9,10 @@
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/logging/logger.js';
 import { runStream } from '../../src/pipeline/run-stream.js';
-import { CHANGE_LOG_SQL, changesPerKey, ITEMS_ONLY, loggedChanges, rebuild, recordedChanges, sourceTable } from '../support/change-oracles.js';
+import { CHANGE_LOG_SQL, changesPerKey, ITEMS_ONLY, loggedChanges, randomItemChanges, rebuild, recordedChanges, sourceTable } from '../support/change-oracles.js';
 import { createDatabase, sql, useTestServer } from '../support/postgres.js';
 import { useRedisServer } from '../support/redis-server.js';
-import { below, testRandom } from '../support/seeded-random.js';
 import { targetStream, tempDir } from '../support/stream-fixtures.js';
-
-/** Random transactions on `items` (id, name, qty): inserts, updates, key changes, deletes. */
-async function randomWorkload(url: string, transactions: number): Promise<void> {
-  let nextId = 1000;
-  for (let txn = 0; txn < transactions; txn++) {
-    const statements: string[] = [];
-    for (let i = 0; i < 1 + below(testRandom, 4); i++) {
-      const id = 1 + below(testRandom, 120);
-      switch (below(testRandom, 5)) {
-        case 0:
-          statements.push(`insert into items values (${nextId++}, 'new', 1)`);
-          break;
-        case 1:
-          statements.push(`update items set qty = qty + 1, name = name || '!' where id = ${id}`);
-          break;
-        case 2:
-          statements.push(`update items set id = ${nextId++} where id = ${id}`);
-          break;
-        case 3:
-          statements.push(`delete from items where id = ${id}`);
-          break;
-        default:
-          statements.push(`update items set qty = qty * 2 where id % 7 = ${below(testRandom, 7)}`);
-      }
-    }
-    await sql(url, `begin; ${statements.join('; ')}; commit`);
-  }
-}
 
 describe('RedisStreams target', () => {
   const server = useTestServer();
@@ -60,7 +31,7 @@ describe('RedisStreams target', () => {
     });
     await runStream(config, { logger: silentLogger(), stopAt: 'now' });
     await sql(url, 'truncate audit');
-    await randomWorkload(url, 60);
+    await randomItemChanges(url, { transactions: 60, ids: 120, insertValues: "'new', 1", bulkUpdate: 'qty = qty * 2' });
     await runStream(config, { logger: silentLogger(), stopAt: 'now' });
 
     const records = await redis().readStreams('r1.*');

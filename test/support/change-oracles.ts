@@ -157,3 +157,44 @@ export function itemsWorkload(url: string, options: ItemsWorkloadOptions = {}): 
     },
   };
 }
+
+export interface RandomItemChangesOptions {
+  readonly transactions: number;
+  /** Existing ids are drawn from 1 to this. */
+  readonly ids: number;
+  /** The values of an inserted row after its id, e.g. `'new', 1`. */
+  readonly insertValues: string;
+  /** The SET clause of the update touching every seventh row, e.g. `qty = qty * 2`. */
+  readonly bulkUpdate: string;
+}
+
+/**
+ * Random transactions on `items (id, name, qty, …)`: one to four inserts, updates, primary-key
+ * changes, deletes and updates of many rows each; new ids from 1000.
+ */
+export async function randomItemChanges(url: string, options: RandomItemChangesOptions): Promise<void> {
+  let nextId = 1000;
+  for (let txn = 0; txn < options.transactions; txn++) {
+    const statements: string[] = [];
+    for (let i = 0; i < 1 + below(testRandom, 4); i++) {
+      const id = 1 + below(testRandom, options.ids);
+      switch (below(testRandom, 5)) {
+        case 0:
+          statements.push(`insert into items values (${nextId++}, ${options.insertValues})`);
+          break;
+        case 1:
+          statements.push(`update items set qty = qty + 1, name = name || '!' where id = ${id}`);
+          break;
+        case 2:
+          statements.push(`update items set id = ${nextId++} where id = ${id}`);
+          break;
+        case 3:
+          statements.push(`delete from items where id = ${id}`);
+          break;
+        default:
+          statements.push(`update items set ${options.bulkUpdate} where id % 7 = ${below(testRandom, 7)}`);
+      }
+    }
+    await sql(url, `begin; ${statements.join('; ')}; commit`);
+  }
+}
