@@ -19,7 +19,6 @@ import { pgcdcRejection as failure } from '../support/rejection.js';
 import { below, testRandom } from '../support/seeded-random.js';
 import { targetStream, tempDir } from '../support/stream-fixtures.js';
 
-const TABLE = ITEMS_TABLE;
 
 describe('Kafka target, exactly once', () => {
   const server = useTestServer();
@@ -39,7 +38,7 @@ describe('Kafka target, exactly once', () => {
 
   it('writes every change once when killed with -9 at random instants under a concurrent workload', async () => {
     const url = await createDatabase(server(), 'kafka_eos');
-    await sql(url, TABLE);
+    await sql(url, ITEMS_TABLE);
     await kafka().createTopic('e1.public.items', { partitions: 3 });
     const { specFile } = await exactlyOnceStream('e1', url);
     expect((await runCli(['run', '-c', specFile, '--stop-at', 'now'])).code).toBe(0);
@@ -60,7 +59,7 @@ describe('Kafka target, exactly once', () => {
 
   it('stops with one line, acknowledging nothing more, when another producer takes its transactional id', async () => {
     const url = await createDatabase(server(), 'kafka_eos');
-    await sql(url, TABLE);
+    await sql(url, ITEMS_TABLE);
     const { config } = await exactlyOnceStream('e2', url);
     await runStream(config, { logger: silentLogger(), stopAt: 'now' }); // creates the slot
     const stop = new AbortController();
@@ -86,7 +85,7 @@ describe('Kafka target, exactly once', () => {
   // Last: it stops the file's broker.
   it('writes every change once across a broker killed with -9 and started again mid-stream', async () => {
     const url = await createDatabase(server(), 'kafka_eos');
-    await sql(url, TABLE);
+    await sql(url, ITEMS_TABLE);
     const { specFile } = await exactlyOnceStream('e3', url, { requestTimeout: '5s' }, -1);
     expect((await runCli(['run', '-c', specFile, '--stop-at', 'now'])).code).toBe(0);
     const run = startCli(['run', '-c', specFile]);

@@ -15,7 +15,6 @@ import { createDatabase, sql, useTestServer } from '../support/postgres.js';
 import { below, testRandom } from '../support/seeded-random.js';
 import { targetStream, tempDir } from '../support/stream-fixtures.js';
 
-const TABLE = ITEMS_TABLE;
 
 describe('NATS JetStream target, exactly once within the duplicate window', () => {
   const server = useTestServer();
@@ -34,7 +33,7 @@ describe('NATS JetStream target, exactly once within the duplicate window', () =
 
   it('stores every change once when pgcdc is killed with -9 at random instants under a concurrent workload', async () => {
     const url = await createDatabase(server(), 'nats_eos');
-    await sql(url, TABLE);
+    await sql(url, ITEMS_TABLE);
     const { specFile } = await stream('x1', url);
     expect((await runCli(['run', '-c', specFile, '--stop-at', 'now'])).code).toBe(0);
     const changes = itemsWorkload(url);
@@ -55,7 +54,7 @@ describe('NATS JetStream target, exactly once within the duplicate window', () =
   // Last: it kills the file's server.
   it('stores every change once across the server killed with -9 and started again mid-stream', async () => {
     const url = await createDatabase(server(), 'nats_eos');
-    await sql(url, TABLE);
+    await sql(url, ITEMS_TABLE);
     const { specFile } = await stream('x2', url, { publishTimeout: '2s', retryBackoffDelay: 2 }, -1);
     expect((await runCli(['run', '-c', specFile, '--stop-at', 'now'])).code).toBe(0);
     const run = startCli(['run', '-c', specFile]);

@@ -16,7 +16,6 @@ import { asKafkaRecords, deduplicated, type RabbitMQMessage, useRabbitMQServer }
 import { below, testRandom } from '../support/seeded-random.js';
 import { targetStream, tempDir } from '../support/stream-fixtures.js';
 
-const TABLE = ITEMS_TABLE;
 
 /**
  * Nothing lost: every message-id once gives exactly the logged changes, in order per key; a
@@ -61,7 +60,7 @@ describe('RabbitMQ target, crashes', () => {
 
   async function crashStream(name: string) {
     const url = await createDatabase(server(), 'rabbitmq_crash');
-    await sql(url, TABLE);
+    await sql(url, ITEMS_TABLE);
     const { specFile } = await targetStream({
       url,
       name,

@@ -15,7 +15,6 @@ import { useRedisServer } from '../support/redis-server.js';
 import { below, testRandom } from '../support/seeded-random.js';
 import { targetStream, tempDir } from '../support/stream-fixtures.js';
 
-const TABLE = ITEMS_TABLE;
 
 describe('RedisStreams target, exactly once', () => {
   const server = useTestServer();
@@ -35,7 +34,7 @@ describe('RedisStreams target, exactly once', () => {
 
   it('writes every change once when pgcdc is killed with -9 at random instants under a concurrent workload', async () => {
     const url = await createDatabase(server(), 'redis_eos');
-    await sql(url, TABLE);
+    await sql(url, ITEMS_TABLE);
     const { specFile } = await stream('e1', url);
     expect((await runCli(['run', '-c', specFile, '--stop-at', 'now'])).code).toBe(0);
     const changes = itemsWorkload(url, { keyChanges: true });
@@ -61,7 +60,7 @@ describe('RedisStreams target, exactly once', () => {
 
   it('writes every change once across Redis killed with -9 and started again mid-stream', async () => {
     const url = await createDatabase(server(), 'redis_eos');
-    await sql(url, TABLE);
+    await sql(url, ITEMS_TABLE);
     const { specFile } = await stream('e2', url, {}, -1);
     expect((await runCli(['run', '-c', specFile, '--stop-at', 'now'])).code).toBe(0);
     const run = startCli(['run', '-c', specFile]);
@@ -88,7 +87,7 @@ describe('RedisStreams target, exactly once', () => {
 
   it('at least once (exactlyOnce: false): loses nothing when pgcdc is killed with -9 under a concurrent workload', async () => {
     const url = await createDatabase(server(), 'redis_alo');
-    await sql(url, TABLE);
+    await sql(url, ITEMS_TABLE);
     const { specFile } = await stream('a1', url, { exactlyOnce: false });
     expect((await runCli(['run', '-c', specFile, '--stop-at', 'now'])).code).toBe(0);
     const changes = itemsWorkload(url, { keyChanges: true });
