@@ -28,11 +28,43 @@ export function isAfter(a: StreamPosition, b: StreamPosition): boolean {
   return a.lsn > b.lsn || (a.lsn === b.lsn && a.events > b.events);
 }
 
+/** A running count: the transaction (commit LSN) of the events counted last, and how many of its events were counted. */
+interface PositionCounter {
+  lsn: Lsn;
+  events: number;
+}
+
+/**
+ * Counts `event` in `counter`; returns its ordinal in its transaction (begin = 0), or undefined for
+ * a snapshot read, which has no place in the WAL.
+ */
+function countEvent(counter: PositionCounter, event: StreamEvent): number | undefined {
+  if (event.kind === 'row' && event.snapshot !== undefined) return undefined;
+  const lsn = event.kind === 'message' && event.txn === null ? event.lsn : event.txn!.commitLsn;
+  if (event.kind === 'begin' || lsn !== counter.lsn) {
+    counter.lsn = lsn;
+    counter.events = 0;
+  }
+  return counter.events++;
+}
+
+/**
+ * The position after `last` (one of `events`) when the events before `events` reached `start`:
+ * for a target that cuts a batch into several atomic writes, each with its own position.
+ */
+export function positionAfter(start: StreamPosition, events: readonly StreamEvent[], last: StreamEvent): StreamPosition {
+  const counter: PositionCounter = { lsn: start.lsn, events: start.events };
+  for (const event of events) {
+    countEvent(counter, event);
+    if (event === last) break;
+  }
+  return counter;
+}
+
 export class ExactlyOncePositions {
   #committed: StreamPosition = NO_POSITION;
-  /** The transaction of the events seen last, and how many of its events were seen. */
-  #lsn: Lsn = -1;
-  #ordinal = 0;
+  /** The events seen last: their transaction and how many of its events were seen. */
+  readonly #seen: PositionCounter = { lsn: -1, events: 0 };
 
   /** The position the target holds (read back at start, then set after each commit). */
   get committed(): StreamPosition {
@@ -45,13 +77,13 @@ export class ExactlyOncePositions {
 
   /** The position after the last event passed to `unwritten`. */
   get reached(): StreamPosition {
-    return { lsn: this.#lsn, events: this.#ordinal };
+    return { lsn: this.#seen.lsn, events: this.#seen.events };
   }
 
   /** The events will come again from a transaction's start (after a failed write). */
   restart(): void {
-    this.#lsn = -1;
-    this.#ordinal = 0;
+    this.#seen.lsn = -1;
+    this.#seen.events = 0;
   }
 
   /** The events of `events` the target does not hold yet, in order (`events` itself when that is all of them). */
@@ -67,14 +99,9 @@ export class ExactlyOncePositions {
 
   /** Counts `event` in its transaction; true when the target already has it. */
   #written(event: StreamEvent): boolean {
-    if (event.kind === 'row' && event.snapshot !== undefined) return false;
-    const lsn = event.kind === 'message' && event.txn === null ? event.lsn : event.txn!.commitLsn;
-    if (event.kind === 'begin' || lsn !== this.#lsn) {
-      this.#lsn = lsn;
-      this.#ordinal = 0;
-    }
-    const ordinal = this.#ordinal++;
+    const ordinal = countEvent(this.#seen, event);
+    if (ordinal === undefined) return false;
     const committed = this.#committed;
-    return lsn < committed.lsn || (lsn === committed.lsn && ordinal < committed.events);
+    return this.#seen.lsn < committed.lsn || (this.#seen.lsn === committed.lsn && ordinal < committed.events);
   }
 }

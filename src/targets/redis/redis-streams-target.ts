@@ -21,7 +21,7 @@ import { deadLetterSetup } from '../delivery/dead-letter-setup.js';
 import type { DeadLetter, DeadLetterStore } from '../delivery/dead-letter-store.js';
 import { type ChangeRecord, ChangeRecordBuilder } from '../records/change-records.js';
 import { destinationTemplate } from '../records/destination-template.js';
-import { ExactlyOncePositions, isAfter, NO_POSITION, type StreamPosition } from '../records/exactly-once-positions.js';
+import { ExactlyOncePositions, isAfter, NO_POSITION, positionAfter, type StreamPosition } from '../records/exactly-once-positions.js';
 import { type RecordMetadata, RecordMetadataReader } from '../records/record-metadata.js';
 import type { Target, TargetBatching, WrittenBatch } from '../target.js';
 import { EntryPacker } from './entry-packer.js';
@@ -361,28 +361,6 @@ interface PreparedGroup {
   /** The entries' size (about). */
   readonly bytes: number;
   readonly reached: StreamPosition | undefined;
-}
-
-/**
- * The position after `last` (one of `events`) when the positions were at `start` before `events`:
- * ExactlyOncePositions' numbering (commit LSN, events of that transaction seen; snapshot reads
- * have none), for a group cut inside a slice.
- */
-function positionAfter(start: StreamPosition, events: readonly StreamEvent[], last: StreamEvent): StreamPosition {
-  let lsn = start.lsn;
-  let ordinal = start.events;
-  for (const event of events) {
-    if (!(event.kind === 'row' && event.snapshot !== undefined)) {
-      const eventLsn = event.kind === 'message' && event.txn === null ? event.lsn : event.txn!.commitLsn;
-      if (event.kind === 'begin' || eventLsn !== lsn) {
-        lsn = eventLsn;
-        ordinal = 0;
-      }
-      ordinal++;
-    }
-    if (event === last) break;
-  }
-  return { lsn, events: ordinal };
 }
 
 /** A record that cannot be written, and why. */
