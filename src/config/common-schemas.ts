@@ -131,6 +131,14 @@ export function millisecondsSchema(min: number): z.ZodInt {
 /** A TCP port. */
 export const portSchema = z.int().min(1).max(65535);
 
+/** A list of servers: a YAML list, or one comma-separated string. */
+export const serverListSchema = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]);
+
+/** The entries of a `serverListSchema` value, trimmed, empty ones left out. */
+export function parseServerList(value: z.output<typeof serverListSchema>): string[] {
+  return (typeof value === 'string' ? value.split(',') : value).map((server) => server.trim()).filter((server) => server !== '');
+}
+
 /** A Kubernetes-style string map (labels, annotations, selectors). */
 export const stringMapSchema = z.record(z.string(), z.string());
 

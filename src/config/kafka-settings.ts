@@ -7,7 +7,7 @@ import zlib from 'node:zlib';
 import { z } from 'zod';
 import { buildClientTls, clientTlsSchema } from './client-tls-settings.js';
 import { buildChangeRecordSettings, changeRecordSettingsShape } from './change-record-settings.js';
-import { durationTextSchema, messageKeyColumnsSchema, parseDurationMs, secretKeyRefSchema } from './common-schemas.js';
+import { durationTextSchema, messageKeyColumnsSchema, parseDurationMs, parseServerList, secretKeyRefSchema, serverListSchema } from './common-schemas.js';
 import type { ConfigPath, ConfigProblems } from './config-issues.js';
 import type { ConfigMapSources } from './config-map-resolver.js';
 import { parseMessageKeyColumns } from './message-key-columns.js';
@@ -17,8 +17,7 @@ import type { TargetSettingsContext } from './target-types.js';
 
 const HOST_PORT = /^[^\s:,]+:\d{1,5}$/;
 
-const bootstrapServersSchema = z
-  .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
+const bootstrapServersSchema = serverListSchema
   .describe('Brokers to connect to first (Kafka\'s `bootstrap.servers`): `host:port` entries, as a list or comma-separated.');
 
 const tlsSchema = clientTlsSchema('Connect to the brokers over TLS (Kafka\'s `security.protocol` SSL, or SASL_SSL with `sasl`).');
@@ -93,7 +92,7 @@ export async function buildKafkaTarget(
   context: TargetSettingsContext & ConfigMapSources,
   problems: ConfigProblems,
 ): Promise<KafkaTargetConfig | undefined> {
-  const servers = (typeof settings.bootstrapServers === 'string' ? settings.bootstrapServers.split(',') : settings.bootstrapServers).map((server) => server.trim()).filter((server) => server !== '');
+  const servers = parseServerList(settings.bootstrapServers);
   let ok = true;
   for (const server of servers) {
     if (!HOST_PORT.test(server)) {

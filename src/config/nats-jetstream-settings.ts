@@ -10,7 +10,7 @@ import { DEFAULT_DESTINATION_TEMPLATE } from '../targets/records/destination-tem
 import { z } from 'zod';
 import { buildClientTls, type ClientTls, clientTlsSchema } from './client-tls-settings.js';
 import { buildChangeRecordSettings, changeRecordSettingsShape, checkDestinationTemplate } from './change-record-settings.js';
-import { durationTextSchema, parseDurationMs, secretKeyRefSchema } from './common-schemas.js';
+import { durationTextSchema, parseDurationMs, parseServerList, secretKeyRefSchema, serverListSchema } from './common-schemas.js';
 import type { ConfigPath, ConfigProblems } from './config-issues.js';
 import type { ConfigMapSources } from './config-map-resolver.js';
 import { buildDeadLetter, deadLetterSchema } from './dead-letter-settings.js';
@@ -105,9 +105,7 @@ const streamSchema = z
 /** `spec.target.natsJetStream`. */
 export const natsJetStreamTargetSettingsSchema = z
   .strictObject({
-    servers: z
-      .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
-      .describe('Servers to connect to: `nats://host:port` (or `tls://host:port`) URLs, as a list or comma-separated. Debezium Server\'s `url`.'),
+    servers: serverListSchema.describe('Servers to connect to: `nats://host:port` (or `tls://host:port`) URLs, as a list or comma-separated. Debezium Server\'s `url`.'),
     credentials: credentialsSchema.optional(),
     tls: tlsSchema.optional(),
     ...changeRecordSettingsShape,
@@ -137,7 +135,7 @@ export async function buildNatsJetStreamTarget(
 ): Promise<NatsJetStreamTargetConfig | undefined> {
   let ok = true;
   const servers: string[] = [];
-  for (const entry of (typeof settings.servers === 'string' ? settings.servers.split(',') : settings.servers).map((server) => server.trim()).filter((server) => server !== '')) {
+  for (const entry of parseServerList(settings.servers)) {
     if (SERVER_URL.test(entry)) servers.push(entry);
     else if (HOST_PORT.test(entry)) servers.push(`nats://${entry}`);
     else {
