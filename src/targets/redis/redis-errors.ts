@@ -77,7 +77,7 @@ export function redisError(error: unknown, context: RedisErrorContext): PgcdcErr
   }
   if (isConnectionError(error)) {
     return new PgcdcError('TARGET_UNREACHABLE', `Redis at ${context.server} cannot be reached: ${text}`, {
-      hint: `check that the server runs and ${SETTINGS}.url is right (TLS: rediss://); the stream retries`,
+      hint: `check that the server runs and ${SETTINGS}.url is right (TLS: rediss://)`,
       cause: error,
     });
   }
