@@ -2,11 +2,14 @@
  * Cut-over tools of a migration to a Postgres target: `command` signals run SQL on the target in
  * their place in the stream, `tombstone` ends the stream and removes its slot and publication,
  * sequences follow the source (at --stop-at and on demand), and `verify` says when both sides
- * are identical.
+ * are identical. A stop in the middle of a source transaction leaves none of it on the target.
  */
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/logging/logger.js';
 import { runStream } from '../../src/pipeline/run-stream.js';
+import { parseLsn } from '../../src/source/lsn.js';
+import { createTarget } from '../../src/targets/create-target.js';
+import type { Target } from '../../src/targets/target.js';
 import { capturedLogger } from '../support/captured-logger.js';
 import { errorLine, runCli, startCli } from '../support/cli.js';
 import { createDatabase, sql, useTestServer, waitFor } from '../support/postgres.js';
@@ -104,4 +107,44 @@ describe('Postgres target: cut-over', () => {
     expect(different.code).toBe(1);
     expect(different.stdout).toContain('public.a');
   });
+
+  it('a --stop-at reached in the middle of a source transaction leaves it whole for the next run', async () => {
+    const source = await createDatabase(server());
+    const target = await createDatabase(server());
+    await sql(source, 'create table journal (n int, note text); alter table journal replica identity full; create table counted (id serial primary key)');
+    const { config } = await postgresStream({ sourceUrl: source, targetUrl: target });
+    await runStream(config, { logger: silentLogger(), stopAt: 'now' });
+    await sql(source, "insert into journal values (0, 'before')");
+    // The stop position is the end of that transaction; a large one follows. Every write waits a
+    // little, so the stream has received part of the large one when the small one is confirmed
+    // and the stop is reached: that part is written to the target, in a transaction left open.
+    const stopAt = parseLsn((await sql(source, 'select pg_current_wal_lsn()::text as lsn')).rows[0].lsn);
+    await sql(source, "insert into journal select g, 'large' from generate_series(1, 20000) g; insert into counted default values");
+    const slowed = slowWrites(await createTarget(config, silentLogger()), 200);
+    await runStream(config, { logger: silentLogger(), stopAt, target: slowed.target, queueBytes: { max: 64 * 1024, batch: 8 * 1024 } });
+    expect(slowed.rowsWritten(), 'rows of the large transaction written before the stop').toBeGreaterThan(0);
+    // The cut-over work at the stop (sequences) commits none of it.
+    expect((await sql(target, "select count(*)::int as n from journal where note = 'large'")).rows[0].n).toBe(0);
+    await runStream(config, { logger: silentLogger(), stopAt: 'now' });
+    expect(await tableText(target, 'journal')).toEqual(await tableText(source, 'journal'));
+  });
 });
+
+/** The target with every write delayed by `ms`, counting the row events written. */
+function slowWrites(inner: Target, ms: number): { target: Target; rowsWritten(): number } {
+  let rows = 0;
+  const target = new Proxy(inner, {
+    get(object, property) {
+      const value = Reflect.get(object, property, object) as unknown;
+      if (property === 'write') {
+        return async (batch: Parameters<Target['write']>[0]) => {
+          await new Promise((resolve) => setTimeout(resolve, ms));
+          rows += batch.events.filter((e) => e.kind === 'row').length;
+          return inner.write(batch);
+        };
+      }
+      return typeof value === 'function' ? value.bind(object) : value;
+    },
+  });
+  return { target, rowsWritten: () => rows };
+}

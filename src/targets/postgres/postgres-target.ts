@@ -96,27 +96,25 @@ export class PostgresTarget implements Target {
       copyFormat: (table) => this.#schema.copyFormat(table),
       asynchronousCommit: this.#flushes !== undefined,
       restoreDeferred: async () => {
-        const connection = await this.#connect();
+        const connection = await this.#betweenTransactions();
         await this.#schema.restoreDeferred(connection);
         // The load committed asynchronously: make it durable before anything relies on it (the
         // slot of an initial_only stream is dropped next).
         await this.#flushAll(connection);
       },
       restartTables: async (source, tables, position) => {
-        // Between source transactions by design; a partial one left open is sent again from the slot.
-        await this.#abandonOpenTransaction();
-        await this.#schema.restartTables(await this.#connect(), source, tables, position);
+        await this.#schema.restartTables(await this.#betweenTransactions(), source, tables, position);
       },
     });
   }
 
   async prepareTables(source: CatalogQuery, tables: readonly number[], loading: TableLoad | undefined): Promise<void> {
     this.#source = source;
-    await this.#schema.prepare(await this.#connect(), source, tables, loading);
+    await this.#schema.prepare(await this.#betweenTransactions(), source, tables, loading);
   }
 
   async syncSequences(source: CatalogQuery): Promise<number> {
-    const connection = await this.#connect();
+    const connection = await this.#betweenTransactions();
     const synced = await syncSequences(source, connection, this.#schema.tables(), this.#logger);
     await this.#flushAll(connection);
     this.#logger.info({ sequences: synced }, 'synchronised the sequences on the target');
@@ -243,6 +241,19 @@ export class PostgresTarget implements Target {
   async #abandonOpenTransaction(): Promise<void> {
     if (this.#txnOpen) await this.#control('ROLLBACK');
     this.#restart();
+  }
+
+  /**
+   * The connection with no target transaction open, for work done outside the stream's writes
+   * (table preparation and synchronisation, sequences), which commits. A source transaction left
+   * open by the last write (the stream stopped in its middle) is rolled back first: committing it
+   * with that work would apply its first part without its position, and the whole of it again when
+   * the slot sends it next time.
+   */
+  async #betweenTransactions(): Promise<WireConnection> {
+    const connection = await this.#connect();
+    await this.#abandonOpenTransaction();
+    return connection;
   }
 
   /** The last index after which no source transaction is open (so the target may commit), or -1. */
