@@ -5,6 +5,7 @@
  * snapshot (between watermarks for a File target, a table copy for a Postgres target), and the
  * result is the source, with every table still readable by DDL while the snapshot runs.
  */
+import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { runStream } from '../../src/pipeline/run-stream.js';
 import { capturedLogger } from '../support/captured-logger.js';
@@ -61,7 +62,18 @@ describe('snapshot guard: DDL and TRUNCATE after the snapshot', () => {
     const log = capturedLogger();
     const running = runStream(config, { logger: log.logger, stopAt: 'now' });
     await waitFor(async () => ((await sql(target, 'select count(*)::int as n from pgcdc.loaded_chunks').catch(() => ({ rows: [{ n: 0 }] }))).rows[0].n > 0 ? true : undefined), 30_000, 'the load to start');
-    for (const statement of CHANGES) await sql(source, statement);
+    // The load waits on the target's a_big until the changes are made, however fast it would go:
+    // every other table is read after them.
+    const holder = new pg.Client({ connectionString: target });
+    await holder.connect();
+    try {
+      await holder.query('begin');
+      await holder.query('lock table a_big in share mode');
+      for (const statement of CHANGES) await sql(source, statement);
+      await holder.query('commit');
+    } finally {
+      await holder.end();
+    }
     await running;
     expect(deferredTables(log.lines())).toEqual(CHANGED);
     for (const table of ['a_big', ...CHANGED]) expect(await tableText(target, table), table).toEqual(await tableText(source, table));
