@@ -24,6 +24,8 @@ export interface DeliveryQueueOptions {
   readonly maxBatchBytes: number;
   /** Called after each durable batch (metrics, latency). */
   readonly onDelivered?: (events: readonly StreamEvent[]) => void;
+  /** Called after each durable batch with its queued bytes and the seconds from its write to durable. */
+  readonly onBatchDurable?: (events: readonly StreamEvent[], bytes: number, writeSeconds: number) => void;
   /** Hold a batch back until it has this many events or its first event waited this long. */
   readonly linger?: TargetBatching;
 }
@@ -33,6 +35,8 @@ interface Batch {
   bytes: number;
   /** When its first event arrived (performance.now()), for the linger. */
   startedAt: number;
+  /** When it was handed to the target (performance.now()). */
+  writtenAt: number;
   /** Highest checkpoint position registered in this batch, or -1. */
   position: Lsn;
   /** Called once this batch (and everything before it) is durable. */
@@ -76,6 +80,11 @@ export class DeliveryQueue {
   /** Bytes of events waiting or being written. */
   get queuedBytes(): number {
     return this.#queuedBytes;
+  }
+
+  /** The bound on queued bytes (a push beyond it waits for room). */
+  get maxBytes(): number {
+    return this.#options.maxBytes;
   }
 
   /** True when nothing is waiting, being written or waiting to be durable. */
@@ -224,6 +233,7 @@ export class DeliveryQueue {
         }
         const batch = this.#sealed[0];
         if (!batch) break;
+        batch.writtenAt = performance.now();
         const written = batch.events.length > 0 ? await this.#target.write({ events: batch.events }) : undefined;
         if (this.#failure) {
           // An earlier batch failed to become durable meanwhile: this one is dropped with it.
@@ -261,6 +271,7 @@ export class DeliveryQueue {
       this.#queuedBytes -= done.bytes;
       if (done.position >= 0) this.#checkpointer.complete(done.position);
       this.#options.onDelivered?.(done.events);
+      this.#options.onBatchDurable?.(done.events, done.bytes, (performance.now() - done.writtenAt) / 1000);
       for (const callback of done.callbacks) callback.durable();
     }
     this.#wakeRoomWaiters();
@@ -287,5 +298,5 @@ export class DeliveryQueue {
 }
 
 function newBatch(): Batch {
-  return { events: [], bytes: 0, startedAt: 0, position: -1, callbacks: [], durable: false };
+  return { events: [], bytes: 0, startedAt: 0, writtenAt: 0, position: -1, callbacks: [], durable: false };
 }

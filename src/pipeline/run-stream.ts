@@ -36,6 +36,7 @@ import { MARKER_MESSAGE_PREFIX, newStreamCounters, type StreamCounters } from '.
 import { streamWithRetries, type StopReason } from './stream-connection.js';
 import { prepareStart } from './stream-start.js';
 import { StreamedTransactionSpill } from './streamed-transaction-spill.js';
+import type { StreamObserver } from './stream-observer.js';
 import { TableDiscovery } from './table-discovery.js';
 import { tearDownStream } from './stream-teardown.js';
 
@@ -57,6 +58,8 @@ export interface RunStreamOptions {
   readonly queueBytes?: { readonly max: number; readonly batch: number };
   /** Show snapshot progress on standard error's terminal (when it is one). */
   readonly progressDisplay?: boolean;
+  /** Told the stream's live state and events (`pgcdc serve`'s metrics). */
+  readonly observer?: StreamObserver;
 }
 
 export interface RunStreamResult {
@@ -107,6 +110,7 @@ export async function runStream(config: StreamConfig, options: RunStreamOptions)
       maxBytes: options.queueBytes?.max ?? 4 * 1024 * 1024,
       maxBatchBytes: options.queueBytes?.batch ?? 1024 * 1024,
       ...(options.onDelivered ? { onDelivered: options.onDelivered } : {}),
+      ...(options.observer?.delivered ? { onBatchDurable: options.observer.delivered.bind(options.observer) } : {}),
       ...(target.batching ? { linger: target.batching } : {}),
     });
     const query: CatalogQuery = (text, params) => catalog.query(text, params);
@@ -200,6 +204,14 @@ export async function runStream(config: StreamConfig, options: RunStreamOptions)
       'streaming',
     );
     const counters = newStreamCounters();
+    let received: Lsn = start.position;
+    options.observer?.attached?.({
+      counters,
+      confirmed: () => checkpointer.confirmed,
+      received: () => Math.max(received, checkpointer.confirmed),
+      queue: () => ({ bytes: queue.queuedBytes, maxBytes: queue.maxBytes }),
+      snapshot: () => snapshots.progress,
+    });
     let tombstoned!: () => void;
     const tombstone = new Promise<void>((resolve) => (tombstoned = resolve));
     const signals: StreamSignalHandlers = {
@@ -243,6 +255,10 @@ export async function runStream(config: StreamConfig, options: RunStreamOptions)
         tombstone,
         ...(start.kind === 'exported' ? { session: start.slot.session } : {}),
         ...(options.retryDelayMs ? { retryDelayMs: options.retryDelayMs } : {}),
+        ...(options.observer ? { observer: options.observer } : {}),
+        onReceived: (lsn) => {
+          if (lsn > received) received = lsn;
+        },
       },
     );
     // Cut-over: a target keeping tables takes the source's sequence values when the stream ends for good.

@@ -12,6 +12,7 @@ import { ReplicationSession } from '../source/replication-session.js';
 import type { TableSynchronizer } from '../snapshot/table-sync.js';
 import { StandbyStatusReporter } from '../source/standby-status-reporter.js';
 import { sleepUnlessAborted } from './abortable-waits.js';
+import type { StreamObserver } from './stream-observer.js';
 import { StreamProcessor, type StreamProcessorParts } from './stream-processor.js';
 
 export type StopReason = 'signal' | 'stop-at' | 'snapshot-complete' | 'tombstone';
@@ -35,6 +36,10 @@ export interface StreamingOptions {
   readonly retryDelayMs?: { readonly initial: number; readonly max: number };
   /** Tables the target loads itself, synchronised while the stream is stopped (see snapshot/table-sync). */
   readonly tableSync?: TableSyncStep;
+  /** Told when the replication connection opens and closes. */
+  readonly observer?: StreamObserver;
+  /** Called with the end of each message received (and each keepalive's position). */
+  readonly onReceived?: (lsn: Lsn) => void;
 }
 
 export interface TableSyncStep {
@@ -124,13 +129,20 @@ async function streamOnce(
     registry.clear();
     checkpointer.resetPending();
     const processor = new StreamProcessor({ ...parts, decoder: new PgoutputDecoder(session.protocolVersion) }, source);
-    processor.onReceived = (lsn) => reporter.received(lsn);
+    const onReceived = options.onReceived;
+    processor.onReceived = onReceived
+      ? (lsn) => {
+          reporter.received(lsn);
+          onReceived(lsn);
+        }
+      : (lsn) => reporter.received(lsn);
     processor.onKeepaliveSeen = (_walEnd, replyRequested) => replyRequested && reporter.send();
     const { ended } = await session.startReplication(
       { slotName: source.slotName, publicationNames: [source.publicationName], startLsn: checkpointer.confirmed, streamInProgress: source.streamInProgressTransactions },
       processor,
     );
     onStarted();
+    options.observer?.connection?.('connected');
     reporter.start();
     const stopReason = await new Promise<StopReason | 'sync'>((resolve, reject) => {
       ended.then(() => reject(new PgcdcError('CONNECTION_LOST', 'the server ended the replication stream')), reject);
@@ -167,6 +179,7 @@ async function streamOnce(
     else options.logger.info({ confirmed: formatLsn(checkpointer.confirmed), reason: stopReason, ...counters }, 'stopped');
     return stopReason;
   } finally {
+    options.observer?.connection?.('disconnected');
     clearInterval(stopPolling);
     unsubscribe?.();
     stopWaitingForWork?.();
