@@ -24,6 +24,7 @@ const available = {
   nats: './nats-throughput.mjs',
   redis: './redis-throughput.mjs',
   rabbitmq: './rabbitmq-throughput.mjs',
+  serve: './serve-streams.mjs',
 };
 const names = process.argv.slice(2).length > 0 ? process.argv.slice(2) : Object.keys(available);
 const unknown = names.filter((name) => !available[name]);

@@ -11,6 +11,7 @@ import { EXIT_CODES, exitCodesHelp } from './exit-codes.js';
 import { demoCommand } from './commands/demo-command.js';
 import { initCommand } from './commands/init-command.js';
 import { runCommand } from './commands/run-command.js';
+import { serveCommand } from './commands/serve-command.js';
 import { signalCommand } from './commands/signal-command.js';
 import { statusCommand } from './commands/status-command.js';
 import { syncSequencesCommand } from './commands/sync-sequences-command.js';
@@ -32,7 +33,7 @@ const program = new Command('pgcdc')
   // before the commands are added, which inherit it.
   .exitOverride();
 
-for (const register of [runCommand, validateCommand, initCommand, teardownCommand, statusCommand, signalCommand, verifyCommand, syncSequencesCommand, demoCommand]) register(program);
+for (const register of [runCommand, validateCommand, initCommand, teardownCommand, statusCommand, signalCommand, verifyCommand, syncSequencesCommand, serveCommand, demoCommand]) register(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -3,7 +3,7 @@
  * type; the ones pgcdc honours become source settings, every other one becomes a warning.
  */
 import { z } from 'zod';
-import { stringMapSchema } from './common-schemas.js';
+import { millisecondsSchema, stringMapSchema } from './common-schemas.js';
 import { isDeepStrictEqual } from 'node:util';
 import { type ConfigPath, type ConfigProblems, describeValue, formatPath } from './config-issues.js';
 import { type SourceOptionName, type SourceOptions, SKIPPABLE_OPERATIONS, sourceOptionValueSchemas as applied } from './source-options-schema.js';
@@ -93,8 +93,8 @@ export const debeziumPropertiesShape = {
   includeUnknownDatatypes: bool.optional().describe('Emit columns of unknown types.'),
   databaseInitialStatements: strings.optional().describe('SQL run on each new connection.'),
   statusUpdateIntervalMs: applied.statusIntervalMs.optional().describe('Milliseconds between standby status updates.'),
-  heartbeatIntervalMs: int.optional().describe('Heartbeat message interval.'),
-  heartbeatActionQuery: str.optional().describe('Query run on each heartbeat.'),
+  heartbeatIntervalMs: millisecondsSchema(0).optional().describe('Milliseconds between heartbeats (0: none).'),
+  heartbeatActionQuery: applied.heartbeatActionQuery.optional().describe('Query run on the source at each heartbeat.'),
   schemaRefreshMode: str.optional().describe('When the in-memory schema is refreshed.'),
   snapshotDelayMs: int.optional().describe('Delay before the snapshot.'),
   streamingDelayMs: int.optional().describe('Delay before streaming.'),
@@ -148,6 +148,8 @@ export const APPLIED_DEBEZIUM_PROPERTIES = {
   publishViaPartitionRoot: 'publishViaPartitionRoot',
   slotDropOnStop: 'slotDropOnStop',
   statusUpdateIntervalMs: 'statusIntervalMs',
+  heartbeatIntervalMs: 'heartbeatInterval',
+  heartbeatActionQuery: 'heartbeatActionQuery',
   slotMaxRetries: 'slotMaxRetries',
   slotRetryDelayMs: 'slotRetryDelayMs',
   snapshotMaxThreads: 'snapshotParallelism',
@@ -160,6 +162,12 @@ export const APPLIED_DEBEZIUM_PROPERTIES = {
   columnTruncateToLengthChars: 'columnTruncateToLengthChars',
   messageKeyColumns: 'messageKeyColumns',
 } as const satisfies Partial<Record<DebeziumPropertyName, SourceOptionName>>;
+
+/** Properties whose value is written differently in the source setting they set. */
+const CONVERTED_VALUES: Partial<Record<DebeziumPropertyName, (value: never) => unknown>> = {
+  skippedOperations: (operations: string[]) => operations.filter((operation) => operation !== 'none'),
+  heartbeatIntervalMs: (ms: number) => (ms === 0 ? '0' : `${ms}ms`),
+};
 
 /** Properties that are checked (an unsupported value is an error) but set nothing. */
 const CHECKED_ONLY: readonly DebeziumPropertyName[] = ['pluginName'];
@@ -220,8 +228,6 @@ export const UNAPPLIED_DEBEZIUM_PROPERTIES = {
   pollIntervalMs: ignored('pgcdc delivers as soon as changes arrive'),
   includeUnknownDatatypes: ignored('pgcdc knows every type (a type without a rule of its own is written as its text), so no column is left out'),
   databaseInitialStatements: refused('pgcdc runs no statements of yours on its connections; set session defaults with ALTER ROLE … SET instead'),
-  heartbeatIntervalMs: ignored('heartbeat records are set with spec.target.kafka.heartbeatInterval (Kafka target); other targets need none, the position advances on idle keepalives'),
-  heartbeatActionQuery: ignored('pgcdc runs no heartbeat query'),
   schemaRefreshMode: ignored('pgcdc follows the Relation messages of the stream'),
   snapshotDelayMs: ignored('pgcdc starts snapshots at once'),
   streamingDelayMs: ignored('pgcdc starts streaming at once'),
@@ -253,7 +259,7 @@ export type TargetValues = 'events' | 'rows';
 /**
  * The source settings `properties` (found at `path`) set; for each property pgcdc does not
  * apply, a warning with the reason (ignored) or an error (refused). `none` in skippedOperations
- * means no operation is skipped.
+ * means no operation is skipped; heartbeatIntervalMs becomes a duration text.
  */
 export function sourceOptionsFromDebezium(
   properties: DebeziumProperties | undefined,
@@ -266,7 +272,8 @@ export function sourceOptionsFromDebezium(
     if (value === undefined || CHECKED_ONLY.includes(key)) continue;
     const setting = (APPLIED_DEBEZIUM_PROPERTIES as Partial<Record<DebeziumPropertyName, SourceOptionName>>)[key];
     if (setting !== undefined) {
-      options[setting] = key === 'skippedOperations' ? (value as string[]).filter((operation) => operation !== 'none') : value;
+      const convert = CONVERTED_VALUES[key] as ((value: unknown) => unknown) | undefined;
+      options[setting] = convert ? convert(value) : value;
       continue;
     }
     const disposition: PropertyDisposition = (UNAPPLIED_DEBEZIUM_PROPERTIES as Record<string, PropertyDisposition>)[key]!;

@@ -64,7 +64,10 @@ export const kafkaTargetSettingsSchema = z
     createTopics: createTopicsSchema.default({ enabled: true, partitions: 1, replicationFactor: -1, config: {} }).meta({ defaultText: 'the defaults below' }),
     keyColumns: messageKeyColumnsSchema.default([]).describe("Key columns per table (Debezium's `message.key.columns`), before the source's `messageKeyColumns`: `\"<regex over schema.table>:<column>,<column>\"`."),
     headers: z.record(z.string(), z.string()).default({}).describe('Headers added to every record.'),
-    heartbeatInterval: durationTextSchema.default('0').describe("Write a heartbeat record to `__debezium-heartbeat.<prefix>` this often (Debezium's `heartbeat.interval.ms`); 0: none."),
+    heartbeatInterval: durationTextSchema
+      .optional()
+      .describe("Write a heartbeat record to `__debezium-heartbeat.<prefix>` this often (Debezium's `heartbeat.interval.ms`); 0: none.")
+      .meta({ defaultText: 'spec.source.postgres.heartbeatInterval (0: none)' }),
     exactlyOnce: z
       .boolean()
       .default(false)
@@ -126,7 +129,7 @@ export async function buildKafkaTarget(
     createTopics: settings.createTopics,
     keyColumns: settings.keyColumns.flatMap(parseMessageKeyColumns),
     headers: settings.headers,
-    heartbeatIntervalMs: parseDurationMs(settings.heartbeatInterval)!,
+    heartbeatIntervalMs: settings.heartbeatInterval === undefined ? (context.sourceHeartbeatIntervalMs ?? 0) : parseDurationMs(settings.heartbeatInterval)!,
     heartbeatTopic: `__debezium-heartbeat.${records.topicPrefix}`,
     batchSize: settings.batchSize,
     maxRequestSize: settings.maxRequestSize,

@@ -5,11 +5,20 @@
  */
 import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
+import { buildAlerts } from './alert-settings.js';
 import { type ConfigPath, type ConfigProblems, formatPath } from './config-issues.js';
 import { connectionFromUrl } from './connection-url-setting.js';
 import { APPLIED_DEBEZIUM_PROPERTIES, sourceOptionsFromDebezium, type TargetValues } from './debezium-properties.js';
 import { NATIVE_API_VERSION, type NativeStreamDocument } from './native-stream-schema.js';
-import { buildSourceConfig, refuseEventOnlySettings, type SourceOptionName, type SourceOptions, sourceOptionsShape } from './source-options-schema.js';
+import {
+  buildSourceConfig,
+  checkHeartbeatSettings,
+  refuseEventOnlySettings,
+  sourceHeartbeatIntervalMs,
+  type SourceOptionName,
+  type SourceOptions,
+  sourceOptionsShape,
+} from './source-options-schema.js';
 import type { BuildContext, BuiltStream } from './stream-kinds.js';
 import { buildTarget, targetBuildContext } from './target-types.js';
 
@@ -22,12 +31,13 @@ export async function buildNativeStream(document: NativeStreamDocument, context:
   const explicit = explicitKeys(context.raw);
   const targetValues = document.spec.target.type === 'Postgres' ? 'rows' : 'events';
   const options = sourceOptions(postgres, explicit, targetValues, problems);
+  checkHeartbeatSettings(options, (setting) => (explicit.has(setting) ? [...SOURCE_PATH, setting] : [...SOURCE_PATH, 'debeziumProperties', debeziumKeyFor(setting)]), problems);
   if (targetValues === 'rows') {
     refuseEventOnlySettings(options, (setting) => (explicit.has(setting) ? [...SOURCE_PATH, setting] : [...SOURCE_PATH, 'debeziumProperties', debeziumKeyFor(setting)]), problems);
   }
   const [connection, target] = await Promise.all([
     connectionFromUrl(postgres.url, [...SOURCE_PATH, 'url'], `pgcdc-${name}`, context.cwd, problems),
-    buildTarget(document.spec.target, ['spec', 'target'], problems, targetBuildContext(context, name)),
+    buildTarget(document.spec.target, ['spec', 'target'], problems, targetBuildContext(context, name, sourceHeartbeatIntervalMs(options))),
   ]);
   if (connection === undefined || target === undefined) return undefined;
   return {
@@ -37,6 +47,7 @@ export async function buildNativeStream(document: NativeStreamDocument, context:
     maxRetries: document.spec.maxRetries,
     stateDir: path.resolve(context.cwd, document.spec.stateDir ?? path.join('.pgcdc', name)),
     apiVersion: NATIVE_API_VERSION,
+    ...(document.spec.alerts === undefined ? {} : { alerts: buildAlerts(document.spec.alerts)! }),
   };
 }
 

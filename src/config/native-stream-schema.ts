@@ -3,6 +3,7 @@
  * validation, defaults and reference documentation (docs/configuration.md is rendered from it).
  */
 import { z } from 'zod';
+import { alertsSchema } from './alert-settings.js';
 import { kubernetesNameSchema, maxRetriesSchema, regexListSchema } from './common-schemas.js';
 import { connectionUrlSchema } from './connection-url-setting.js';
 import { debeziumPropertiesSchema } from './debezium-properties.js';
@@ -56,6 +57,7 @@ export const nativeStreamSchema = z.strictObject({
       .optional()
       .describe('Local directory of spilled in-progress transactions and the default dead-letter file, relative to the stream file\'s directory. The state a restart needs (slot ownership, snapshot plan and progress) is kept in the source database, in `pgcdc.stream_state`, keyed by the slot.')
       .meta({ defaultText: '.pgcdc/<metadata.name>' }),
+    alerts: alertsSchema,
   }),
 });
 

@@ -11,7 +11,7 @@ import { sourceOptionsFromDebezium } from './debezium-properties.js';
 import { resolveCredentials } from './secret-resolver.js';
 import { buildSgClusterTarget } from './sgcluster-target.js';
 import { SGSTREAM_API_VERSION, type SgStreamDocument } from './sgstream-schema.js';
-import { buildSourceConfig, refuseEventOnlySettings, SOURCE_OPTION_DEFAULTS } from './source-options-schema.js';
+import { buildSourceConfig, checkHeartbeatSettings, refuseEventOnlySettings, SOURCE_OPTION_DEFAULTS, sourceHeartbeatIntervalMs } from './source-options-schema.js';
 import type { ConnectionConfig, TargetConfig } from './stream-config.js';
 import type { BuildContext, BuiltStream } from './stream-kinds.js';
 import { buildTarget, targetBuildContext, warnOtherTargetSections } from './target-types.js';
@@ -46,13 +46,14 @@ export async function buildSgStream(document: SgStreamDocument, context: BuildCo
       ? { skipDropReplicationSlotAndPublicationOnTombstone: source.sgCluster.skipDropReplicationSlotAndPublicationOnTombstone }
       : {}),
   };
+  checkHeartbeatSettings(options, (setting) => [...at, 'debeziumProperties', setting === 'heartbeatInterval' ? 'heartbeatIntervalMs' : setting], problems);
   if (document.spec.target.type === 'SGCluster') refuseEventOnlySettings(options, (setting) => [...at, 'debeziumProperties', setting], problems);
   for (const key of Object.keys(debeziumEngineProperties ?? {})) problems.warnNotApplied(['spec', 'debeziumEngineProperties', key]);
   const [connection, target] = await Promise.all([
     source.type === 'SGCluster'
       ? source.sgCluster && resolveClusterConnection(source.sgCluster, at, context, problems, `pgcdc-${name}`)
       : source.postgres && postgresConnection(source.postgres, name, at, context, problems),
-    sgStreamTarget(document, context, problems),
+    sgStreamTarget(document, context, sourceHeartbeatIntervalMs(options), problems),
   ]);
   if (connection === undefined || target === undefined) return undefined;
   return {
@@ -66,10 +67,10 @@ export async function buildSgStream(document: SgStreamDocument, context: BuildCo
 }
 
 /** The target: an SGCluster as a Postgres target, pgcdc's own types by TARGET_TYPES, else a problem. */
-async function sgStreamTarget(document: SgStreamDocument, context: BuildContext, problems: ConfigProblems): Promise<TargetConfig | undefined> {
+async function sgStreamTarget(document: SgStreamDocument, context: BuildContext, heartbeatIntervalMs: number, problems: ConfigProblems): Promise<TargetConfig | undefined> {
   const { target } = document.spec;
   const at: ConfigPath = ['spec', 'target'];
-  if (target.type !== 'SGCluster') return buildTarget(target, at, problems, targetBuildContext(context, document.metadata.name), SGSTREAM_TARGET_TYPES);
+  if (target.type !== 'SGCluster') return buildTarget(target, at, problems, targetBuildContext(context, document.metadata.name, heartbeatIntervalMs), SGSTREAM_TARGET_TYPES);
   warnOtherTargetSections(target, at, 'sgCluster', problems);
   if (target.sgCluster === undefined) return undefined; // the schema has reported it
   return buildSgClusterTarget(target.sgCluster, [...at, 'sgCluster'], document.metadata.name, context, problems);

@@ -6,7 +6,17 @@ import { z } from 'zod';
 import type { HashColumnRule, LengthColumnRule } from '../decoding/values/column-masks.js';
 import type { ConfigPath, ConfigProblems } from './config-issues.js';
 import { parseMessageKeyColumns } from './message-key-columns.js';
-import { hashColumnRulesSchema, lengthColumnRulesSchema, messageKeyColumnsSchema, millisecondsSchema, publicationNameSchema, regexListSchema, slotNameSchema } from './common-schemas.js';
+import {
+  durationTextSchema,
+  hashColumnRulesSchema,
+  lengthColumnRulesSchema,
+  messageKeyColumnsSchema,
+  millisecondsSchema,
+  parseDurationMs,
+  publicationNameSchema,
+  regexListSchema,
+  slotNameSchema,
+} from './common-schemas.js';
 import {
   type ConnectionConfig,
   PUBLICATION_AUTOCREATE_MODES,
@@ -33,6 +43,8 @@ export const sourceOptionValueSchemas = {
   messagePrefixExcludeList: regexListSchema,
   streamInProgressTransactions: z.boolean(),
   statusIntervalMs: millisecondsSchema(100),
+  heartbeatInterval: durationTextSchema,
+  heartbeatActionQuery: z.string().trim().min(1, 'is empty; expected an SQL statement'),
   slotMaxRetries: z.int().min(0).max(1000),
   slotRetryDelayMs: millisecondsSchema(0),
   snapshotParallelism: z.int().min(1).max(64),
@@ -91,6 +103,16 @@ export const sourceOptionsShape = {
     .default(true)
     .describe('Ask the server to stream large transactions before they commit (spilled to the state directory until commit).'),
   statusIntervalMs: v.statusIntervalMs.default(10_000).describe('Milliseconds between standby status updates sent to the server.'),
+  heartbeatInterval: v.heartbeatInterval
+    .default('0')
+    .describe(
+      "How often to run `heartbeatActionQuery` and ask the server for its position, so a slot whose database sees no captured changes confirms the WAL other databases write (Debezium's `heartbeat.interval.ms`, docs/heartbeats.md); also the Kafka target's `heartbeatInterval` when that is not set. 0: off.",
+    ),
+  heartbeatActionQuery: v.heartbeatActionQuery
+    .optional()
+    .describe(
+      "SQL run on the source at each heartbeat, in autocommit on a connection of its own (Debezium's `heartbeat.action.query`), e.g. an upsert into a heartbeat table or `select pg_logical_emit_message(false, 'heartbeat', '')`. A failure is logged once per distinct error and the stream goes on. Needs `heartbeatInterval`.",
+    ),
   slotMaxRetries: v.slotMaxRetries.default(6).describe('Attempts to acquire the slot while another connection holds it.'),
   slotRetryDelayMs: v.slotRetryDelayMs.default(10_000).describe('Milliseconds between attempts to acquire the slot.'),
   snapshotParallelism: v.snapshotParallelism.default(4).describe('Connections reading the initial snapshot in parallel.'),
@@ -154,12 +176,14 @@ export function buildSourceConfig(
   filters: { readonly includes?: readonly string[]; readonly excludes?: readonly string[] },
   options: SourceOptions,
 ): SourceConfig {
-  const { columnMaskWithLengthChars, columnMaskHash, columnMaskHashV2, columnTruncateToLengthChars, messageKeyColumns, ...settings } = options;
+  const { columnMaskWithLengthChars, columnMaskHash, columnMaskHashV2, columnTruncateToLengthChars, messageKeyColumns, heartbeatInterval, heartbeatActionQuery, ...settings } = options;
   return {
     connection,
     includes: [...(filters.includes ?? [])],
     excludes: [...(filters.excludes ?? [])],
     ...settings,
+    heartbeatIntervalMs: sourceHeartbeatIntervalMs(options),
+    ...(heartbeatActionQuery === undefined ? {} : { heartbeatActionQuery }),
     columnMasks: {
       maskWithChars: lengthRules(columnMaskWithLengthChars),
       hash: [...hashRules(columnMaskHash, 1), ...hashRules(columnMaskHashV2, 2)],
@@ -173,6 +197,11 @@ export function buildSourceConfig(
     messagePrefixExcludeList: [...options.messagePrefixExcludeList],
     snapshotIncludes: [...options.snapshotIncludes],
   };
+}
+
+/** Milliseconds between source heartbeats (0: off); also the Kafka target's default heartbeat interval. */
+export function sourceHeartbeatIntervalMs(options: Pick<SourceOptions, 'heartbeatInterval'>): number {
+  return parseDurationMs(options.heartbeatInterval) ?? 0;
 }
 
 /** `"<length>:<regex>"` entries (checked by the schema) as rules, one per entry. */
@@ -203,4 +232,12 @@ export function refuseEventOnlySettings(options: SourceOptions, pathOf: (setting
       hint: 'remove it, or stream to a target that receives events (File, CloudEvent, Webhook, PgLambda) and mask there',
     });
   }
+}
+
+/** An error when `heartbeatActionQuery` is given without `heartbeatInterval` (it would never run). */
+export function checkHeartbeatSettings(options: SourceOptions, pathOf: (setting: SourceOptionName) => ConfigPath, problems: ConfigProblems): void {
+  if (options.heartbeatActionQuery === undefined || sourceHeartbeatIntervalMs(options) > 0) return;
+  problems.add(pathOf('heartbeatActionQuery'), 'is set but heartbeatInterval is 0, so it would never run', {
+    hint: 'set heartbeatInterval (e.g. 10s), or remove heartbeatActionQuery',
+  });
 }

@@ -2,6 +2,7 @@
  * The normalized, validated configuration of one stream: what every other module reads. Both the
  * native `pgcdc/v1 Stream` document and StackGres `SGStream` documents are turned into this shape.
  */
+import type { AlertsConfig } from './alert-settings.js';
 import type { ClientTls } from './client-tls-settings.js';
 import type { NatsJetStreamTargetConfig } from './nats-jetstream-settings.js';
 import type { RabbitMQTargetConfig } from './rabbitmq-settings.js';
@@ -69,6 +70,10 @@ export interface SourceConfig {
   readonly streamInProgressTransactions: boolean;
   /** Interval of standby status updates sent to the server. */
   readonly statusIntervalMs: number;
+  /** Heartbeats (docs/heartbeats.md): how often to run the action query and ask the server for a keepalive; 0: off. */
+  readonly heartbeatIntervalMs: number;
+  /** SQL run on the source at each heartbeat, in autocommit on its own connection (Debezium's `heartbeat.action.query`). */
+  readonly heartbeatActionQuery?: string;
   /** Retries (and delay) when the slot is in use by another connection. */
   readonly slotMaxRetries: number;
   readonly slotRetryDelayMs: number;
@@ -344,4 +349,6 @@ export interface StreamConfig {
   readonly apiVersion: string;
   /** Things accepted but not applied, each naming the key; logged at start. */
   readonly warnings: readonly string[];
+  /** `spec.alerts`: thresholds `pgcdc serve` checks for this stream (native specs only). */
+  readonly alerts?: AlertsConfig;
 }

@@ -29,14 +29,16 @@ export interface TargetSettingsContext {
   readonly cwd: string;
   /** `metadata.name` of the stream, for defaults such as the target's application_name. */
   readonly streamName: string;
+  /** The source's heartbeat interval: the default of a target's own (Kafka's heartbeat records). */
+  readonly sourceHeartbeatIntervalMs?: number;
 }
 
 /** What building a target needs besides its settings (ConfigMaps and secrets: a PgLambda script). */
 export interface TargetBuildContext extends ConfigMapSources, TargetSettingsContext {}
 
-/** The TargetBuildContext of a stream named `streamName` loaded with `sources`. */
-export function targetBuildContext(sources: ConfigMapSources & { readonly cwd: string }, streamName: string): TargetBuildContext {
-  return { cwd: sources.cwd, env: sources.env, secretsDir: sources.secretsDir, configMapsDir: sources.configMapsDir, keyDocuments: sources.keyDocuments, streamName };
+/** The TargetBuildContext of a stream named `streamName` loaded with `sources` (and its source's heartbeat interval). */
+export function targetBuildContext(sources: ConfigMapSources & { readonly cwd: string }, streamName: string, sourceHeartbeatIntervalMs = 0): TargetBuildContext {
+  return { cwd: sources.cwd, env: sources.env, secretsDir: sources.secretsDir, configMapsDir: sources.configMapsDir, keyDocuments: sources.keyDocuments, streamName, sourceHeartbeatIntervalMs };
 }
 
 /** One supported target type. */

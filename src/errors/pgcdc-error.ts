@@ -30,6 +30,7 @@ export const ERROR_CATALOGUE = {
   TARGET_FAILED: { policy: 'fatal', summary: 'the target could not accept a batch' },
   STATE_INVALID: { policy: 'fatal', summary: 'the local state directory is unusable' },
   PACKAGE_MISSING: { policy: 'fatal', summary: 'an optional package a feature needs is not installed or does not load' },
+  NOT_FOUND: { policy: 'fatal', summary: 'what was asked for does not exist (a dead letter named by its id)' },
   INTERNAL: { policy: 'fatal', summary: 'an unexpected internal error' },
 } as const satisfies Record<string, { policy: ErrorPolicy; summary: string }>;
 

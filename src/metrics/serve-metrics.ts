@@ -1,88 +1,63 @@
 /**
- * STUB — being replaced by the metrics helper. The contract below is fixed: `pgcdc serve` (src/serve)
- * creates one ServeMetrics, asks it for a StreamMetrics per stream, passes that stream's `observer`
- * to runStream, tells it the stream's state, and serves `scrape()` at GET /metrics and `stats()` /
- * `history()` in its JSON API.
+ * The metrics of `pgcdc serve`: src/serve creates one ServeMetrics, asks it for a StreamMetrics per
+ * stream, passes that stream's `observer` to runStream, tells it the stream's state, and serves
+ * `scrape()` at GET /metrics and each stream's `stats()` / `history()` in its JSON API. The metrics
+ * themselves are defined once (metric-catalogue, debezium-metric-names) and exported in the
+ * Prometheus text format (prometheus-exporter) and, when configured, over OTLP (otlp-export).
+ * A scrape reads figures the streams already hold; nothing in it waits on a database.
  */
+import { createRequire } from 'node:module';
 import type { StreamConfig } from '../config/stream-config.js';
-import type { PgcdcError } from '../errors/pgcdc-error.js';
 import type { Logger } from '../logging/logger.js';
-import type { StreamObserver } from '../pipeline/stream-observer.js';
+import { DEBEZIUM_METRICS } from './debezium-metric-names.js';
+import { PGCDC_METRICS } from './metric-catalogue.js';
+import { OtlpExport, otlpOptionsInForce, type OtlpOptions } from './otlp-export.js';
+import { PrometheusExporter } from './prometheus-exporter.js';
+import { StreamMetrics, type StreamReading } from './stream-metrics.js';
 
-/** Where a stream run by `pgcdc serve` stands. */
-export type StreamRunState = 'starting' | 'running' | 'paused' | 'stopped' | 'failed' | 'restarting';
-
-/** One table of the running snapshot. */
-export interface SnapshotTableStats {
-  readonly table: string;
-  readonly rowsDone: number;
-  readonly estimatedRows: number;
-  readonly chunksDone: number;
-  readonly chunks: number;
-  readonly rowsPerSecond: number | null;
-  readonly etaSeconds: number | null;
-}
-
-/** An alert of the stream (see spec.alerts). */
-export interface AlertStats {
-  readonly name: string;
-  readonly active: boolean;
-  /** When it became active (ISO 8601), or null. */
-  readonly since: string | null;
-  readonly value: number | null;
-  readonly threshold: number;
-}
-
-/** A stream's figures, as the JSON API and the dashboard show them. */
-export interface StreamStats {
-  readonly events: number;
-  readonly transactions: number;
-  /** Over the last 10 seconds. */
-  readonly eventsPerSecond: number;
-  /** Delivered events by operation: c, u, d, t (truncate), r (snapshot read), m (message). */
-  readonly eventsByOperation: Readonly<Record<string, number>>;
-  readonly bytes: number;
-  readonly batches: number;
-  readonly confirmedLsn: string | null;
-  readonly receivedLsn: string | null;
-  /** The source server's current WAL position. */
-  readonly serverLsn: string | null;
-  /** Server's current WAL position minus the slot's confirmed position. */
-  readonly lagBytes: number | null;
-  /** Now minus the commit time of the last delivered change (0 when caught up and idle). */
-  readonly lagSeconds: number | null;
-  readonly slot: { readonly walStatus: string | null; readonly retainedWalBytes: number | null; readonly active: boolean | null } | null;
-  readonly queue: { readonly bytes: number; readonly maxBytes: number };
-  readonly retries: number;
-  readonly deadLetters: number;
-  readonly connected: boolean;
-  readonly restarts: number;
-  readonly snapshot: { readonly status: string; readonly tables: readonly SnapshotTableStats[] } | null;
-  readonly alerts: readonly AlertStats[];
-}
-
-/** One sample of the last hour's history (every 5 seconds). */
-export interface HistoryPoint {
-  /** Unix time in seconds. */
-  readonly t: number;
-  readonly eventsPerSecond: number;
-  readonly lagBytes: number | null;
-  readonly lagSeconds: number | null;
-}
+export type { AlertStats, HistoryPoint, SnapshotTableStats, StreamRunState, StreamStats } from './stream-stats.js';
+export type { OtlpOptions } from './otlp-export.js';
+export type { StreamReading } from './stream-metrics.js';
+export { StreamMetrics };
 
 export interface ServeMetricsOptions {
   readonly logger: Logger;
+  /** Push the metrics over OTLP/HTTP; default: when OTEL_EXPORTER_OTLP_(METRICS_)ENDPOINT is set; `false`: never. */
+  readonly otlp?: OtlpOptions | false;
+  /** How often each stream's slot status is read from the source (default 5000 ms). */
+  readonly slotPollIntervalMs?: number;
 }
+
+const ALL_METRICS = [...PGCDC_METRICS, ...DEBEZIUM_METRICS];
 
 export class ServeMetrics {
   readonly #streams = new Map<string, StreamMetrics>();
+  readonly #options: ServeMetricsOptions;
+  readonly #prometheus = new PrometheusExporter(ALL_METRICS);
+  readonly #otlp: OtlpExport | undefined;
 
-  constructor(_options: ServeMetricsOptions) {}
+  constructor(options: ServeMetricsOptions) {
+    this.#options = options;
+    const otlp = otlpOptionsInForce(options.otlp);
+    this.#otlp = otlp && new OtlpExport(otlp, ALL_METRICS, () => this.#readings(), pgcdcVersion());
+    if (otlp) options.logger.info({ url: otlp.url ?? process.env.OTEL_EXPORTER_OTLP_METRICS_ENDPOINT ?? process.env.OTEL_EXPORTER_OTLP_ENDPOINT }, 'exporting metrics over OTLP');
+  }
 
   /** The metrics of a stream (created on first use; a changed spec replaces the config). */
   stream(name: string, config: StreamConfig): StreamMetrics {
     let metrics = this.#streams.get(name);
-    if (!metrics) this.#streams.set(name, (metrics = new StreamMetrics(name, config)));
+    if (metrics) metrics.reconfigure(config);
+    else {
+      metrics = new StreamMetrics(name, config, {
+        logger: this.#options.logger,
+        ...(this.#options.slotPollIntervalMs === undefined ? {} : { slotPollIntervalMs: this.#options.slotPollIntervalMs }),
+        batchWritten: (stream, seconds) => {
+          this.#prometheus.batchWritten(stream, seconds);
+          this.#otlp?.batchWritten(stream, seconds);
+        },
+      });
+      this.#streams.set(name, metrics);
+    }
     return metrics;
   }
 
@@ -90,65 +65,34 @@ export class ServeMetrics {
   remove(name: string): void {
     this.#streams.get(name)?.close();
     this.#streams.delete(name);
+    this.#prometheus.removeStream(name);
   }
 
   /** The Prometheus text exposition of every stream's metrics. */
-  async scrape(): Promise<{ readonly contentType: string; readonly body: string }> {
-    return { contentType: 'text/plain; version=0.0.4; charset=utf-8', body: '' };
+  scrape(): Promise<{ readonly contentType: string; readonly body: string }> {
+    return this.#prometheus.scrape(this.#readings());
+  }
+
+  /** Pushes the metrics over OTLP now (when it is configured). */
+  async flushOtlp(): Promise<void> {
+    await this.#otlp?.flush();
   }
 
   async close(): Promise<void> {
+    await this.#otlp?.close();
     for (const name of [...this.#streams.keys()]) this.remove(name);
+  }
+
+  #readings(): StreamReading[] {
+    const now = Date.now();
+    return [...this.#streams.values()].map((stream) => stream.read(now));
   }
 }
 
-export class StreamMetrics {
-  readonly name: string;
-  readonly observer: StreamObserver = {};
-  #state: StreamRunState = 'starting';
-  #restarts = 0;
-
-  constructor(name: string, _config: StreamConfig) {
-    this.name = name;
+function pgcdcVersion(): string {
+  try {
+    return (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
+  } catch {
+    return 'unknown';
   }
-
-  /** The supervisor's view: state changes (a 'restarting' counts a restart), with the failure when failed. */
-  setState(state: StreamRunState, _error?: PgcdcError): void {
-    if (state === 'restarting') this.#restarts++;
-    this.#state = state;
-  }
-
-  get state(): StreamRunState {
-    return this.#state;
-  }
-
-  async stats(): Promise<StreamStats> {
-    return {
-      events: 0,
-      transactions: 0,
-      eventsPerSecond: 0,
-      eventsByOperation: {},
-      bytes: 0,
-      batches: 0,
-      confirmedLsn: null,
-      receivedLsn: null,
-      serverLsn: null,
-      lagBytes: null,
-      lagSeconds: null,
-      slot: null,
-      queue: { bytes: 0, maxBytes: 0 },
-      retries: 0,
-      deadLetters: 0,
-      connected: false,
-      restarts: this.#restarts,
-      snapshot: null,
-      alerts: [],
-    };
-  }
-
-  history(): readonly HistoryPoint[] {
-    return [];
-  }
-
-  close(): void {}
 }

@@ -103,7 +103,7 @@ export async function runStream(config: StreamConfig, options: RunStreamOptions)
     }
 
     // 3. Target and the pipeline around it.
-    target = options.target ?? (await createTarget(config, logger));
+    target = options.target ?? (await createTarget(config, logger, options.observer));
     await target.open();
     const checkpointer = new Checkpointer(start.position);
     const queue = new DeliveryQueue(target, checkpointer, {
@@ -136,6 +136,16 @@ export async function runStream(config: StreamConfig, options: RunStreamOptions)
       ...(loader ? { tableSync: { connection: source.connection, catalog, slotName: source.slotName, loader, queue, parallelism: source.snapshotParallelism, logger } } : {}),
     });
     stopWatching = watchSnapshotProgress(snapshots, logger, options.progressDisplay ?? false);
+    // Watchers see the live parts from here on, through the initial snapshot too.
+    const counters = newStreamCounters();
+    let received: Lsn = start.position;
+    options.observer?.attached?.({
+      counters,
+      confirmed: () => checkpointer.confirmed,
+      received: () => Math.max(received, checkpointer.confirmed),
+      queue: () => ({ bytes: queue.queuedBytes, maxBytes: queue.maxBytes }),
+      snapshot: () => snapshots.progress,
+    });
 
     // 4. The snapshot this start needs; a target keeping tables creates them first.
     const capturedOids = (await snapshots.capturedTables()).map((t) => t.oid);
@@ -203,15 +213,6 @@ export async function runStream(config: StreamConfig, options: RunStreamOptions)
       { slot: source.slotName, publication: source.publicationName, from: formatLsn(start.position), target: config.target.type, ...(stopAt !== undefined ? { stopAt: formatLsn(stopAt) } : {}) },
       'streaming',
     );
-    const counters = newStreamCounters();
-    let received: Lsn = start.position;
-    options.observer?.attached?.({
-      counters,
-      confirmed: () => checkpointer.confirmed,
-      received: () => Math.max(received, checkpointer.confirmed),
-      queue: () => ({ bytes: queue.queuedBytes, maxBytes: queue.maxBytes }),
-      snapshot: () => snapshots.progress,
-    });
     let tombstoned!: () => void;
     const tombstone = new Promise<void>((resolve) => (tombstoned = resolve));
     const signals: StreamSignalHandlers = {

@@ -12,6 +12,7 @@ import { ReplicationSession } from '../source/replication-session.js';
 import type { TableSynchronizer } from '../snapshot/table-sync.js';
 import { StandbyStatusReporter } from '../source/standby-status-reporter.js';
 import { sleepUnlessAborted } from './abortable-waits.js';
+import { SourceHeartbeat } from './source-heartbeat.js';
 import type { StreamObserver } from './stream-observer.js';
 import { StreamProcessor, type StreamProcessorParts } from './stream-processor.js';
 
@@ -120,6 +121,10 @@ async function streamOnce(
   const { queue, checkpointer, spill, registry, counters } = parts;
   const session = open ?? (await ReplicationSession.open(source.connection, (notice) => options.logger.debug({ notice }, 'server notice')));
   const reporter = new StandbyStatusReporter(session, checkpointer, source.statusIntervalMs);
+  const heartbeat =
+    source.heartbeatIntervalMs > 0
+      ? new SourceHeartbeat({ connection: source.connection, intervalMs: source.heartbeatIntervalMs, actionQuery: source.heartbeatActionQuery, logger: options.logger, requestKeepalive: () => reporter.send(true) })
+      : undefined;
   let stopPolling: NodeJS.Timeout | undefined;
   let unsubscribe: (() => void) | undefined;
   let stopWaitingForWork: (() => void) | undefined;
@@ -144,6 +149,7 @@ async function streamOnce(
     onStarted();
     options.observer?.connection?.('connected');
     reporter.start();
+    heartbeat?.start();
     const stopReason = await new Promise<StopReason | 'sync'>((resolve, reject) => {
       ended.then(() => reject(new PgcdcError('CONNECTION_LOST', 'the server ended the replication stream')), reject);
       // Tables to synchronise: finish the transaction being received, then stop for them.
@@ -183,7 +189,9 @@ async function streamOnce(
     clearInterval(stopPolling);
     unsubscribe?.();
     stopWaitingForWork?.();
+    const heartbeatStopped = heartbeat?.stop(); // no beat asks for a keepalive from here on
     reporter.stop();
     session.destroy();
+    await heartbeatStopped;
   }
 }

@@ -10,28 +10,29 @@
 import type { StreamConfig, TargetConfig, TargetType } from '../config/stream-config.js';
 import { DebeziumJsonEncoder, streamEncoderOptions } from '../events/debezium-json-encoder.js';
 import type { Logger } from '../logging/logger.js';
+import type { DeliveryObserver } from './delivery/reliable-delivery.js';
 import type { Target } from './target.js';
 
-type TargetFactory<T extends TargetType> = (target: Extract<TargetConfig, { type: T }>, stream: StreamConfig, logger: Logger) => Promise<Target>;
+type TargetFactory<T extends TargetType> = (target: Extract<TargetConfig, { type: T }>, stream: StreamConfig, logger: Logger, observer?: DeliveryObserver) => Promise<Target>;
 type TargetCheck<T extends TargetType> = (target: Extract<TargetConfig, { type: T }>, logger: Logger) => Promise<void>;
 
 const TARGET_FACTORIES: { readonly [T in TargetType]: TargetFactory<T> } = {
   Stdout: async (target, stream) => new (await import('./stdout/stdout-target.js')).StdoutTarget(debeziumEncoder(stream, target.format)),
   File: async (target, stream, logger) => new (await import('./file/file-target.js')).FileTarget(target, debeziumEncoder(stream, target.format), logger),
   Postgres: async (target, stream, logger) => new (await import('./postgres/postgres-target.js')).PostgresTarget(target, stream, logger),
-  CloudEvent: async (target, stream, logger) => new (await import('./cloudevent/cloudevent-target.js')).CloudEventTarget(target, stream, logger),
-  PgLambda: async (target, stream, logger) => new (await import('./function/pglambda-target.js')).PgLambdaTarget(target, stream, logger),
-  Webhook: async (target, stream, logger) => new (await import('./webhook/webhook-target.js')).WebhookTarget(target, stream, logger),
+  CloudEvent: async (target, stream, logger, observer) => new (await import('./cloudevent/cloudevent-target.js')).CloudEventTarget(target, stream, logger, observer),
+  PgLambda: async (target, stream, logger, observer) => new (await import('./function/pglambda-target.js')).PgLambdaTarget(target, stream, logger, observer),
+  Webhook: async (target, stream, logger, observer) => new (await import('./webhook/webhook-target.js')).WebhookTarget(target, stream, logger, observer),
   Kafka: async (target, stream, logger) => new (await import('./kafka/kafka-target.js')).KafkaTarget(target, stream, logger),
   NatsJetStream: async (target, stream, logger) => new (await import('./nats/nats-jetstream-target.js')).NatsJetStreamTarget(target, stream, logger),
   RedisStreams: async (target, stream, logger) => new (await import('./redis/redis-streams-target.js')).RedisStreamsTarget(target, stream, logger),
-  RabbitMQ: async (target, stream, logger) => new (await import('./rabbitmq/rabbitmq-target.js')).RabbitMQTarget(target, stream, logger),
+  RabbitMQ: async (target, stream, logger, observer) => new (await import('./rabbitmq/rabbitmq-target.js')).RabbitMQTarget(target, stream, logger, observer),
 };
 
-/** The target of a stream. */
-export function createTarget(stream: StreamConfig, logger: Logger): Promise<Target> {
+/** The target of a stream; `observer` is told of the retries and dead letters of targets that have them. */
+export function createTarget(stream: StreamConfig, logger: Logger, observer?: DeliveryObserver): Promise<Target> {
   const factory = TARGET_FACTORIES[stream.target.type] as TargetFactory<TargetType>;
-  return factory(stream.target, stream, logger);
+  return factory(stream.target, stream, logger, observer);
 }
 
 const TARGET_CHECKS: { readonly [T in TargetType]: TargetCheck<T> } = {

@@ -104,7 +104,7 @@ spec:
       debeziumProperties:
         slotName: sg_slot
         snapshotMode: never
-        heartbeatIntervalMs: 5000
+        snapshotDelayMs: 5000
   target:
     type: File
     file:
@@ -123,7 +123,7 @@ spec:
     expect(result.code).toBe(0);
     const { rows: state } = await sql(url, "select stream, state->'slot'->>'name' as slot from pgcdc.stream_state where slot_name = 'sg_slot'");
     expect(state).toStrictEqual([{ stream: 'external-migration', slot: 'sg_slot' }]);
-    expect(result.stderr).toMatch(/debeziumProperties\.heartbeatIntervalMs is accepted but not applied/);
+    expect(result.stderr).toMatch(/debeziumProperties\.snapshotDelayMs is accepted but not applied/);
     const events = readEvents(path.join(dir, 'out.ndjson'));
     expect(events.map((e) => [e.source.name, e.source.table, e.after])).toEqual([['external-migration', 'users', { id: 1, email: 'ada@example.com' }]]);
     const { rows } = await sql(url, "select count(*)::int as n from pg_replication_slots where slot_name = 'sg_slot'");

@@ -38,7 +38,7 @@ describe('configuration docs', () => {
     );
     expect(lines).toContain('| `spec.source.postgres.publicationAutocreateMode` | `all_tables` \\| `filtered` \\| `disabled` | `filtered` | Whether pgcdc creates the publication when missing: for all tables, for the tables the filters select, or not at all. |');
     expect(lines).toContain('| `statusUpdateIntervalMs` | integer 100 to 2147483647 | applied as `statusIntervalMs` | Milliseconds between standby status updates. |');
-    expect(lines).toContain('| `heartbeatIntervalMs` | integer | ignored: heartbeat records are set with spec.target.kafka.heartbeatInterval (Kafka target); other targets need none, the position advances on idle keepalives | Heartbeat message interval. |');
+    expect(lines).toContain('| `heartbeatIntervalMs` | integer 0 to 2147483647 | applied as `heartbeatInterval` | Milliseconds between heartbeats (0: none). |');
     expect(lines).toContain('| `pluginName` | `pgoutput` \\| `decoderbufs` | checked: `pgoutput` only | Logical decoding plugin; only `pgoutput` is supported. |');
   });
 });

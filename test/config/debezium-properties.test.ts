@@ -27,7 +27,10 @@ function document(properties: Record<string, unknown>, target: object = { type: 
 const POSTGRES_TARGET = { type: 'Postgres', postgres: { url: 'postgres://target/shop' } };
 
 /** A value of each applied property other than its default, and the source setting it gives. */
-const APPLIED_SAMPLES: Record<keyof typeof APPLIED_DEBEZIUM_PROPERTIES, { value: unknown; expected: unknown }> = {
+const APPLIED_SAMPLES: Record<keyof typeof APPLIED_DEBEZIUM_PROPERTIES, { value: unknown; expected: unknown; with?: Record<string, unknown> }> = {
+  heartbeatIntervalMs: { value: 1500, expected: 1500 },
+  // An action query needs heartbeats to run it.
+  heartbeatActionQuery: { value: 'select 1', expected: 'select 1', with: { heartbeatIntervalMs: 1000 } },
   slotName: { value: 'dbz', expected: 'dbz' },
   publicationName: { value: 'dbz_pub', expected: 'dbz_pub' },
   publicationAutocreateMode: { value: 'all_tables', expected: 'all_tables' },
@@ -53,6 +56,9 @@ const APPLIED_SAMPLES: Record<keyof typeof APPLIED_DEBEZIUM_PROPERTIES, { value:
   columnTruncateToLengthChars: { value: ['3:public\\.t\\.c'], expected: undefined },
   messageKeyColumns: { value: ['public\\.t:a,b'], expected: [{ table: 'public\\.t', columns: ['a', 'b'] }] },
 };
+
+/** Where the source configuration keeps a setting whose spec name differs (a duration text becomes milliseconds). */
+const CONFIG_KEYS: Partial<Record<string, string>> = { heartbeatIntervalMs: 'heartbeatIntervalMs' };
 
 /** The source setting a sample is checked against (masks are compiled into columnMasks). */
 const MASK_RULES: Partial<Record<string, unknown>> = {
@@ -87,10 +93,10 @@ describe('every debeziumProperties key', () => {
     expect(Object.keys(debeziumPropertiesShape)).toHaveLength(84);
   });
 
-  it.each(Object.entries(APPLIED_SAMPLES))('applied: %s changes the source settings', async (property, { value, expected }) => {
-    const setting = APPLIED_DEBEZIUM_PROPERTIES[property as keyof typeof APPLIED_DEBEZIUM_PROPERTIES];
-    const plain = await parseStreamConfig(document({}));
-    const config = await parseStreamConfig(document({ [property]: value }));
+  it.each(Object.entries(APPLIED_SAMPLES))('applied: %s changes the source settings', async (property, { value, expected, with: others = {} }) => {
+    const setting = CONFIG_KEYS[property] ?? APPLIED_DEBEZIUM_PROPERTIES[property as keyof typeof APPLIED_DEBEZIUM_PROPERTIES];
+    const plain = await parseStreamConfig(document(others));
+    const config = await parseStreamConfig(document({ ...others, [property]: value }));
     expect(config.warnings).toStrictEqual([]);
     const key = MASK_RULES[property] !== undefined ? 'columnMasks' : setting;
     const loaded = (config.source as unknown as Record<string, unknown>)[key];

@@ -39,6 +39,7 @@ const DEFAULT_SOURCE_OPTIONS: Omit<SourceConfig, 'connection'> = {
   messagePrefixExcludeList: [],
   streamInProgressTransactions: true,
   statusIntervalMs: 10_000,
+  heartbeatIntervalMs: 0,
   slotMaxRetries: 6,
   slotRetryDelayMs: 10_000,
   snapshotParallelism: 4,
@@ -170,6 +171,7 @@ spec:
           messagePrefixExcludeList: ['noise'],
           streamInProgressTransactions: false,
           statusIntervalMs: 2500,
+          heartbeatIntervalMs: 0,
           slotMaxRetries: 2,
           slotRetryDelayMs: 500,
           snapshotParallelism: 8,
@@ -237,6 +239,7 @@ spec:
         skippedOperations: [none]
         slotDropOnStop: true
         heartbeatIntervalMs: 5000
+        snapshotDelayMs: 1000
 `,
     );
     const config = await parseStreamConfig(yaml, { cwd: CWD, env: {} });
@@ -249,10 +252,11 @@ spec:
       statusIntervalMs: 1000,
       skippedOperations: [],
       slotDropOnStop: true,
+      heartbeatIntervalMs: 5000,
     });
     expect(config.warnings).toStrictEqual([
       'spec.source.postgres.debeziumProperties.snapshotMode is overridden by spec.source.postgres.snapshotMode',
-      'spec.source.postgres.debeziumProperties.heartbeatIntervalMs is accepted but not applied by pgcdc (heartbeat records are set with spec.target.kafka.heartbeatInterval (Kafka target); other targets need none, the position advances on idle keepalives)',
+      'spec.source.postgres.debeziumProperties.snapshotDelayMs is accepted but not applied by pgcdc (pgcdc starts snapshots at once)',
     ]);
   });
 

@@ -118,6 +118,7 @@ function expectedConfig(name: string, connection: ConnectionConfig, options: Par
       messagePrefixExcludeList: [],
       streamInProgressTransactions: true,
       statusIntervalMs: 10_000,
+      heartbeatIntervalMs: 0,
       slotMaxRetries: 6,
       slotRetryDelayMs: 10_000,
       snapshotParallelism: 4,

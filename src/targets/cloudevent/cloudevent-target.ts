@@ -10,7 +10,7 @@ import type { EventBatch } from '../../events/stream-event.js';
 import type { Logger } from '../../logging/logger.js';
 import { deadLetterSetup } from '../delivery/dead-letter-setup.js';
 import type { DeadLetterStore } from '../delivery/dead-letter-store.js';
-import type { DeliveryChannel, ReliableDelivery } from '../delivery/reliable-delivery.js';
+import type { DeliveryChannel, DeliveryObserver, ReliableDelivery } from '../delivery/reliable-delivery.js';
 import { HttpEndpoint, type HttpEndpointOptions } from '../http/http-endpoint.js';
 import { endpointOptions, httpReliableDelivery, lowerCaseKeys } from '../http/http-delivery-setup.js';
 import type { Target, TargetBatching } from '../target.js';
@@ -47,7 +47,7 @@ export class CloudEventTarget implements Target {
   /** Headers of every structured or batched request (user headers, then the content type). */
   readonly #headers: Readonly<Record<string, string>>;
 
-  constructor(config: CloudEventTargetConfig, stream: StreamConfig, logger: Logger) {
+  constructor(config: CloudEventTargetConfig, stream: StreamConfig, logger: Logger, observer?: DeliveryObserver) {
     this.#config = config;
     const batched = config.mode === 'batched';
     this.batching = batched && config.lingerMs > 0 ? { events: config.batchSize, lingerMs: config.lingerMs } : undefined;
@@ -59,7 +59,7 @@ export class CloudEventTarget implements Target {
       config,
       deadLetter,
       { maxGroupItems: batched ? config.batchSize : 1, maxGroupBytes: batched ? config.batchMaxBytes : Number.MAX_SAFE_INTEGER },
-      { logger, itemName: 'CloudEvent', settingsPath: SETTINGS },
+      { logger, itemName: 'CloudEvent', settingsPath: SETTINGS, observer },
     );
     this.#headers = { ...lowerCaseKeys(config.headers), 'content-type': batched ? BATCH_CONTENT_TYPE : STRUCTURED_CONTENT_TYPE };
   }

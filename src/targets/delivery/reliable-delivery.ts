@@ -22,6 +22,12 @@ export interface DeliveryChannel {
   describe(index: number): { readonly id: string; readonly event: Buffer };
 }
 
+/** Told of retries and dead letters as they happen (`pgcdc serve`'s metrics: a StreamObserver fits). */
+export interface DeliveryObserver {
+  retried?(): void;
+  deadLettered?(count: number): void;
+}
+
 /** Where items that still fail go: a store (and the stream goes on), or nowhere (the stream stops). */
 export type DeadLetterHandling = { readonly policy: 'stop' } | { readonly policy: 'dead-letter'; readonly store: DeadLetterStore };
 
@@ -36,6 +42,7 @@ export interface ReliableDeliveryOptions {
   readonly itemName: string;
   /** The setting that changes the dead-letter policy, for hints: `spec.target.cloudEvent.deadLetter.policy`. */
   readonly policySetting: string;
+  readonly observer?: DeliveryObserver | undefined;
 }
 
 export class ReliableDelivery {
@@ -79,12 +86,13 @@ export class ReliableDelivery {
    * bad item does not take its neighbours down; what still fails is settled by the policy.
    */
   async #send(channel: DeliveryChannel, group: readonly number[], signal: AbortSignal): Promise<void> {
-    const outcome = await sendWithRetries(() => channel.send(group, signal), this.#options.retry, signal, (failure, attempt, delayMs) =>
+    const outcome = await sendWithRetries(() => channel.send(group, signal), this.#options.retry, signal, (failure, attempt, delayMs) => {
+      this.#options.observer?.retried?.();
       this.#options.logger.warn(
         { id: channel.describe(group[0]!).id, events: group.length, attempt, retryInMs: Math.round(delayMs), error: failure.message },
         `${this.#options.itemName} not delivered; retrying`,
-      ),
-    );
+      );
+    });
     if (outcome.delivered) return;
     const { failure, attempts } = outcome;
     if (signal.aborted) throw failure; // another lane failed first; its error is the one reported
@@ -117,6 +125,7 @@ export class ReliableDelivery {
     const letters: DeadLetter[] = group.map((index) => ({ ...channel.describe(index), error: failure.message, attempts, failedAt }));
     await deadLetter.store.add(letters);
     this.#deadLettered += letters.length;
+    this.#options.observer?.deadLettered?.(letters.length);
     logger.warn({ id: first, events: letters.length, attempts, error: failure.message, deadLetters: deadLetter.store.description }, `${itemName} ${tried}; set aside as a dead letter`);
   }
 }

@@ -18,7 +18,7 @@ import { type CloudEventBatch, CloudEventRenderer } from '../cloudevent/cloudeve
 import { deadLetterSetup } from '../delivery/dead-letter-setup.js';
 import type { DeadLetterStore } from '../delivery/dead-letter-store.js';
 import { DeliveryFailure } from '../delivery/delivery-failure.js';
-import { type DeliveryChannel, ReliableDelivery } from '../delivery/reliable-delivery.js';
+import { type DeliveryChannel, type DeliveryObserver, ReliableDelivery } from '../delivery/reliable-delivery.js';
 import { sgStreamRetryPolicy } from '../delivery/retry-backoff.js';
 import type { Target } from '../target.js';
 import type { ConsoleLevel } from './sandbox-isolate.js';
@@ -40,7 +40,7 @@ export class PgLambdaTarget implements Target {
   #current: { records: CloudEventBatch; index: number } | undefined;
 
   /** @throws PgcdcError CONFIG_INVALID when the script does not compile (with its line) */
-  constructor(config: PgLambdaTargetConfig, stream: StreamConfig, logger: Logger) {
+  constructor(config: PgLambdaTargetConfig, stream: StreamConfig, logger: Logger, observer?: DeliveryObserver) {
     this.#logger = logger;
     this.#renderer = CloudEventRenderer.forStream(stream, true);
     const deadLetter = deadLetterSetup(config.deadLetter, stream, SETTINGS);
@@ -55,6 +55,7 @@ export class PgLambdaTarget implements Target {
       logger,
       itemName: 'PgLambda event',
       policySetting: `${SETTINGS}.deadLetter.policy`,
+      observer,
     });
     this.#sandbox = openSandbox(config, (level, message) => this.#log(level, message));
   }

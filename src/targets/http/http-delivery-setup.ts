@@ -7,7 +7,7 @@ import type { HttpDeliveryConfig } from '../../config/stream-config.js';
 import type { Logger } from '../../logging/logger.js';
 import type { DeadLetterSetup } from '../delivery/dead-letter-setup.js';
 import type { DispatchLimits } from '../delivery/ordered-dispatch.js';
-import { ReliableDelivery } from '../delivery/reliable-delivery.js';
+import { type DeliveryObserver, ReliableDelivery } from '../delivery/reliable-delivery.js';
 import { sgStreamRetryPolicy } from '../delivery/retry-backoff.js';
 import type { HttpEndpointOptions } from './http-endpoint.js';
 
@@ -32,7 +32,7 @@ export function httpReliableDelivery(
   config: HttpDeliveryConfig,
   deadLetter: DeadLetterSetup,
   grouping: Pick<DispatchLimits, 'maxGroupItems' | 'maxGroupBytes'>,
-  context: { readonly logger: Logger; readonly itemName: string; readonly settingsPath: string },
+  context: { readonly logger: Logger; readonly itemName: string; readonly settingsPath: string; readonly observer?: DeliveryObserver | undefined },
 ): ReliableDelivery {
   return new ReliableDelivery({
     limits: { concurrency: config.concurrency, ...grouping },
@@ -42,6 +42,7 @@ export function httpReliableDelivery(
     logger: context.logger,
     itemName: context.itemName,
     policySetting: `${context.settingsPath}.deadLetter.policy`,
+    observer: context.observer,
   });
 }
 

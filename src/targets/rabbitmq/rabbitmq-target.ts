@@ -15,7 +15,7 @@ import type { EventBatch } from '../../events/stream-event.js';
 import type { Logger } from '../../logging/logger.js';
 import { deadLetterSetup } from '../delivery/dead-letter-setup.js';
 import type { DeadLetterStore } from '../delivery/dead-letter-store.js';
-import { type DeliveryChannel, ReliableDelivery } from '../delivery/reliable-delivery.js';
+import { type DeliveryChannel, type DeliveryObserver, ReliableDelivery } from '../delivery/reliable-delivery.js';
 import { sgStreamRetryPolicy } from '../delivery/retry-backoff.js';
 import { ChangeRecordBuilder } from '../records/change-records.js';
 import { destinationTemplate } from '../records/destination-template.js';
@@ -35,7 +35,7 @@ export class RabbitMQTarget implements Target {
   /** The batch's record values (message bodies are slices of it): kept until the batch is confirmed. */
   readonly #writer = new JsonWriter();
 
-  constructor(config: RabbitMQTargetConfig, stream: StreamConfig, logger: Logger) {
+  constructor(config: RabbitMQTargetConfig, stream: StreamConfig, logger: Logger, observer?: DeliveryObserver) {
     this.#records = new ChangeRecordBuilder(config, streamEncoderOptions(stream), stream.source.tombstonesOnDelete, destinationTemplate(config.routingKey, config.topicPrefix));
     this.#messages = new RabbitMQMessageBuilder(config, stream.name, new RecordMetadataReader());
     this.#publisher = new RabbitMQPublisher(config, `pgcdc-${stream.name}`, logger);
@@ -49,6 +49,7 @@ export class RabbitMQTarget implements Target {
       logger,
       itemName: 'RabbitMQ message',
       policySetting: `${SETTINGS}.deadLetter.policy`,
+      observer,
     });
   }
 

@@ -14,7 +14,7 @@ import type { Logger } from '../../logging/logger.js';
 import { streamEncoderOptions } from '../../events/debezium-json-encoder.js';
 import type { DeadLetterStore } from '../delivery/dead-letter-store.js';
 import { DeliveryFailure } from '../delivery/delivery-failure.js';
-import type { DeliveryChannel, ReliableDelivery } from '../delivery/reliable-delivery.js';
+import type { DeliveryChannel, DeliveryObserver, ReliableDelivery } from '../delivery/reliable-delivery.js';
 import { deadLetterSetup } from '../delivery/dead-letter-setup.js';
 import { endpointOptions, httpReliableDelivery, lowerCaseKeys } from '../http/http-delivery-setup.js';
 import { HttpEndpoint } from '../http/http-endpoint.js';
@@ -44,7 +44,7 @@ export class WebhookTarget implements Target {
   #subscriptions: SubscriptionStore | undefined;
   #server: SubscriptionServer | undefined;
 
-  constructor(config: WebhookTargetConfig, stream: StreamConfig, logger: Logger) {
+  constructor(config: WebhookTargetConfig, stream: StreamConfig, logger: Logger, observer?: DeliveryObserver) {
     this.#config = config;
     this.#stream = stream;
     this.#logger = logger;
@@ -55,7 +55,7 @@ export class WebhookTarget implements Target {
     });
     const deadLetter = deadLetterSetup(config.deadLetter, stream, SETTINGS);
     this.#deadLetters = deadLetter.store;
-    this.#delivery = httpReliableDelivery(config, deadLetter, { maxGroupItems: 1, maxGroupBytes: Number.MAX_SAFE_INTEGER }, { logger, itemName: 'webhook notification', settingsPath: SETTINGS });
+    this.#delivery = httpReliableDelivery(config, deadLetter, { maxGroupItems: 1, maxGroupBytes: Number.MAX_SAFE_INTEGER }, { logger, itemName: 'webhook notification', settingsPath: SETTINGS, observer });
     this.#headers = { ...lowerCaseKeys(config.headers), 'content-type': CONTENT_TYPE };
   }
 
