@@ -64,8 +64,8 @@ export const BENCH_SETTINGS = {
   wal_sender_timeout: '5min',
 };
 
-export async function startBenchServer(major = Number(process.env.PGCDC_BENCH_PG ?? 18)) {
-  return startEmbeddedPostgres({ major, settings: BENCH_SETTINGS });
+export async function startBenchServer(major = Number(process.env.PGCDC_BENCH_PG ?? 18), settings = {}) {
+  return startEmbeddedPostgres({ major, settings: { ...BENCH_SETTINGS, ...settings } });
 }
 
 export const BENCH_TABLE = 'create table bench (id bigserial primary key, a int, b text, c timestamptz, d numeric(12,2))';
@@ -108,12 +108,12 @@ export async function prepareStreamWorkload(url, slots, scale = SCALE) {
   }
 }
 
-/** Times pg_recvlogical decoding `slot` (pgoutput, publication bench_pub) up to `endLsn` into /dev/null: the server's ceiling. */
-export function timeRecvlogical(url, slot, endLsn, major) {
+/** Times pg_recvlogical decoding `slot` (pgoutput, publication `publication`, bench_pub by default) up to `endLsn` into /dev/null: the server's ceiling. */
+export function timeRecvlogical(url, slot, endLsn, major, publication = 'bench_pub') {
   const protocol = major >= 16 ? 4 : major >= 15 ? 3 : 2;
   return timeCommand(referenceTool('pg_recvlogical'), [
     '-d', url, '--slot', slot, '--start', '--endpos', endLsn, '--no-loop', '-f', '/dev/null',
-    '-o', `proto_version=${protocol}`, '-o', 'publication_names=bench_pub', '-o', 'messages=true', '-o', 'streaming=on',
+    '-o', `proto_version=${protocol}`, '-o', `publication_names=${publication}`, '-o', 'messages=true', '-o', 'streaming=on',
   ]);
 }
 
@@ -162,7 +162,7 @@ export function timeCommand(command, args, options = {}) {
 }
 
 /** The sum of the peak RSS (VmHWM) of process `pid` and its descendants, in KiB; 0 once it is gone. */
-function treePeakKiB(pid) {
+export function treePeakKiB(pid) {
   try {
     const own = Number(/VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
     const children = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ').filter(Boolean);
