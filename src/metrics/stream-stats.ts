@@ -6,14 +6,17 @@
 /** Where a stream run by `pgcdc serve` stands. */
 export type StreamRunState = 'starting' | 'running' | 'paused' | 'stopped' | 'failed' | 'restarting';
 
-/** One table of the running snapshot. */
+/** One table of a snapshot (also in `pgcdc status`). */
 export interface SnapshotTableStats {
   readonly table: string;
   readonly rowsDone: number;
+  /** PostgreSQL's estimate when the snapshot was planned; 0 for a table never analyzed. */
   readonly estimatedRows: number;
   readonly chunksDone: number;
   readonly chunks: number;
+  /** Since the snapshot started (across restarts), while it runs. */
   readonly rowsPerSecond: number | null;
+  /** While it runs, when the table has an estimate. */
   readonly etaSeconds: number | null;
 }
 

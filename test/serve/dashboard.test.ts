@@ -13,10 +13,10 @@ import path from 'node:path';
 import type { Browser, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium, openWatchedPage, type WatchedPage } from '../support/browser.js';
-import { type StartedProgram, startCli } from '../support/cli.js';
+import type { StartedProgram } from '../support/cli.js';
 import { cloudEventStream } from '../support/cloudevent-fixtures.js';
 import { CloudEventReceiver } from '../support/cloudevent-receiver.js';
-import { freePort } from '../support/expected-failures.js';
+import { type Served, startServe } from '../support/serve-process.js';
 import { createDatabase, sql, useTestServer, waitFor } from '../support/postgres.js';
 import { fileStream, readEvents, tempDir } from '../support/stream-fixtures.js';
 
@@ -28,21 +28,6 @@ const SCREENSHOTS = process.env.PGCDC_UPDATE_SCREENSHOTS === '1' ? path.resolve(
 const rowId = (event: any): number => (event.data.after ?? event.data.before).id;
 const digits = (text: string | null): number => Number((text ?? '').replace(/\D/g, '') || 'NaN');
 
-/** `pgcdc serve --streams dir` on a free loopback port, up once /healthz answers. */
-async function startServe(streamsDir: string, extra: readonly string[] = []): Promise<{ program: StartedProgram; origin: string }> {
-  const port = await freePort();
-  const origin = `http://127.0.0.1:${port}`;
-  const program = startCli(['serve', '--streams', streamsDir, '--listen', `127.0.0.1:${port}`, ...extra]);
-  await waitFor(
-    async () => {
-      if (program.child.exitCode !== null) throw new Error(`pgcdc serve exited: ${program.output().stderr}`);
-      return (await fetch(`${origin}/healthz`)).ok ? true : undefined;
-    },
-    30_000,
-    'pgcdc serve to answer /healthz',
-  );
-  return { program, origin };
-}
 
 async function stopServe(program: StartedProgram): Promise<number | null> {
   if (program.child.exitCode !== null) return program.child.exitCode;
@@ -81,7 +66,7 @@ describe('web dashboard in a real Chromium', () => {
   let streamsDir: string;
   let receiver: CloudEventReceiver;
   let rejecting = true;
-  let serve: { program: StartedProgram; origin: string } | undefined;
+  let serve: Served | undefined;
   let browser: Browser;
   let watched: WatchedPage;
   let nextId = 1;

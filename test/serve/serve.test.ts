@@ -12,31 +12,13 @@ import fs from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { errorLine, runCli, startCli, type StartedProgram } from '../support/cli.js';
+import { errorLine, runCli, startCli } from '../support/cli.js';
 import { freePort } from '../support/expected-failures.js';
+import { type Served, startServe } from '../support/serve-process.js';
 import { createDatabase, sql, useTestServer, waitFor } from '../support/postgres.js';
 import { fileStream, readEvents, tempDir } from '../support/stream-fixtures.js';
 
-interface Served {
-  readonly program: StartedProgram;
-  readonly origin: string;
-}
 
-/** `pgcdc serve` on a free loopback port, up once /healthz answers. */
-async function startServe(streamsDir: string, extra: readonly string[] = [], env: NodeJS.ProcessEnv = {}): Promise<Served> {
-  const port = await freePort();
-  const origin = `http://127.0.0.1:${port}`;
-  const program = startCli(['serve', '--streams', streamsDir, '--listen', `127.0.0.1:${port}`, ...extra], env);
-  await waitFor(
-    async () => {
-      if (program.child.exitCode !== null) throw new Error(`pgcdc serve exited: ${program.output().stderr}`);
-      return (await fetch(`${origin}/healthz`)).ok ? true : undefined;
-    },
-    30_000,
-    'pgcdc serve to answer /healthz',
-  );
-  return { program, origin };
-}
 
 /** What the events of a File target's output leave: id → v. */
 function rebuiltRows(file: string): Map<number, string> {

@@ -7,6 +7,7 @@ import { CatalogConnection } from '../../source/catalog-connection.js';
 import { formatLsn, parseLsn } from '../../source/lsn.js';
 import { readSlot } from '../../source/slot-manager.js';
 import { hasRowEstimate } from '../../snapshot/snapshot-progress.js';
+import type { SnapshotTableStats } from '../../metrics/stream-stats.js';
 import { rowsCopied } from '../../snapshot/snapshot-progress-reporter.js';
 import { streamStateStore, type SnapshotRecord } from '../../state/state-store.js';
 import { counted } from '../../text/counts.js';
@@ -36,18 +37,7 @@ export interface SnapshotStatusView {
   readonly status: string;
   readonly startedAt: string;
   readonly finishedAt: string | null;
-  readonly tables: readonly {
-    readonly table: string;
-    readonly rowsDone: number;
-    /** PostgreSQL's estimate when the snapshot was planned; 0 for a table never analyzed. */
-    readonly estimatedRows: number;
-    readonly chunksDone: number;
-    readonly chunks: number;
-    /** Since the snapshot started (across restarts), while it runs. */
-    readonly rowsPerSecond: number | null;
-    /** While it runs, when the table has an estimate. */
-    readonly etaSeconds: number | null;
-  }[];
+  readonly tables: readonly SnapshotTableStats[];
 }
 
 export function statusCommand(program: Command): void {
