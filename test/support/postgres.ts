@@ -1,9 +1,11 @@
 /**
  * Test helpers around a real PostgreSQL: one embedded server per test file (major from PGCDC_TEST_PG),
- * a fresh database per test, and SQL helpers.
+ * a fresh database per test, and SQL helpers. When a test fails, the server's ERROR lines logged
+ * during it (with their DETAIL, CONTEXT and STATEMENT) are printed, so that a server-side failure
+ * seen once in CI can be diagnosed.
  */
 import pg from 'pg';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, beforeEach } from 'vitest';
 import {
   majorFromEnvironment,
   startEmbeddedPostgres,
@@ -16,8 +18,24 @@ let counter = 0;
 /** Starts one server for the current test file and stops it afterwards. */
 export function useTestServer(options: Omit<EmbeddedPostgresOptions, 'major'> = {}): () => EmbeddedPostgresServer {
   let server: EmbeddedPostgresServer | undefined;
+  /** The server's log since the current test began (bounded). */
+  let log = '';
   beforeAll(async () => {
-    server = await startEmbeddedPostgres({ ...options, major: majorFromEnvironment() });
+    server = await startEmbeddedPostgres({
+      ...options,
+      major: majorFromEnvironment(),
+      onLog: (text) => {
+        log = (log + text).slice(-1_000_000);
+        options.onLog?.(text);
+      },
+    });
+  });
+  beforeEach(({ onTestFailed }) => {
+    log = '';
+    onTestFailed(() => {
+      const errors = serverErrors(log);
+      if (errors.length > 0) console.error(`the test server logged during this test:\n${errors.join('\n')}`);
+    });
   });
   afterAll(async () => {
     await server?.stop();
@@ -26,6 +44,18 @@ export function useTestServer(options: Omit<EmbeddedPostgresOptions, 'major'> = 
     if (!server) throw new Error('test server not started');
     return server;
   };
+}
+
+/** ERROR, FATAL and PANIC lines of a server log, each with the DETAIL/HINT/CONTEXT/STATEMENT lines after it (at most 40). */
+function serverErrors(log: string): string[] {
+  const lines = log.split('\n');
+  const picked: string[] = [];
+  for (let i = 0; i < lines.length && picked.length < 40; i++) {
+    if (!/\b(ERROR|FATAL|PANIC):/.test(lines[i]!)) continue;
+    picked.push(lines[i]!);
+    while (i + 1 < lines.length && /\b(DETAIL|HINT|CONTEXT|STATEMENT):|^\t/.test(lines[i + 1]!)) picked.push(lines[++i]!);
+  }
+  return picked;
 }
 
 /** Creates a fresh database and returns its URL. */
