@@ -25,6 +25,7 @@ const available = {
   redis: './redis-throughput.mjs',
   rabbitmq: './rabbitmq-throughput.mjs',
   serve: './serve-streams.mjs',
+  transform: './transform-throughput.mjs',
 };
 const names = process.argv.slice(2).length > 0 ? process.argv.slice(2) : Object.keys(available);
 const unknown = names.filter((name) => !available[name]);

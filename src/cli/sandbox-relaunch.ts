@@ -24,9 +24,9 @@ const NO_SNAPSHOT_FLAG = '--no-node-snapshot';
 const RELAUNCHED_ENV = 'PGCDC_RELAUNCHED';
 const FORWARDED_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
-/** True when the stream needs the PgLambda sandbox and this process was started with the snapshot. */
+/** True when the stream needs a sandbox (PgLambda target, transform function) and this process was started with the snapshot. */
 export function needsSandboxRelaunch(stream: StreamConfig): boolean {
-  return stream.target.type === 'PgLambda' && !process.execArgv.includes(NO_SNAPSHOT_FLAG);
+  return (stream.target.type === 'PgLambda' || stream.transform?.script !== undefined) && !process.execArgv.includes(NO_SNAPSHOT_FLAG);
 }
 
 /** Runs this command line again with `--no-node-snapshot`; resolves with the exit code to use. */

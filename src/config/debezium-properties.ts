@@ -127,6 +127,7 @@ export const debeziumPropertiesShape = {
   guardrailCollectionsMax: int.optional().describe('Most tables the stream may capture.'),
   guardrailCollectionsLimitAction: str.optional().describe('What happens beyond guardrailCollectionsMax.'),
   extendedHeadersEnabled: bool.optional().describe('Add context headers to messages.'),
+  captureDdl: applied.captureDdl.optional().describe('pgcdc extension (not in the SGStream CRD): capture DDL and emit schema-change events, as spec.source.postgres.captureDdl.'),
 };
 
 export const debeziumPropertiesSchema = z.strictObject(debeziumPropertiesShape);
@@ -161,6 +162,7 @@ export const APPLIED_DEBEZIUM_PROPERTIES = {
   columnMaskHashV2: 'columnMaskHashV2',
   columnTruncateToLengthChars: 'columnTruncateToLengthChars',
   messageKeyColumns: 'messageKeyColumns',
+  captureDdl: 'captureDdl',
 } as const satisfies Partial<Record<DebeziumPropertyName, SourceOptionName>>;
 
 /** Properties whose value is written differently in the source setting they set. */

@@ -13,6 +13,7 @@ import { NATIVE_API_VERSION, type NativeStreamDocument } from './native-stream-s
 import {
   buildSourceConfig,
   checkHeartbeatSettings,
+  checkRowFilterSettings,
   refuseEventOnlySettings,
   sourceHeartbeatIntervalMs,
   type SourceOptionName,
@@ -21,6 +22,7 @@ import {
 } from './source-options-schema.js';
 import type { BuildContext, BuiltStream } from './stream-kinds.js';
 import { buildTarget, targetBuildContext } from './target-types.js';
+import { buildNativeTransform, checkTransformFitsTarget } from './transform-target-checks.js';
 
 const SOURCE_PATH: ConfigPath = ['spec', 'source', 'postgres'];
 
@@ -32,14 +34,17 @@ export async function buildNativeStream(document: NativeStreamDocument, context:
   const targetValues = document.spec.target.type === 'Postgres' ? 'rows' : 'events';
   const options = sourceOptions(postgres, explicit, targetValues, problems);
   checkHeartbeatSettings(options, (setting) => (explicit.has(setting) ? [...SOURCE_PATH, setting] : [...SOURCE_PATH, 'debeziumProperties', debeziumKeyFor(setting)]), problems);
+  checkRowFilterSettings(options, (setting) => (explicit.has(setting) ? [...SOURCE_PATH, setting] : [...SOURCE_PATH, 'debeziumProperties', debeziumKeyFor(setting)]), problems);
   if (targetValues === 'rows') {
     refuseEventOnlySettings(options, (setting) => (explicit.has(setting) ? [...SOURCE_PATH, setting] : [...SOURCE_PATH, 'debeziumProperties', debeziumKeyFor(setting)]), problems);
   }
-  const [connection, target] = await Promise.all([
+  const [connection, target, transform] = await Promise.all([
     connectionFromUrl(postgres.url, [...SOURCE_PATH, 'url'], `pgcdc-${name}`, context.cwd, problems),
     buildTarget(document.spec.target, ['spec', 'target'], problems, targetBuildContext(context, name, sourceHeartbeatIntervalMs(options))),
+    buildNativeTransform(document.spec.transform, document.spec.target, context, name, problems),
   ]);
-  if (connection === undefined || target === undefined) return undefined;
+  if (connection === undefined || target === undefined || transform === 'failed') return undefined;
+  checkTransformFitsTarget(transform, target, problems);
   return {
     name,
     source: buildSourceConfig(name, connection, postgres, options),
@@ -48,6 +53,7 @@ export async function buildNativeStream(document: NativeStreamDocument, context:
     stateDir: path.resolve(context.cwd, document.spec.stateDir ?? path.join('.pgcdc', name)),
     apiVersion: NATIVE_API_VERSION,
     ...(document.spec.alerts === undefined ? {} : { alerts: buildAlerts(document.spec.alerts)! }),
+    ...(transform === undefined ? {} : { transform }),
   };
 }
 

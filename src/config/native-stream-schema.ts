@@ -8,6 +8,7 @@ import { kubernetesNameSchema, maxRetriesSchema, regexListSchema } from './commo
 import { connectionUrlSchema } from './connection-url-setting.js';
 import { debeziumPropertiesSchema } from './debezium-properties.js';
 import { sourceOptionsShape } from './source-options-schema.js';
+import { transformSettingsSchema } from './transform-settings.js';
 import { requireTargetSection, SUPPORTED_REQUIRED_SECTIONS, SUPPORTED_TARGET_TYPES, supportedTargetSections } from './target-types.js';
 
 export const NATIVE_API_VERSION = 'pgcdc/v1';
@@ -58,6 +59,7 @@ export const nativeStreamSchema = z.strictObject({
       .describe('Local directory of spilled in-progress transactions and the default dead-letter file, relative to the stream file\'s directory. The state a restart needs (slot ownership, snapshot plan and progress) is kept in the source database, in `pgcdc.stream_state`, keyed by the slot.')
       .meta({ defaultText: '.pgcdc/<metadata.name>' }),
     alerts: alertsSchema,
+    transform: transformSettingsSchema,
   }),
 });
 

@@ -90,7 +90,7 @@ const streamSchema = z
       .describe('The JetStream stream. When pgcdc does not create it, it may be left out: each subject must then be captured by some stream.')
       .meta({ defaultText: '<topicPrefix> with "." as "_" when created' }),
     create: z.boolean().default(false).describe("Create the stream when missing (and add the subjects below to an existing one); when false, pgcdc checks each subject is captured by a stream and stops with the subject named otherwise. Debezium Server's `create-stream`."),
-    subjects: z.array(z.string().min(1)).min(1).optional().describe('Subjects of a created stream.').meta({ defaultText: '["<topicPrefix>.>"]' }),
+    subjects: z.array(z.string().min(1)).min(1).optional().describe('Subjects of a created stream.').meta({ defaultText: '["<topicPrefix>", "<topicPrefix>.>"]' }),
     retention: z.enum(NATS_RETENTIONS).default('limits').describe('Retention policy of a created stream.'),
     storage: z.enum(NATS_STORAGES).default('file').describe('Storage of a created stream (`memory` loses messages when the server stops).'),
     replicas: z.int().min(1).max(5).default(1).describe('Replicas of a created stream (a clustered JetStream).'),
@@ -162,7 +162,7 @@ export async function buildNatsJetStreamTarget(
     stream: {
       name: stream.name ?? (stream.create ? records.topicPrefix.replace(/[\s.*>/\\]/g, '_') : undefined),
       create: stream.create,
-      subjects: stream.subjects ?? [`${records.topicPrefix}.>`],
+      subjects: stream.subjects ?? [records.topicPrefix, `${records.topicPrefix}.>`],
       retention: stream.retention,
       storage: stream.storage,
       replicas: stream.replicas,

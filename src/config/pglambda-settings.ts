@@ -1,6 +1,6 @@
 /**
  * The `PgLambda` target's settings (`spec.target.pgLambda`): their schema (the SGStream CRD's keys,
- * plus pgcdc's `scriptFrom.file`, sandbox limits and dead letters), and how valid settings become a
+ * plus pgcdc's `scriptFrom.file`, sandbox limits, grants and dead letters), and how valid settings become a
  * PgLambdaTargetConfig with the script's text read from where `script` or `scriptFrom` says.
  * Of `knative`, only `http.retryLimit` and `http.retryBackoffDelay` apply (they govern the retries of
  * an event, as they do for StackGres's binding to the function); every other key is warned about.
@@ -14,6 +14,7 @@ import { type ConfigMapSources, resolveConfigMapKey } from './config-map-resolve
 import { type ConfigPath, type ConfigProblems, formatPath } from './config-issues.js';
 import { buildDeadLetter, deadLetterSchema } from './dead-letter-settings.js';
 import { sgStreamHttpShape } from './http-delivery-settings.js';
+import { buildSandboxGrants, sandboxGrantsSchema } from './sandbox-grants-settings.js';
 import { resolveSecret } from './secret-resolver.js';
 import type { PgLambdaTargetConfig } from './stream-config.js';
 
@@ -45,7 +46,8 @@ export const pgLambdaTargetSettingsSchema = z
     script: z.string().optional().describe('The script, run once per event with `event`, `response` and `request` in scope; mutually exclusive with `scriptFrom`.'),
     scriptFrom: scriptFromSchema.optional(),
     memoryLimitMb: z.int().min(MIN_MEMORY_LIMIT_MB).default(DEFAULT_MEMORY_LIMIT_MB).describe('Heap limit of the sandbox the script runs in, in MB (pgcdc only).'),
-    timeoutMs: millisecondsSchema(1).default(DEFAULT_TIMEOUT_MS).describe('Time the script may take for one event before it is stopped and the event fails, in milliseconds (pgcdc only).'),
+    timeoutMs: millisecondsSchema(1).default(DEFAULT_TIMEOUT_MS).describe('Time the script may take for one event before it is stopped and the event fails, in milliseconds, its fetches included (pgcdc only).'),
+    grants: sandboxGrantsSchema.optional(),
     knative: z
       .strictObject({
         annotations: stringMapSchema.optional(),
@@ -95,13 +97,15 @@ export async function buildPgLambdaTarget(
 ): Promise<PgLambdaTargetConfig | undefined> {
   warnKnativeNotApplied(settings.knative, [...at, 'knative'], problems);
   const [source, deadLetter] = await Promise.all([scriptSource(settings, at, context, problems), buildDeadLetter(settings.deadLetter, [...at, 'deadLetter'], context, problems)]);
-  if (source === undefined || deadLetter === undefined) return undefined;
+  const grants = buildSandboxGrants(settings.grants, [...at, 'grants'], problems, context.env);
+  if (source === undefined || deadLetter === undefined || grants === undefined) return undefined;
   const http = settings.knative?.http;
   return {
     type: 'PgLambda',
     ...source,
     memoryLimitMb: settings.memoryLimitMb,
     timeoutMs: settings.timeoutMs,
+    ...(settings.grants === undefined ? {} : { grants }),
     retryLimit: http?.retryLimit,
     retryBackoffDelaySeconds: http?.retryBackoffDelay ?? DEFAULT_RETRY_BACKOFF_DELAY_SECONDS,
     deadLetter,

@@ -59,6 +59,13 @@ export const sourceOptionValueSchemas = {
   columnMaskHashV2: hashColumnRulesSchema,
   columnTruncateToLengthChars: lengthColumnRulesSchema,
   messageKeyColumns: messageKeyColumnsSchema,
+  captureDdl: z.boolean(),
+  rowFilters: z.record(z.string(), z.string().trim().min(1, 'is empty; expected an SQL boolean expression')).superRefine((filters, ctx) => {
+    for (const table of Object.keys(filters)) {
+      if (/^[^.\s]+\.[^.\s]+$/.test(table)) continue;
+      ctx.addIssue({ code: 'custom', path: [table], input: table, message: `names "${table}", which is not schema.table (the exact names, e.g. public.orders)` });
+    }
+  }),
 };
 
 const v = sourceOptionValueSchemas;
@@ -146,9 +153,15 @@ export const sourceOptionsShape = {
   columnTruncateToLengthChars: v.columnTruncateToLengthChars
     .default([])
     .describe('Character columns whose values are cut to `<length>` characters (UTF-16 code units, as Debezium counts them), as Debezium\'s `column.truncate.to.<length>.chars`: entries `"<length>:<regular expression>"`. A column also named by a mask is masked. Not with a Postgres target.'),
+  captureDdl: v.captureDdl
+    .default(false)
+    .describe('Capture DDL on the source (event triggers, installed at start; they need a superuser) and emit a schema-change event for each CREATE, ALTER, RENAME or DROP of a captured table, in commit order with its rows (docs/schema-changes.md). A role that cannot install the capture stops the stream. A Postgres target with `replicateDdl` captures DDL whatever this says.'),
   messageKeyColumns: v.messageKeyColumns
     .default([])
     .describe('The event key of matching tables, instead of the primary key or replica identity, as Debezium\'s `message.key.columns`: entries `"<regular expression over schema.table>:<column>,<column>"` (several separated by `;`). Not with a Postgres target (it applies changes by the table\'s own key).'),
+  rowFilters: v.rowFilters
+    .default({})
+    .describe('Rows to capture per table: `schema.table` (exact names, not patterns) → an SQL boolean expression over its columns, e.g. `region = \'eu\' AND NOT archived`. Applied by the server (publication row filters, PostgreSQL 15+; needs publicationAutocreateMode `filtered`, or a user publication with the same filters) and by every snapshot; the columns used must be in the table\'s replica identity (docs/row-filters.md).'),
 };
 
 export const sourceOptionsSchema = z.strictObject(sourceOptionsShape);
@@ -232,6 +245,14 @@ export function refuseEventOnlySettings(options: SourceOptions, pathOf: (setting
       hint: 'remove it, or stream to a target that receives events (File, CloudEvent, Webhook, PgLambda) and mask there',
     });
   }
+}
+
+/** An error when `rowFilters` is given with a publication FOR ALL TABLES, which cannot carry row filters. */
+export function checkRowFilterSettings(options: SourceOptions, pathOf: (setting: SourceOptionName) => ConfigPath, problems: ConfigProblems): void {
+  if (Object.keys(options.rowFilters).length === 0 || options.publicationAutocreateMode !== 'all_tables') return;
+  problems.add(pathOf('rowFilters'), 'needs a publication that lists its tables, but publicationAutocreateMode is all_tables (FOR ALL TABLES cannot carry row filters)', {
+    hint: 'set publicationAutocreateMode to filtered (pgcdc then publishes the captured tables, each with its filter), or remove rowFilters',
+  });
 }
 
 /** An error when `heartbeatActionQuery` is given without `heartbeatInterval` (it would never run). */

@@ -9,6 +9,8 @@ import type { RabbitMQTargetConfig } from './rabbitmq-settings.js';
 import type { RedisStreamsTargetConfig } from './redis-streams-settings.js';
 import type { ColumnMaskRules } from '../decoding/values/column-masks.js';
 import type { MessageKeyRule } from './message-key-columns.js';
+import type { SandboxGrantsConfig } from '../targets/function/sandbox-grants.js';
+import type { TransformConfig } from './transform-settings.js';
 
 /** Debezium snapshot modes (only `never`/`no_data` stream without a snapshot). */
 export const SNAPSHOT_MODES = ['initial', 'initial_only', 'never', 'no_data', 'always', 'when_needed'] as const;
@@ -95,6 +97,10 @@ export interface SourceConfig {
   readonly columnMasks: ColumnMaskRules;
   /** Debezium's `message.key.columns`: event keys chosen per table (event targets only). */
   readonly messageKeyColumns: readonly MessageKeyRule[];
+  /** Install DDL capture (required) and emit schema-change events (docs/schema-changes.md). */
+  readonly captureDdl: boolean;
+  /** `schema.table` (exact) → SQL boolean expression: the rows captured and snapshotted (publication row filters, PostgreSQL 15+). */
+  readonly rowFilters: Readonly<Record<string, string>>;
 }
 
 /** Newline-delimited JSON written to standard output. */
@@ -244,6 +250,8 @@ export interface PgLambdaTargetConfig {
   readonly memoryLimitMb: number;
   /** Time the script may take for one event, in milliseconds. */
   readonly timeoutMs: number;
+  /** What the script may reach beyond JavaScript (`grants`: network allow-list, environment variables); nothing when absent or empty. */
+  readonly grants?: SandboxGrantsConfig;
   /** Retries of an event the script failed; undefined: for ever (SGStream's `knative.http.retryLimit`). */
   readonly retryLimit: number | undefined;
   /** Longest wait between retries; the first is a tenth of it, then it doubles (`knative.http.retryBackoffDelay`). */
@@ -351,4 +359,6 @@ export interface StreamConfig {
   readonly warnings: readonly string[];
   /** `spec.alerts`: thresholds `pgcdc serve` checks for this stream (native specs only). */
   readonly alerts?: AlertsConfig;
+  /** `spec.transform`: declarative shortcuts and a JavaScript function applied to events (native specs only, not for Postgres targets). */
+  readonly transform?: TransformConfig;
 }

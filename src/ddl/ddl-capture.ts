@@ -2,12 +2,13 @@
  * Installs (and removes) DDL capture on the source: `pgcdc.describe_table(oid)`,
  * `pgcdc.describe_types(oid)` and two event triggers that emit a transactional `pgcdc.ddl` logical
  * decoding message in the DDL's own transaction, so schema changes reach the WAL stream in order
- * with the data.
+ * with the data. Each message also carries the tables' descriptions from before the command
+ * (`previous`), kept in `pgcdc.ddl_table_state` (seeded at install, updated by every capture).
  */
 import type { TargetConfig } from '../config/stream-config.js';
 import type { CatalogQuery } from '../decoding/values/type-catalog.js';
 import { PgcdcError } from '../errors/pgcdc-error.js';
-import { quoteLiteral } from '../source/sql-quoting.js';
+import { quoteIdent, quoteLiteral } from '../source/sql-quoting.js';
 import { DDL_MESSAGE_PREFIX, DDL_MESSAGE_VERSION } from './ddl-message.js';
 import { DESCRIBE_TABLE_SQL, DESCRIBE_TYPES_SQL } from './describe-table-sql.js';
 
@@ -103,7 +104,17 @@ const DESCRIBE_COMMAND = `
       'types', COALESCE((SELECT pg_catalog.jsonb_agg(d.type ORDER BY d.oid, d.ord) FROM described_type d), '[]'),
       'tables', COALESCE((SELECT pg_catalog.jsonb_agg(d.description ORDER BY d.oid) FROM described_table d WHERE d.description IS NOT NULL), '[]'))
     INTO message
-    WHERE EXISTS (SELECT FROM described_table) OR EXISTS (SELECT FROM described_type) OR EXISTS (SELECT FROM affected_schema);`;
+    WHERE EXISTS (SELECT FROM described_table) OR EXISTS (SELECT FROM described_type) OR EXISTS (SELECT FROM affected_schema);
+    IF message IS NOT NULL AND pg_catalog.jsonb_array_length(message->'tables') > 0 THEN
+      message := message || pg_catalog.jsonb_build_object('previous', COALESCE((
+        SELECT pg_catalog.jsonb_agg(s.description ORDER BY s.oid) FROM pgcdc.ddl_table_state s
+        WHERE s.oid IN (SELECT (t->>'oid')::pg_catalog.oid FROM pg_catalog.jsonb_array_elements(message->'tables') t)), '[]'));
+      INSERT INTO pgcdc.ddl_table_state (oid, description)
+      SELECT (t->>'oid')::pg_catalog.oid, t FROM pg_catalog.jsonb_array_elements(message->'tables') t
+      ON CONFLICT (oid) DO UPDATE SET description = EXCLUDED.description;
+    END IF;`;
+
+const DROPPED_TABLE_OIDS = `SELECT (d->>'oid')::pg_catalog.oid FROM pg_catalog.jsonb_array_elements(message->'dropped') d WHERE d->>'objectType' = 'table'`;
 
 const DESCRIBE_DROP = `
     SELECT ${messageHead('sql_drop')} || pg_catalog.jsonb_build_object('dropped', pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
@@ -122,13 +133,35 @@ const DESCRIBE_DROP = `
       AND d.object_type IN ('table', 'table column', 'index', 'table constraint', 'schema', 'type')
       AND (d.object_type IN ('table', 'table column') OR d.original OR d.normal)
       AND NOT pgcdc.ddl_skips_schema(COALESCE(d.schema_name, d.object_name))
-    HAVING pg_catalog.count(*) > 0;`;
+    HAVING pg_catalog.count(*) > 0;
+    IF message IS NOT NULL THEN
+      message := message || pg_catalog.jsonb_build_object('previous', COALESCE((
+        SELECT pg_catalog.jsonb_agg(s.description ORDER BY s.oid) FROM pgcdc.ddl_table_state s
+        WHERE s.oid IN (${DROPPED_TABLE_OIDS})), '[]'));
+      DELETE FROM pgcdc.ddl_table_state WHERE oid IN (${DROPPED_TABLE_OIDS});
+    END IF;`;
+
+/** Records every table's description as it is now in `pgcdc.ddl_table_state` (the "before" of its next DDL). */
+const SEED_TABLE_STATE_SQL = `
+DELETE FROM pgcdc.ddl_table_state WHERE oid NOT IN (SELECT oid FROM pg_catalog.pg_class);
+INSERT INTO pgcdc.ddl_table_state (oid, description)
+SELECT c.oid, d.description
+FROM pg_catalog.pg_class c
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+CROSS JOIN LATERAL (SELECT pgcdc.describe_table(c.oid) AS description) d
+WHERE c.relkind IN ('r', 'p') AND c.relpersistence <> 't' AND NOT pgcdc.ddl_skips_schema(n.nspname) AND d.description IS NOT NULL
+ON CONFLICT (oid) DO UPDATE SET description = EXCLUDED.description;`;
 
 /** Everything `installDdlCapture` creates, as one script (one implicit transaction). */
 export const INSTALL_DDL_CAPTURE_SQL = `
 CREATE SCHEMA IF NOT EXISTS pgcdc;
 
 CREATE SEQUENCE IF NOT EXISTS pgcdc.ddl_message_padding;
+
+-- Unlogged: nothing of it reaches the WAL (no decoded rows, no extra WAL per DDL); emptied by a crash
+-- of the source, after which the next start seeds it again (the first DDL of a table in between has no "before").
+CREATE UNLOGGED TABLE IF NOT EXISTS pgcdc.ddl_table_state (oid pg_catalog.oid PRIMARY KEY, description pg_catalog.jsonb NOT NULL);
+REVOKE ALL ON pgcdc.ddl_table_state FROM PUBLIC;
 
 CREATE OR REPLACE FUNCTION pgcdc.describe_table(pg_catalog.oid) RETURNS pg_catalog.jsonb
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $pgcdc$
@@ -156,6 +189,9 @@ CREATE OR REPLACE FUNCTION pgcdc.capture_sql_drop() RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $pgcdc$${captureBody('sql_drop', DESCRIBE_DROP)}
 $pgcdc$;
 
+-- The tables as they are now: the "before" of the next DDL on each.
+${SEED_TABLE_STATE_SQL}
+
 REVOKE ALL ON FUNCTION pgcdc.capture_ddl_command_end() FROM PUBLIC;
 REVOKE ALL ON FUNCTION pgcdc.capture_sql_drop() FROM PUBLIC;
 
@@ -174,6 +210,7 @@ DROP FUNCTION IF EXISTS pgcdc.ddl_skips_schema(pg_catalog.text);
 DROP FUNCTION IF EXISTS pgcdc.describe_types(pg_catalog.oid);
 DROP FUNCTION IF EXISTS pgcdc.describe_table(pg_catalog.oid);
 DROP SEQUENCE IF EXISTS pgcdc.ddl_message_padding;
+DROP TABLE IF EXISTS pgcdc.ddl_table_state;
 `;
 
 /**
@@ -185,8 +222,7 @@ export async function installDdlCapture(query: CatalogQuery): Promise<DdlCapture
   try {
     await query(INSTALL_DDL_CAPTURE_SQL, []);
   } catch (error) {
-    const refused = (error as { code?: unknown }).code === '42501' || (error instanceof PgcdcError && error.code === 'PERMISSION_DENIED');
-    if (!refused) throw error;
+    if (!isRefusal(error)) throw error;
     return {
       installed: false,
       warning:
@@ -200,6 +236,77 @@ export async function installDdlCapture(query: CatalogQuery): Promise<DdlCapture
 /** Drops the event triggers and functions (not the `pgcdc` schema, which holds other things). */
 export async function removeDdlCapture(query: CatalogQuery): Promise<void> {
   await query(REMOVE_DDL_CAPTURE_SQL, []);
+}
+
+/** Whether a server error (or its PgcdcError) is a refused privilege. */
+export function isRefusal(error: unknown): boolean {
+  return (error as { code?: unknown }).code === '42501' || (error instanceof PgcdcError && error.code === 'PERMISSION_DENIED');
+}
+
+/**
+ * Whether the connected role could install DDL capture: the install runs in a transaction that is
+ * rolled back, so nothing changes. Event triggers need a superuser; a managed service's
+ * equivalent (e.g. rds_superuser) is not detectable from the catalogs, so the server is asked.
+ */
+export async function probeDdlCapture(query: CatalogQuery): Promise<{ readonly possible: true } | { readonly possible: false; readonly reason: string }> {
+  await query('BEGIN', []);
+  try {
+    await query(INSTALL_DDL_CAPTURE_SQL, []);
+    return { possible: true };
+  } catch (error) {
+    if (!isRefusal(error)) throw error;
+    return { possible: false, reason: (error as Error).message };
+  } finally {
+    await query('ROLLBACK', []);
+  }
+}
+
+/** The one line for a stream with `captureDdl: true` whose role cannot install DDL capture. */
+export function ddlCaptureRefused(role: string, reason: string): PgcdcError {
+  return new PgcdcError('PERMISSION_DENIED', `captureDdl is true but role ${role} cannot install DDL capture on the source (${reason})`, {
+    hint: `event triggers need a superuser: run ALTER ROLE ${quoteIdent(role)} SUPERUSER, or run pgcdc init once as a superuser to install DDL capture`,
+  });
+}
+
+/**
+ * Installs DDL capture for a stream that requires it (`captureDdl`) unless this version's is in
+ * place; a refusal is the error saying how to fix it, never a warning.
+ */
+export async function requireDdlCapture(query: CatalogQuery): Promise<'present' | 'installed'> {
+  if (await ddlCaptureCurrent(query)) {
+    await reseedAfterCrash(query);
+    return 'present';
+  }
+  try {
+    await query(INSTALL_DDL_CAPTURE_SQL, []);
+  } catch (error) {
+    if (!isRefusal(error)) throw error;
+    const { rows } = await query('SELECT current_user AS role', []);
+    throw ddlCaptureRefused(String(rows[0]?.role), (error as Error).message);
+  }
+  return 'installed';
+}
+
+/**
+ * Seeds `pgcdc.ddl_table_state` again when a crash of the source emptied it (it is unlogged). Only
+ * the role that may write it can; for any other, the first DDL of each table has no "before".
+ */
+async function reseedAfterCrash(query: CatalogQuery): Promise<void> {
+  const { rows } = await query('SELECT NOT EXISTS (SELECT FROM pgcdc.ddl_table_state) AS empty', []).catch((error: unknown) => {
+    if (isRefusal(error)) return { rows: [{ empty: false }] };
+    throw error;
+  });
+  if (rows[0]?.empty !== true) return;
+  await query(SEED_TABLE_STATE_SQL, []).catch((error: unknown) => {
+    if (!isRefusal(error)) throw error;
+  });
+}
+
+/** Whether this version's capture is installed: both event triggers and the table of previous descriptions. */
+export async function ddlCaptureCurrent(query: CatalogQuery): Promise<boolean> {
+  if (!(await ddlCaptureInstalled(query))) return false;
+  const { rows } = await query(`SELECT pg_catalog.to_regclass('pgcdc.ddl_table_state') IS NOT NULL AS present`, []);
+  return rows[0]?.present === true;
 }
 
 /** Whether both event triggers are installed and enabled. */

@@ -52,6 +52,12 @@ export interface DdlMessage {
   /** Created or altered tables (also when one of their indexes or sequences changed). */
   readonly tables: readonly TableDescription[];
   readonly dropped: readonly DroppedObject[];
+  /**
+   * The last descriptions the capture recorded of the tables in `tables` (`ddl_command_end`) or of
+   * the dropped tables (`sql_drop`), from before this command: absent from messages of older
+   * captures, and a table created by the command has none.
+   */
+  readonly previous?: readonly TableDescription[];
   /** Set when the trigger could not describe the command: the DDL was not captured. */
   readonly error: string | null;
 }
@@ -77,6 +83,7 @@ const messageSchema: z.ZodType<DdlMessage> = z.object({
       normal: z.boolean(),
     }),
   ),
+  previous: z.array(tableDescriptionSchema).optional(),
   error: z.string().nullable(),
 });
 

@@ -52,6 +52,8 @@ export interface RelationRegistryOptions {
    * Debezium does: for events with a Kafka Connect schema, which has no type for any JSON value.
    */
   readonly structuredAsText?: boolean;
+  /** `spec.transform`'s declarative shortcuts, applied to each included table once described. */
+  readonly shortcuts?: { apply(table: TableInfo): TableInfo };
 }
 
 export class RelationRegistry {
@@ -84,7 +86,8 @@ export class RelationRegistry {
     const { filter, unavailableValuePlaceholder, signalTable } = this.#options;
     const names = message.columns.map((column) => column.name);
     const isSignalTable = signalTable !== undefined && signalTable.schema === message.schema && signalTable.table === message.table;
-    const isStateTable = message.schema === STATE_TABLE.schema && message.table === STATE_TABLE.table;
+    // pgcdc's own bookkeeping (stream state, DDL capture's previous descriptions) is never captured.
+    const isStateTable = message.schema === STATE_TABLE.schema && (message.table === STATE_TABLE.table || message.table === 'ddl_table_state');
     const included = !isSignalTable && !isStateTable && filter.includesTable(message.schema, message.table, names);
     await this.#types.load(message.columns.map((column) => column.typeOid));
     const { keyNames, typeNames, notNull } = included ? await this.#tableFacts(message) : { keyNames: [], typeNames: new Map<string, string>(), notNull: new Set<string>() };
@@ -114,7 +117,7 @@ export class RelationRegistry {
       };
     });
     const keyColumns = ((included ? this.#configuredKey(message, names) : undefined) ?? keyNames).map((name) => names.indexOf(name)).filter((index) => index >= 0);
-    return {
+    const table: TableInfo = {
       oid: message.oid,
       schema: message.schema,
       table: message.table,
@@ -125,6 +128,7 @@ export class RelationRegistry {
       isSignalTable,
       sourceJson: `"schema":${JSON.stringify(message.schema)},"table":${JSON.stringify(message.table)}`,
     };
+    return this.#options.shortcuts === undefined ? table : this.#options.shortcuts.apply(table);
   }
 
   /**

@@ -28,6 +28,7 @@ export const ERROR_CATALOGUE = {
   QUERY_FAILED: { policy: 'fatal', summary: 'a query on the source failed' },
   TARGET_UNREACHABLE: { policy: 'retry', summary: 'the target server cannot be reached' },
   TARGET_FAILED: { policy: 'fatal', summary: 'the target could not accept a batch' },
+  TRANSFORM_FAILED: { policy: 'fatal', summary: 'the transform function failed for an event (spec.transform)' },
   STATE_INVALID: { policy: 'fatal', summary: 'the local state directory is unusable' },
   PACKAGE_MISSING: { policy: 'fatal', summary: 'an optional package a feature needs is not installed or does not load' },
   NOT_FOUND: { policy: 'fatal', summary: 'what was asked for does not exist (a dead letter named by its id)' },

@@ -67,6 +67,11 @@ export function writeCopyRowJson(w: JsonWriter, table: TableInfo, row: TupleRef)
       column.render(w, buf, start, fieldEnd);
     }
   }
+  const added = table.addedFieldsJson;
+  if (added !== undefined) {
+    if (!first) w.byte(0x2c); // ,
+    w.raw(added);
+  }
   w.raw('}');
 }
 

@@ -2,7 +2,7 @@
  * Encodes stream events as Debezium change events (JSON, payload form, one per line), either as the
  * value alone or as a `{"key","value"}` record. Follows Debezium's PostgreSQL connector (3.6): field
  * order, `source` block (origin included), primary-key changes as delete (+ tombstone) + create,
- * tombstones after deletes, truncate (`t`) and message (`m`) events, unchanged TOASTed values taken
+ * tombstones after deletes, truncate (`t`), message (`m`) and schema-change (`schema`, pgcdc's own) events, unchanged TOASTed values taken
  * from a REPLICA IDENTITY FULL old row, and transaction metadata (BEGIN/END + `transaction` block).
  * Options give the Kafka target Debezium's exact records where pgcdc's other targets differ on
  * purpose (key-only old rows, the unchanged TOAST list, transaction ids).
@@ -13,7 +13,8 @@ import type { Lsn } from '../source/lsn.js';
 import { PGCDC_VERSION } from '../version.js';
 import type { TupleRef } from '../decoding/pgoutput-messages.js';
 import type { JsonShape } from '../decoding/values/json-shape.js';
-import type { CommitEvent, MessageEvent, RowEvent, StreamEvent, TableInfo, TransactionInfo, TruncateEvent } from './stream-event.js';
+import type { CommitEvent, MessageEvent, RowEvent, SchemaChangeEvent, StreamEvent, TableInfo, TransactionInfo, TruncateEvent } from './stream-event.js';
+import { schemaChangeJson } from './schema-change-json.js';
 import { keyChanged, writeKeyJson, writeTupleJson } from './tuple-json.js';
 
 export interface DebeziumEncoderOptions {
@@ -177,6 +178,9 @@ export class DebeziumJsonEncoder {
         case 'message':
           records += this.#message(w, event);
           break;
+        case 'schema':
+          records += this.#schemaChange(w, event);
+          break;
         case 'begin':
           if (this.#options.transactionMetadata) this.#startProgress(event.txn);
           break;
@@ -299,6 +303,33 @@ export class DebeziumJsonEncoder {
     w.raw(',"message":{"prefix":');
     w.string(event.prefix);
     w.raw(`,"content":"${event.content.toString('base64')}"}}`);
+    w.raw(this.#recordEnd);
+    return records + 1;
+  }
+
+  /**
+   * A schema-change event (pgcdc's, docs/schema-changes.md), laid out as a message value: `op`
+   * (`schema`), `ts_ms`, `source` (with the table), `transaction` (counted under the table), then
+   * `databaseName` and `schemaChange`; keyed by `{"databaseName"}` in record format, as Debezium
+   * keys its schema change events.
+   */
+  #schemaChange(w: JsonWriter, event: SchemaChangeEvent): number {
+    const records = this.#beginIfNeeded(w, event.txn, event);
+    this.#framing?.open(w, 'schema', event);
+    if (this.#options.format === 'record') w.utf8(`{"key":{"databaseName":${this.#databaseJson}},"value":`);
+    w.raw(`{"op":"schema","ts_ms":${this.#nowMs}`);
+    const fragments = this.#sourceFragmentsFor(event.txn, `"schema":${JSON.stringify(event.schema)},"table":${JSON.stringify(event.table)}`, 'false');
+    w.fragment(fragments.beforeSequenceLsn);
+    w.integer(event.lsn);
+    w.fragment(fragments.beforeLsn);
+    w.integer(event.lsn);
+    w.raw(sourceEnd(event.txn.origin));
+    this.#writeTransactionBlock(w, event.txn, `${event.schema}.${event.table}`, event.lsn);
+    w.raw(`,"databaseName":`);
+    w.utf8(this.#databaseJson);
+    w.raw(',"schemaChange":');
+    w.utf8(schemaChangeJson(event));
+    w.raw('}');
     w.raw(this.#recordEnd);
     return records + 1;
   }
@@ -466,6 +497,11 @@ function writeKeyOnlyRowInFull(w: JsonWriter, table: TableInfo, tuple: TupleRef)
     else if (column.notNull && !column.isReplicaIdentity) w.raw(fallbackJson(column.shape));
     else column.renderNull(w);
   }
+  const added = table.addedFieldsJson;
+  if (added !== undefined) {
+    if (!first) w.byte(0x2c); // ,
+    w.raw(added);
+  }
   w.raw('}');
 }
 
@@ -546,6 +582,11 @@ function writeTupleFilledFromOld(w: JsonWriter, table: TableInfo, tuple: TupleRe
       column.renderUnchanged(w);
       unchanged.push(column.name);
     } else column.renderNull(w);
+  }
+  const added = table.addedFieldsJson;
+  if (added !== undefined) {
+    if (!first) w.byte(0x2c); // ,
+    w.raw(added);
   }
   w.raw('}');
 }

@@ -25,7 +25,7 @@ export class EventIds {
   idOf(op: string, event: StreamEvent): string {
     if (op === 'BEGIN' || op === 'END') return `${event.txn!.commitLsn}:${op.toLowerCase()}`;
     if (event.kind === 'row' && op === 'r' && event.snapshot !== 'incremental') return this.#snapshotReadId(event.table, event.lsn, event.after!);
-    const lsn = event.kind === 'row' || event.kind === 'truncate' || event.kind === 'message' ? event.lsn : -1;
+    const lsn = event.kind === 'row' || event.kind === 'truncate' || event.kind === 'message' || event.kind === 'schema' ? event.lsn : -1;
     return this.#positionId(event.txn?.commitLsn ?? lsn, lsn);
   }
 

@@ -47,8 +47,8 @@ export function rowKeyHash(table: TableInfo, tuple: TupleRef, old: TupleRef | nu
 /**
  * The ordering key of a record the Debezium encoder writes for `event` with op `op`: its row's
  * key hash (a primary-key change is a delete of the old key then a create of the new one), its
- * message prefix's hash, or -1 (a barrier, ordered against everything) for a truncate or a
- * transaction record.
+ * message prefix's hash, or -1 (a barrier, ordered against everything) for a truncate, a schema
+ * change or a transaction record.
  */
 export function recordKeyHash(op: string, event: StreamEvent): number {
   if (op === 'BEGIN' || op === 'END') return -1;
@@ -57,7 +57,10 @@ export function recordKeyHash(op: string, event: StreamEvent): number {
       return rowKeyHash(event.table, op === 'd' ? event.before! : (event.after ?? event.before!), event.before);
     case 'message':
       return textHash(event.prefix);
-    default:
+    case 'truncate':
+    case 'schema':
+    case 'begin':
+    case 'commit':
       return -1;
   }
 }

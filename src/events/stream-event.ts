@@ -1,7 +1,7 @@
 /**
- * The event model every target consumes: row changes, truncates, logical messages and transaction
- * boundaries, in commit order. Row images stay as references into the received pgoutput bytes;
- * `TableInfo` carries what is needed to render them (chosen once per relation).
+ * The event model every target consumes: row changes, truncates, logical messages, schema changes
+ * and transaction boundaries, in commit order. Row images stay as references into the received
+ * pgoutput bytes; `TableInfo` carries what is needed to render them (chosen once per relation).
  */
 import type { TupleRef } from '../decoding/pgoutput-messages.js';
 import type { JsonShape } from '../decoding/values/json-shape.js';
@@ -51,6 +51,8 @@ export interface TableInfo {
   readonly isSignalTable: boolean;
   /** `"schema":"…","table":"…"`, JSON-encoded once. */
   readonly sourceJson: string;
+  /** Fields with fixed values written after the columns of each row image (`spec.transform.addFields`): `"k":v,…`, encoded once. */
+  readonly addedFieldsJson?: string;
 }
 
 /** The transaction an event belongs to. */
@@ -83,6 +85,11 @@ export interface RowEvent {
   readonly after: TupleRef | null;
   /** Set on snapshot reads (`op: 'r'`) only. */
   readonly snapshot?: SnapshotMarker;
+  /**
+   * Where a transform function sent the event, instead of its table's destination: a Kafka topic,
+   * NATS subject, Redis stream key or RabbitMQ routing key; the URL path of CloudEvent requests.
+   */
+  readonly destination?: string;
 }
 
 export interface TruncateEvent {
@@ -103,6 +110,43 @@ export interface MessageEvent {
   readonly content: Buffer;
 }
 
+/** A column of a table as a schema-change event lists it (docs/schema-changes.md). */
+export interface SchemaColumn {
+  readonly name: string;
+  /** The SQL type, as `format_type` spells it (`numeric(12,2)`, `public.mood[]`). */
+  readonly type: string;
+  readonly nullable: boolean;
+  /** The default expression, null when none. */
+  readonly default: string | null;
+  /** Part of the primary key. */
+  readonly primaryKey: boolean;
+}
+
+/**
+ * A DDL command that created, altered, renamed or dropped a captured table (from the source's
+ * `pgcdc.ddl` message), in commit order with the rows around it. `before`/`after` are the table's
+ * columns before and after the command, null where the table did not exist.
+ */
+export interface SchemaChangeEvent {
+  readonly kind: 'schema';
+  readonly operation: 'CREATE' | 'ALTER' | 'RENAME' | 'DROP';
+  /** The table's oid on the source. */
+  readonly oid: number;
+  /** The table's name after the command (its name before it for a DROP). */
+  readonly schema: string;
+  readonly table: string;
+  /** The name before a RENAME (or a move to another schema), else null. */
+  readonly previous: { readonly schema: string; readonly table: string } | null;
+  readonly before: readonly SchemaColumn[] | null;
+  readonly after: readonly SchemaColumn[] | null;
+  /** The command tag, e.g. `ALTER TABLE`. */
+  readonly commandTag: string;
+  /** The statement text as the client sent it (`current_query()`), null when unknown. */
+  readonly query: string | null;
+  readonly lsn: Lsn;
+  readonly txn: TransactionInfo;
+}
+
 export interface BeginEvent {
   readonly kind: 'begin';
   readonly txn: TransactionInfo;
@@ -115,7 +159,7 @@ export interface CommitEvent {
   readonly endLsn: Lsn;
 }
 
-export type StreamEvent = RowEvent | TruncateEvent | MessageEvent | BeginEvent | CommitEvent;
+export type StreamEvent = RowEvent | TruncateEvent | MessageEvent | SchemaChangeEvent | BeginEvent | CommitEvent;
 export type StreamEventKind = StreamEvent['kind'];
 
 /** A group of consecutive events handed to a target in one call. */

@@ -53,6 +53,11 @@ export function writeTupleJson(w: JsonWriter, table: TableInfo, tuple: TupleRef,
       w.string(`\\x${buf.toString('hex', start, end)}`);
     }
   }
+  const added = table.addedFieldsJson;
+  if (added !== undefined) {
+    if (!first) w.byte(0x2c); // ,
+    w.raw(added);
+  }
   w.raw('}');
 }
 

@@ -61,6 +61,10 @@ export class DeliveryTally {
           counted++;
           if (event.txn !== null) commitMicros = event.txn.commitTimeMicros;
           break;
+        case 'schema':
+          counted++; // a schema change: an event, but no operation of a table's tally
+          commitMicros = event.txn.commitTimeMicros;
+          break;
         case 'commit':
           this.transactions++;
           commitMicros = event.txn.commitTimeMicros;

@@ -7,7 +7,7 @@
  * alongside, reconnecting with backoff, until stopped.
  */
 import { recordTarget, type StreamConfig } from '../config/stream-config.js';
-import { ddlCaptureInstalled, installDdlCapture, targetReplaysDdl } from '../ddl/ddl-capture.js';
+import { ddlCaptureInstalled, installDdlCapture, requireDdlCapture, targetReplaysDdl } from '../ddl/ddl-capture.js';
 import { DDL_MESSAGE_PREFIX } from '../ddl/ddl-message.js';
 import type { CatalogQuery } from '../decoding/values/type-catalog.js';
 import { ColumnMasks } from '../decoding/values/column-masks.js';
@@ -22,7 +22,7 @@ import { watchSnapshotProgress } from '../snapshot/snapshot-progress-reporter.js
 import { ensureSignalTable, handleSignal, signalTableName, type StreamSignalHandlers } from '../snapshot/signals.js';
 import { CatalogConnection } from '../source/catalog-connection.js';
 import { formatLsn, parseLsn, type Lsn } from '../source/lsn.js';
-import { ensurePublication } from '../source/publication-manager.js';
+import { ensurePublication, unpublishedTables } from '../source/publication-manager.js';
 import { dropSlot } from '../source/slot-manager.js';
 import { assertChecksPass, checkSource } from '../source/source-prerequisites.js';
 import { type StateStore, streamStateStore } from '../state/state-store.js';
@@ -38,6 +38,8 @@ import { prepareStart } from './stream-start.js';
 import { StreamedTransactionSpill } from './streamed-transaction-spill.js';
 import type { StreamObserver } from './stream-observer.js';
 import { TableDiscovery } from './table-discovery.js';
+import { TableShortcuts } from '../transform/table-shortcuts.js';
+import { withTransform } from '../transform/transforming-target.js';
 import { tearDownStream } from './stream-teardown.js';
 
 export type { StopReason } from './stream-connection.js';
@@ -90,10 +92,13 @@ export async function runStream(config: StreamConfig, options: RunStreamOptions)
     for (const check of facts.checks) if (check.verdict === 'warn') logger.warn({ check: check.name, fix: check.hint }, check.message);
     assertChecksPass(facts.checks);
     const signalTable = (await ensureSignalTable(catalog, source, logger)) ? signalTableName(source) : undefined;
-    if (targetReplaysDdl(config.target)) await ensureDdlCapture(catalog, logger);
+    if (source.captureDdl) {
+      if ((await requireDdlCapture((text, params) => catalog.query(text, params))) === 'installed') logger.info('installed DDL capture (event triggers) on the source');
+    } else if (targetReplaysDdl(config.target)) await ensureDdlCapture(catalog, logger);
     let stopAt = options.stopAt === 'now' ? await currentWalPosition(catalog) : options.stopAt;
 
     // 2. Publication, then how to start: it may create the slot with an exported snapshot.
+    const unpublished = await unpublishedTables(catalog, source.publicationName, facts.capturedTables);
     await ensurePublication(catalog, source, facts.capturedTables, logger, signalTable);
     const start = await prepareStart(catalog, config, state, logger);
     if (start.kind === 'exported') exportingSession = start.slot.session;
@@ -103,7 +108,7 @@ export async function runStream(config: StreamConfig, options: RunStreamOptions)
     }
 
     // 3. Target and the pipeline around it.
-    target = options.target ?? (await createTarget(config, logger, options.observer));
+    target = await withTransform(options.target ?? (await createTarget(config, logger, options.observer)), config, logger, options.observer);
     await target.open();
     const checkpointer = new Checkpointer(start.position);
     const queue = new DeliveryQueue(target, checkpointer, {
@@ -114,13 +119,15 @@ export async function runStream(config: StreamConfig, options: RunStreamOptions)
       ...(target.batching ? { linger: target.batching } : {}),
     });
     const query: CatalogQuery = (text, params) => catalog.query(text, params);
+    const tableFilter = new ChangeFilter(source.includes, source.excludes);
     const registry = new RelationRegistry(query, new TypeCatalog(query), {
-      filter: new ChangeFilter(source.includes, source.excludes),
+      filter: tableFilter,
       unavailableValuePlaceholder: source.unavailableValuePlaceholder,
       ...(signalTable ? { signalTable } : {}),
       masks: new ColumnMasks(source.columnMasks),
       messageKeyColumns: config.target.type === 'Kafka' ? [...config.target.keyColumns, ...source.messageKeyColumns] : source.messageKeyColumns,
       structuredAsText: recordTarget(config.target)?.schemasEnable === true,
+      ...(config.transform === undefined ? {} : { shortcuts: new TableShortcuts(config.transform, source.unavailableValuePlaceholder) }),
       onUnmaskable: (column, typeName) =>
         logger.warn({ column, type: typeName }, `${column} is named by a column mask rule but is of type ${typeName}, not a character type: its values are not masked (as in Debezium)`),
     });
@@ -189,7 +196,10 @@ export async function runStream(config: StreamConfig, options: RunStreamOptions)
       } else if (start.kind === 'resume') {
         await snapshots.resume(start.record);
       } else {
-        await snapshots.markAllKnown();
+        // A table the publication did not publish before this start (created, or newly selected,
+        // while the stream was stopped) is left to table discovery, which snapshots it below: the
+        // slot never carried its rows.
+        await snapshots.markAllKnown(source.snapshotMode === 'never' || source.snapshotMode === 'no_data' ? [] : unpublished);
       }
     }
 
@@ -199,6 +209,8 @@ export async function runStream(config: StreamConfig, options: RunStreamOptions)
     const checkSnapshotDone = (): void => {
       if (snapshots.progress.complete) snapshotDone();
     };
+    // Changes that blocking snapshots' rows hold are dropped, also after a restart.
+    await snapshots.coverage.load();
     if (snapshots.snapshotter) background.push(snapshots.snapshotter.run(snapshotStop.signal, checkSnapshotDone));
     else checkSnapshotDone();
     if (source.tableDiscoveryIntervalMs > 0) {
@@ -242,7 +254,10 @@ export async function runStream(config: StreamConfig, options: RunStreamOptions)
         spill: new StreamedTransactionSpill(state.spillDir),
         counters,
         snapshotter: snapshots.snapshotter,
+        snapshotCoverage: snapshots.coverage,
         ...(target.prepareTables ? { requiredMessagePrefixes: [DDL_MESSAGE_PREFIX] } : {}),
+        // A target that keeps tables replays the DDL messages themselves; the others get schema-change events.
+        ...(source.captureDdl && !target.prepareTables ? { schemaChanges: tableFilter } : {}),
         onSignal: (id, type, data, at) => handleSignal(id, type, data, at, signals, logger),
       },
       {
@@ -252,7 +267,7 @@ export async function runStream(config: StreamConfig, options: RunStreamOptions)
         // --stop-at also waits for the snapshot planned at start; initial_only stops when it is done.
         stopAtAfter: untilSnapshotDone,
         ...(source.snapshotMode === 'initial_only' && !catchUp ? { until: untilSnapshotDone } : {}),
-        ...(snapshots.tableSync ? { tableSync: { synchronizer: snapshots.tableSync, catchUp, afterSync: checkSnapshotDone } } : {}),
+        ...(snapshots.pausedStreamWork ? { tableSync: { synchronizer: snapshots.pausedStreamWork, catchUp, afterSync: checkSnapshotDone } } : {}),
         tombstone,
         ...(start.kind === 'exported' ? { session: start.slot.session } : {}),
         ...(options.retryDelayMs ? { retryDelayMs: options.retryDelayMs } : {}),

@@ -9,7 +9,7 @@ import { PgoutputDecoder } from '../decoding/pgoutput-decoder.js';
 import type { Logger } from '../logging/logger.js';
 import { formatLsn, type Lsn } from '../source/lsn.js';
 import { ReplicationSession } from '../source/replication-session.js';
-import type { TableSynchronizer } from '../snapshot/table-sync.js';
+import type { PausedStreamWork } from '../snapshot/paused-stream-work.js';
 import { StandbyStatusReporter } from '../source/standby-status-reporter.js';
 import { sleepUnlessAborted } from './abortable-waits.js';
 import { SourceHeartbeat } from './source-heartbeat.js';
@@ -44,7 +44,8 @@ export interface StreamingOptions {
 }
 
 export interface TableSyncStep {
-  readonly synchronizer: TableSynchronizer;
+  /** Table synchronisation (a target that loads tables itself) or blocking snapshots. */
+  readonly synchronizer: PausedStreamWork;
   /**
    * Raise `stopAt` to each synchronisation's position: a stop then waits until the tables copied at
    * a later snapshot are consistent with the others (`--stop-at`, initial_only).

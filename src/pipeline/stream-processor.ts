@@ -1,8 +1,9 @@
 /**
  * Turns the replication stream into events: decodes each pgoutput message, keeps transactions
- * together, applies filters and skipped operations, spills streamed in-progress transactions to
- * disk and replays them at commit, and pushes events (with the positions to acknowledge) into the
- * delivery queue. Any promise it returns pauses reading until it settles.
+ * together, applies filters and skipped operations, turns captured DDL into schema-change events,
+ * spills streamed in-progress transactions to disk and replays them at commit, and pushes events
+ * (with the positions to acknowledge) into the delivery queue. Any promise it returns pauses
+ * reading until it settles.
  */
 import { PgcdcError } from '../errors/pgcdc-error.js';
 import type { PgoutputDecoder } from '../decoding/pgoutput-decoder.js';
@@ -14,7 +15,9 @@ import type { ReplicationHandlers } from '../source/replication-session.js';
 import type { SkippableOperation } from '../config/stream-config.js';
 import { columnBounds, keyChanged } from '../events/tuple-json.js';
 import { WATERMARK_PREFIX } from '../snapshot/incremental-snapshot.js';
-import { anchoredPattern } from './change-filter.js';
+import { DDL_MESSAGE_PREFIX, parseDdlMessage } from '../ddl/ddl-message.js';
+import { anchoredPattern, type ChangeFilter } from './change-filter.js';
+import { schemaChangeEvents } from './schema-change-events.js';
 import type { Checkpointer } from './checkpointer.js';
 import { EVENT_OVERHEAD, type DeliveryQueue } from './delivery-queue.js';
 import type { StreamedTransactionSpill } from './streamed-transaction-spill.js';
@@ -52,8 +55,12 @@ export interface StreamProcessorParts {
   readonly counters: StreamCounters;
   /** Sees every row and truncate, and the watermark messages of incremental snapshots. */
   readonly snapshotter?: SnapshotObserver;
+  /** Changes a blocking snapshot's rows already hold: dropped (see snapshot/snapshot-coverage). */
+  readonly snapshotCoverage?: { covers(oid: number, commitLsn: Lsn): boolean };
   /** Message prefixes the target needs whatever the message filters say (the Postgres target's DDL). */
   readonly requiredMessagePrefixes?: readonly string[];
+  /** Set (the stream's table filters) when `pgcdc.ddl` messages become schema-change events (`captureDdl`). */
+  readonly schemaChanges?: ChangeFilter;
   /** Acts on rows inserted into the signal table. */
   readonly onSignal?: (id: string, type: string, data: string | null, at: { readonly txn: TransactionInfo; readonly lsn: Lsn }) => Promise<void>;
 }
@@ -188,7 +195,7 @@ export class StreamProcessor implements ReplicationHandlers {
     const event: RowEvent = { kind: 'row', op, table, lsn, txn, before, after };
     this.#parts.snapshotter?.observe(event);
     if (table.isSignalTable) return op === 'c' && after ? this.#signal(after, txn, lsn) : undefined;
-    if (!table.included || (this.#skip.has(op) && !this.#keyChangeKept(event))) {
+    if (!table.included || (this.#skip.has(op) && !this.#keyChangeKept(event)) || this.#parts.snapshotCoverage?.covers(relationOid, txn.commitLsn) === true) {
       this.counters.filtered++;
       return undefined;
     }
@@ -216,7 +223,7 @@ export class StreamProcessor implements ReplicationHandlers {
     for (const oid of relationOids) {
       this.#parts.snapshotter?.observeTruncate(oid);
       const table = this.#table(oid);
-      if (!table.included || this.#skip.has('t')) {
+      if (!table.included || this.#skip.has('t') || this.#parts.snapshotCoverage?.covers(oid, txn.commitLsn) === true) {
         this.counters.filtered++;
         continue;
       }
@@ -229,20 +236,39 @@ export class StreamProcessor implements ReplicationHandlers {
   #logicalMessage(transactional: boolean, prefix: string, content: Buffer, lsn: Lsn, size: number): void | Promise<void> {
     if (prefix === WATERMARK_PREFIX && transactional) return this.#parts.snapshotter?.onWatermark(content.toString('utf8'), this.#requireTxn('a watermark'), lsn);
     const include = this.#messageIncludes;
+    // pgcdc's DDL messages are internal: passed on only when the include list names them.
     const wanted =
       prefix !== MARKER_MESSAGE_PREFIX &&
-      (((include.length === 0 || include.some((re) => re.test(prefix))) && !this.#messageExcludes.some((re) => re.test(prefix))) ||
+      ((((include.length === 0 && prefix !== DDL_MESSAGE_PREFIX) || include.some((re) => re.test(prefix))) && !this.#messageExcludes.some((re) => re.test(prefix))) ||
         this.#parts.requiredMessagePrefixes?.includes(prefix) === true);
     if (transactional) {
       const txn = this.#requireTxn('a transactional message');
-      if (!wanted) return undefined;
-      this.counters.events++;
-      return this.#parts.queue.push({ kind: 'message', lsn, txn, prefix, content }, size + EVENT_OVERHEAD);
+      const schemaChanges = prefix === DDL_MESSAGE_PREFIX ? this.#schemaChanges(content, txn, lsn) : undefined;
+      if (!wanted) return schemaChanges;
+      if (schemaChanges) return schemaChanges.then(() => this.#pushMessage(txn, prefix, content, lsn, size));
+      return this.#pushMessage(txn, prefix, content, lsn, size);
     }
     if (!wanted) return undefined;
     this.counters.events++;
     // A non-transactional message is its own unit: acknowledge its position once it is durable.
     return this.#parts.queue.push({ kind: 'message', lsn, txn: null, prefix, content }, size + EVENT_OVERHEAD, lsn);
+  }
+
+  #pushMessage(txn: TransactionInfo, prefix: string, content: Buffer, lsn: Lsn, size: number): void | Promise<void> {
+    this.counters.events++;
+    return this.#parts.queue.push({ kind: 'message', lsn, txn, prefix, content }, size + EVENT_OVERHEAD);
+  }
+
+  /** Pushes the schema-change events of a DDL message, in order (a promise while the queue is full). */
+  #schemaChanges(content: Buffer, txn: TransactionInfo, lsn: Lsn): Promise<void> | undefined {
+    const filter = this.#parts.schemaChanges;
+    if (filter === undefined) return undefined;
+    let pending: Promise<void> | undefined;
+    for (const event of schemaChangeEvents(parseDdlMessage(content.toString('utf8')), filter, txn, lsn)) {
+      this.counters.events++;
+      pending = this.#parts.queue.push(event, content.length + EVENT_OVERHEAD) ?? pending;
+    }
+    return pending;
   }
 
   #commit(txn: TransactionInfo, endLsn: Lsn): void | Promise<void> {

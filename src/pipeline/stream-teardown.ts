@@ -1,10 +1,10 @@
 /**
  * Removing what a stream set up on the source: the replication slot, the publication (unless it
- * is user-managed), DDL capture (database-wide: every stream of the database loses it) and the
- * local state. `pgcdc teardown` and the `tombstone` signal both use it.
+ * is user-managed), DDL capture (database-wide: removed only when no other stream's state remains
+ * in the database, since another stream may need it) and the local state. `pgcdc teardown` and the `tombstone` signal both use it.
  */
 import type { StreamConfig } from '../config/stream-config.js';
-import { removeDdlCapture } from '../ddl/ddl-capture.js';
+import { ddlCaptureInstalled, isRefusal, removeDdlCapture } from '../ddl/ddl-capture.js';
 import { PgcdcError } from '../errors/pgcdc-error.js';
 import type { CatalogConnection } from '../source/catalog-connection.js';
 import { dropPublication } from '../source/publication-manager.js';
@@ -14,6 +14,8 @@ import { streamStateStore } from '../state/state-store.js';
 export interface TeardownResult {
   readonly slotDropped: boolean;
   readonly publicationDropped: boolean;
+  /** What became of DDL capture: `removed`, `not present`, or `kept: <why>`. */
+  readonly ddlCapture: string;
 }
 
 /**
@@ -23,9 +25,30 @@ export interface TeardownResult {
 export async function tearDownStream(catalog: CatalogConnection, config: StreamConfig, slotWaitMs = 0): Promise<TeardownResult> {
   const slotDropped = await dropSlotWhenReleased(catalog, config.source.slotName, slotWaitMs);
   const publicationDropped = await dropPublication(catalog, config.source);
-  await removeDdlCapture((text, params) => catalog.query(text, params));
   await streamStateStore(catalog, config).remove();
-  return { slotDropped, publicationDropped };
+  return { slotDropped, publicationDropped, ddlCapture: await removeUnusedDdlCapture(catalog) };
+}
+
+/** Removes DDL capture unless another stream of the database remains (it may need it) or the role may not. */
+async function removeUnusedDdlCapture(catalog: CatalogConnection): Promise<string> {
+  if (await otherStreamsRemain(catalog)) return 'kept: other streams of this database may use it';
+  const query = (text: string, params: unknown[]) => catalog.query(text, params);
+  const present = await ddlCaptureInstalled(query);
+  try {
+    await removeDdlCapture(query);
+  } catch (error) {
+    if (!isRefusal(error)) throw error;
+    return `kept: ${(error as Error).message}; run pgcdc teardown as a superuser to remove it`;
+  }
+  return present ? 'removed' : 'not present';
+}
+
+/** Whether another stream's state is still recorded in this database (it may rely on DDL capture). */
+async function otherStreamsRemain(catalog: CatalogConnection): Promise<boolean> {
+  const { rows: table } = await catalog.query<{ found: boolean }>(`select to_regclass('pgcdc.stream_state') is not null as found`);
+  if (!table[0]?.found) return false;
+  const { rows } = await catalog.query<{ found: boolean }>('select exists (select from pgcdc.stream_state) as found');
+  return rows[0]?.found === true;
 }
 
 async function dropSlotWhenReleased(catalog: CatalogConnection, slotName: string, waitMs: number): Promise<boolean> {
@@ -45,6 +68,7 @@ const OWN_OBJECTS = new Set([
   'table stream_state',
   'table signals',
   'sequence ddl_message_padding',
+  'table ddl_table_state',
   'function describe_table',
   'function describe_types',
   'function ddl_skips_schema',

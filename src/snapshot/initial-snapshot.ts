@@ -47,6 +47,8 @@ export interface InitialSnapshotOptions {
   readonly guard?: CatalogConnection;
   /** Connections already in the snapshot's transaction, holding the tables' locks: used, not closed. */
   readonly workers?: readonly WireConnection[];
+  /** What the completion is logged as (default `initial snapshot`). */
+  readonly what?: string;
 }
 
 /**
@@ -109,7 +111,7 @@ export async function runInitialSnapshot(options: InitialSnapshotOptions): Promi
     await emitter.finish();
     await queue.drain();
     if (deferred.size > 0) return 'deferred';
-    logger.info({ rows: loader ? loaded : emitter.emitted, tables: options.tables.size, ...(loader ? { loadedBy: 'target' } : {}) }, 'initial snapshot complete');
+    logger.info({ rows: loader ? loaded : emitter.emitted, tables: options.tables.size, ...(loader ? { loadedBy: 'target' } : {}) }, `${options.what ?? 'initial snapshot'} complete`);
     return 'done';
   } finally {
     await Promise.all([...(options.workers ? [] : workers), ...loaders].map((worker) => worker.close().catch(() => undefined)));

@@ -23,6 +23,8 @@ export interface SnapshotRequest {
   readonly dataCollections: readonly string[];
   /** `schema.table` regex → SQL condition (Debezium `additional-conditions`). */
   readonly conditions: ReadonlyMap<string, string>;
+  /** `"type": "blocking"`: read while streaming waits (see blocking-snapshot), not between watermarks. */
+  readonly blocking: boolean;
 }
 
 export type Signal =
@@ -71,10 +73,12 @@ export function parseSignal(type: string, data: string | null): Signal {
     case 'execute-snapshot': {
       const collections = stringList(payload['data-collections'], 'data-collections');
       if (collections.length === 0) throw refusal('execute-snapshot needs "data-collections": a list of schema.table names or patterns');
-      if (payload.type !== undefined && payload.type !== 'incremental' && payload.type !== 'blocking') {
+      // Debezium reads the type in any case (INCREMENTAL, blocking).
+      const kind = typeof payload.type === 'string' ? payload.type.toLowerCase() : payload.type;
+      if (kind !== undefined && kind !== 'incremental' && kind !== 'blocking') {
         throw refusal(`execute-snapshot "type" is ${JSON.stringify(payload.type)}; expected incremental or blocking`);
       }
-      return { type: 'execute-snapshot', request: { dataCollections: collections, conditions: conditions(payload) } };
+      return { type: 'execute-snapshot', request: { dataCollections: collections, conditions: conditions(payload), blocking: kind === 'blocking' } };
     }
     case 'stop-snapshot':
       return { type: 'stop-snapshot', dataCollections: payload['data-collections'] === undefined ? [] : stringList(payload['data-collections'], 'data-collections') };

@@ -2,7 +2,8 @@
  * Owns the stream's snapshots: plans them (the initial one, resumed ones, those asked for by
  * signals, and those of tables that appear while streaming), keeps their progress, hands the
  * planned tables to what reads them while streaming (the incremental snapshotter, or table
- * synchronisation for a target that loads tables itself), and answers snapshot signals.
+ * synchronisation for a target that loads tables itself; blocking snapshots while streaming
+ * waits), and answers snapshot signals.
  */
 import crypto from 'node:crypto';
 import type { SourceConfig } from '../config/stream-config.js';
@@ -17,7 +18,10 @@ import type { CatalogConnection } from '../source/catalog-connection.js';
 import { listSourceTables, selectCapturedTables, type SourceTable } from '../source/captured-tables.js';
 import { qualifiedName } from '../source/sql-quoting.js';
 import type { SnapshotRecord, SnapshotTableRecord, StateStore } from '../state/state-store.js';
+import { BlockingSnapshotter, type BlockingPlan } from './blocking-snapshot.js';
 import { IncrementalSnapshotter } from './incremental-snapshot.js';
+import type { PausedStreamWork } from './paused-stream-work.js';
+import { SnapshotCoverage } from './snapshot-coverage.js';
 import { describeSnapshotTables, splitRemaining, tableRecord, type SnapshotTable } from './snapshot-plan.js';
 import { SnapshotProgress } from './snapshot-progress.js';
 import { signalTableName, type SignalHandlers, type SnapshotRequest } from './signals.js';
@@ -42,7 +46,7 @@ interface SnapshotRunner {
   wake(): void;
 }
 
-export class SnapshotController implements SignalHandlers, SyncPlan {
+export class SnapshotController implements SignalHandlers, SyncPlan, BlockingPlan {
   readonly #options: SnapshotControllerOptions;
   readonly #filter: ChangeFilter;
   readonly #snapshotFilter: ChangeFilter;
@@ -51,12 +55,19 @@ export class SnapshotController implements SignalHandlers, SyncPlan {
   readonly snapshotter: IncrementalSnapshotter | undefined;
   /** Synchronises planned tables while the stream is stopped (targets that load tables themselves). */
   readonly tableSync: TableSynchronizer | undefined;
+  /** Reads the tables of blocking snapshots while the stream waits (targets that receive events). */
+  readonly blocking: BlockingSnapshotter | undefined;
+  /** The changes blocking snapshots' rows hold, which the stream drops. */
+  readonly coverage: SnapshotCoverage;
   readonly #runner: SnapshotRunner;
+  /** What the incremental snapshotter works on while the plan is a blocking snapshot's: nothing. */
+  #idle: SnapshotProgress | undefined;
 
   constructor(options: SnapshotControllerOptions) {
     this.#options = options;
     this.#filter = new ChangeFilter(options.source.includes, options.source.excludes);
     this.#snapshotFilter = new ChangeFilter(options.source.snapshotIncludes, []);
+    this.coverage = new SnapshotCoverage(options.state);
     if (options.tableSync) {
       this.tableSync = new TableSynchronizer(options.tableSync, this);
       this.#runner = this.tableSync;
@@ -69,7 +80,26 @@ export class SnapshotController implements SignalHandlers, SyncPlan {
         logger: options.logger,
       });
       this.#runner = this.snapshotter;
+      this.blocking = new BlockingSnapshotter(
+        {
+          connection: options.source.connection,
+          catalog: options.catalog,
+          slotName: options.source.slotName,
+          queue: options.queue,
+          coverage: this.coverage,
+          parallelism: options.source.snapshotParallelism,
+          chunkRows: options.source.snapshotChunkRows,
+          signalTable: signalTableName(options.source),
+          logger: options.logger,
+        },
+        this,
+      );
     }
+  }
+
+  /** What reads tables while the stream waits at a transaction boundary: table synchronisation, or blocking snapshots. */
+  get pausedStreamWork(): PausedStreamWork | undefined {
+    return this.tableSync ?? this.blocking;
   }
 
   /** The progress of the current snapshot (an empty, finished one until something is planned). */
@@ -83,7 +113,7 @@ export class SnapshotController implements SignalHandlers, SyncPlan {
   }
 
   describeWith(query: CatalogQuery, oids: readonly number[]): Promise<Map<number, SnapshotTable>> {
-    return describeSnapshotTables(query, this.#options.registry, oids);
+    return describeSnapshotTables(query, this.#options.registry, oids, this.#options.source.rowFilters);
   }
 
   /** Captured tables (never the signal table). */
@@ -117,7 +147,8 @@ export class SnapshotController implements SignalHandlers, SyncPlan {
    */
   async resume(record: SnapshotRecord): Promise<void> {
     let tables = record.tables;
-    if (this.snapshotter) {
+    // A blocking snapshot is read again at a new snapshot, its unfinished tables whole, before streaming.
+    if (this.snapshotter && record.kind !== 'blocking') {
       const described = await this.describe(record.tables.map((t) => t.oid));
       const chunkRows = this.#options.source.incrementalSnapshotChunkRows;
       tables = record.tables.map((t) => {
@@ -131,7 +162,11 @@ export class SnapshotController implements SignalHandlers, SyncPlan {
     if (record.status === 'paused') this.#runner.pause();
     this.#options.logger.info(
       { snapshot: record.id, chunks: this.#progress.pendingChunks().length },
-      this.snapshotter ? 'resuming the interrupted snapshot between watermarks' : 'resuming the interrupted snapshot: its unfinished tables are copied again',
+      record.kind === 'blocking'
+        ? 'resuming the interrupted blocking snapshot: its unfinished tables are read again, whole, before streaming'
+        : this.snapshotter
+          ? 'resuming the interrupted snapshot between watermarks'
+          : 'resuming the interrupted snapshot: its unfinished tables are copied again',
     );
   }
 
@@ -151,9 +186,16 @@ export class SnapshotController implements SignalHandlers, SyncPlan {
     this.#rebind();
   }
 
-  /** Records every captured table as known (streaming without a snapshot). */
-  async markAllKnown(): Promise<void> {
-    await this.markKnown(await this.capturedTables());
+  /**
+   * Records every captured table as known (streaming without a snapshot), except `fresh` ones: those
+   * are forgotten, even under a known name (a table dropped and created again), so table discovery
+   * snapshots them.
+   */
+  async markAllKnown(fresh: readonly SourceTable[] = []): Promise<void> {
+    const freshOids = new Set(fresh.map((t) => t.oid));
+    const freshNames = new Set(fresh.map((t) => `${t.schema}.${t.table}`));
+    const names = (await this.capturedTables()).filter((t) => !freshOids.has(t.oid)).map((t) => `${t.schema}.${t.table}`);
+    await this.#options.state.update((state) => ({ ...state, knownTables: union(state.knownTables, names).filter((name) => !freshNames.has(name)) }));
   }
 
   /** Records tables as known without snapshotting them. */
@@ -186,6 +228,8 @@ export class SnapshotController implements SignalHandlers, SyncPlan {
     await this.progress.addTables(records);
     this.#options.logger.info({ tables: records.map((r) => `${r.schema}.${r.table}`) }, this.tableSync ? 'table copy queued' : 'incremental snapshot queued');
     this.#runner.wake();
+    // Added to a blocking snapshot not finished yet: read with it.
+    this.blocking?.wake();
   }
 
   async executeSnapshot(request: SnapshotRequest): Promise<void> {
@@ -205,7 +249,31 @@ export class SnapshotController implements SignalHandlers, SyncPlan {
     if (this.tableSync && conditions.size > 0) {
       this.#options.logger.warn({ tables: chosen.map((t) => `${t.schema}.${t.table}`) }, 'additional-conditions do not apply to a target that holds the tables: each table is copied again whole, to stay equal to the source');
     }
-    await this.snapshotTables(chosen, conditions);
+    // Into a target that holds the tables every execute-snapshot is a table synchronisation, which blocks already.
+    if (request.blocking && this.blocking) await this.#planBlocking(chosen, conditions);
+    else await this.snapshotTables(chosen, conditions);
+  }
+
+  /**
+   * Plans a blocking snapshot of `tables`; the stream stops at the end of the signal's transaction
+   * (being received now) for it. Refused while another snapshot is unfinished (stop it first): a
+   * blocking snapshot's tables are read whole at one position, the others' chunk by chunk.
+   */
+  async #planBlocking(tables: readonly SourceTable[], conditions: ReadonlyMap<number, string>): Promise<void> {
+    const current = this.progress.record;
+    if ((current.status === 'running' || current.status === 'paused') && !this.progress.complete) {
+      throw new PgcdcError('CONFIG_INVALID', `a ${current.kind} snapshot is not finished (${this.progress.pendingChunks().length} chunks left)`, {
+        hint: 'wait for it to finish, or send stop-snapshot first, then execute-snapshot again',
+      });
+    }
+    const described = await this.describe(tables.map((t) => t.oid));
+    const chunkRows = this.#options.source.snapshotChunkRows;
+    const records = [...described.values()].map((table) => tableRecord(table, chunkRows, conditions.get(table.info.oid)));
+    this.#progress = new SnapshotProgress({ ...emptyRecord('blocking', 'running'), tables: records }, this.#options.state);
+    await this.#progress.save();
+    this.#rebind();
+    this.#options.logger.info({ tables: records.map((r) => `${r.schema}.${r.table}`) }, 'blocking snapshot queued: streaming stops at the end of this transaction');
+    this.blocking?.wake();
   }
 
   /**
@@ -229,6 +297,11 @@ export class SnapshotController implements SignalHandlers, SyncPlan {
 
   async stopSnapshot(dataCollections: readonly string[]): Promise<void> {
     const names = this.progress.record.tables.map((t) => `${t.schema}.${t.table}`).filter((name) => dataCollections.length === 0 || dataCollections.some((p) => anchoredPattern(p).test(name)));
+    // No table named: nothing to stop (an empty list would stop them all).
+    if (dataCollections.length > 0 && names.length === 0) {
+      this.#options.logger.info({ dataCollections }, 'stop-snapshot names no table of the snapshot; nothing stopped');
+      return;
+    }
     await this.progress.stopTables(names);
     if (this.progress.complete) await this.progress.setStatus('stopped');
     this.#options.logger.info({ tables: names }, 'snapshot stopped');
@@ -246,7 +319,9 @@ export class SnapshotController implements SignalHandlers, SyncPlan {
 
   /** The snapshotter reads the current progress. */
   #rebind(): void {
-    this.snapshotter?.useProgress(this.progress);
+    if (this.progress.record.kind !== 'blocking') return this.snapshotter?.useProgress(this.progress);
+    this.#idle ??= new SnapshotProgress(emptyRecord('incremental', 'done'), this.#options.state);
+    this.snapshotter?.useProgress(this.#idle);
   }
 }
 

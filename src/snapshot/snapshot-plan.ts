@@ -8,6 +8,7 @@ import type { RelationMessage } from '../decoding/pgoutput-messages.js';
 import type { RelationRegistry } from '../decoding/relation-registry.js';
 import type { CatalogQuery } from '../decoding/values/type-catalog.js';
 import type { TableInfo } from '../events/stream-event.js';
+import { rowFilterOf, snapshotCondition } from '../source/row-filters.js';
 import { qualifiedName, quoteIdent } from '../source/sql-quoting.js';
 import type { ChunkRecord, SnapshotTableRecord } from '../state/state-store.js';
 
@@ -50,13 +51,21 @@ export interface SnapshotTable {
   /** Heap pages now. */
   readonly pages: number;
   readonly rowsPerPage: number;
+  /** The stream's row filter of the table (`rowFilters`): every chunk reads only the rows it keeps. */
+  readonly rowFilter: string | undefined;
 }
 
 /**
  * Describes tables (that still exist) for a snapshot; missing OIDs are left out. `query` reads the
  * catalog: now, or as of an exported snapshot (inside a transaction that imported it).
+ * `rowFilters` are the stream's (`schema.table` → expression).
  */
-export async function describeSnapshotTables(query: CatalogQuery, registry: RelationRegistry, oids: readonly number[]): Promise<Map<number, SnapshotTable>> {
+export async function describeSnapshotTables(
+  query: CatalogQuery,
+  registry: RelationRegistry,
+  oids: readonly number[],
+  rowFilters?: Readonly<Record<string, string>>,
+): Promise<Map<number, SnapshotTable>> {
   const rows = (await query(TABLE_FACTS_SQL, [oids])).rows as TableFacts[];
   const tables = new Map<number, SnapshotTable>();
   for (const row of rows) {
@@ -72,7 +81,8 @@ export async function describeSnapshotTables(query: CatalogQuery, registry: Rela
     };
     const estimatedRows = Math.max(0, Math.round(row.reltuples));
     const rowsPerPage = row.relpages > 0 && row.reltuples > 0 ? row.reltuples / row.relpages : DEFAULT_ROWS_PER_PAGE;
-    tables.set(row.oid, { info: await registry.describe(relation), estimatedRows, pages: Math.max(row.pages_now, row.relpages), rowsPerPage });
+    const rowFilter = rowFilterOf(rowFilters, row.schema, row.table);
+    tables.set(row.oid, { info: await registry.describe(relation), estimatedRows, pages: Math.max(row.pages_now, row.relpages), rowsPerPage, rowFilter });
   }
   return tables;
 }
@@ -106,7 +116,10 @@ export function splitRemaining(record: SnapshotTableRecord, table: SnapshotTable
   return { ...record, chunks };
 }
 
-/** A new plan entry for a table. */
+/**
+ * A new plan entry for a table. Its condition is the table's row filter AND-ed with `condition`
+ * (an execute-snapshot one): whatever reads the chunks copies only rows the stream would send.
+ */
 export function tableRecord(table: SnapshotTable, chunkRows: number, condition: string | undefined): SnapshotTableRecord {
   return {
     oid: table.info.oid,
@@ -114,7 +127,7 @@ export function tableRecord(table: SnapshotTable, chunkRows: number, condition: 
     table: table.info.table,
     estimatedRows: table.estimatedRows,
     rowsDone: 0,
-    condition,
+    condition: snapshotCondition(table.rowFilter, condition),
     chunks: planChunks(table, chunkRows),
   };
 }

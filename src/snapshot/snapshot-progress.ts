@@ -1,7 +1,8 @@
 /**
  * The progress of the running snapshot: its plan and which chunks are durable at the target, kept
- * in memory and persisted in the state directory (a chunk is recorded only once every row of it is
- * durable, so a restart redoes exactly the chunks not recorded). Also the figures shown while it
+ * in memory and persisted in the stream's state (a chunk is recorded only once every row of it is
+ * durable, so a restart redoes exactly the chunks not recorded; a table a blocking snapshot read
+ * completely is recorded, in the same update, as covering its changes before the snapshot). Also the figures shown while it
  * runs and by `pgcdc status`: rows done of estimated, rows/s, ETA per table.
  */
 import type { SnapshotRecord, SnapshotStatus, SnapshotTableRecord, StateStore } from '../state/state-store.js';
@@ -64,12 +65,23 @@ export class SnapshotProgress {
     }));
     const table = this.#record.tables.find((t) => t.oid === oid);
     const complete = table !== undefined && table.chunks.every((chunk) => chunk.done);
+    // A table a blocking snapshot read completely: its changes before the snapshot's position are in its rows.
+    const covered = complete && table.position !== undefined ? table.position : undefined;
     const record = this.#record;
     await this.#state.update((state) => ({
       ...state,
       snapshot: record,
       knownTables: complete ? addName(state.knownTables, `${table!.schema}.${table!.table}`) : state.knownTables,
+      ...(covered !== undefined ? { snapshotCoverage: { ...state.snapshotCoverage, [String(oid)]: covered } } : {}),
     }));
+  }
+
+  /** Plans the tables again (same OIDs), from the start: a blocking snapshot reads them whole at a new position. */
+  async restartTables(tables: readonly SnapshotTableRecord[]): Promise<void> {
+    const fresh = new Map(tables.map((t) => [t.oid, t]));
+    this.#record = { ...this.#record, tables: this.#record.tables.map((t) => fresh.get(t.oid) ?? t) };
+    for (const oid of fresh.keys()) this.#rowsRead.delete(oid);
+    await this.save();
   }
 
   /** Marks every chunk of a table done without rows (the table disappeared). */
@@ -90,7 +102,8 @@ export class SnapshotProgress {
   /** Drops the chunks not done of the named tables (all tables when `names` is empty). */
   async stopTables(names: readonly string[]): Promise<void> {
     const stops = (t: SnapshotTableRecord): boolean => names.length === 0 || names.includes(`${t.schema}.${t.table}`);
-    this.#record = { ...this.#record, tables: this.#record.tables.map((t) => (stops(t) ? { ...t, chunks: t.chunks.filter((c) => c.done) } : t)) };
+    // A stopped table's rows are not a whole snapshot: it loses its position (see chunkDone).
+    this.#record = { ...this.#record, tables: this.#record.tables.map((t) => (stops(t) && t.chunks.some((c) => !c.done) ? { ...t, chunks: t.chunks.filter((c) => c.done), position: undefined } : t)) };
     await this.save();
   }
 

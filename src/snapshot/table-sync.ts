@@ -23,6 +23,7 @@ import { createTemporarySnapshot, type SlotWithSnapshot } from '../source/slot-m
 import type { WireConnection } from '../source/wire/wire-connection.js';
 import type { SnapshotRecord } from '../state/state-store.js';
 import type { SnapshotLoader } from '../targets/target.js';
+import type { PausedStreamWork } from './paused-stream-work.js';
 import { importSnapshot, openReadOnlyTransaction, restartReadOnlyTransaction, runInitialSnapshot, withLoadedChunks } from './initial-snapshot.js';
 import { lockRequestsWaiting, lockTablesNowait } from './snapshot-guard.js';
 import type { SnapshotTable } from './snapshot-plan.js';
@@ -54,7 +55,7 @@ const CHANGED_RETRY_MS = 200;
 /** How often lock requests waiting on the tables are looked for while the snapshot is created. */
 const CONTENTION_POLL_MS = 50;
 
-export class TableSynchronizer {
+export class TableSynchronizer implements PausedStreamWork {
   readonly #options: TableSyncOptions;
   readonly #plan: SyncPlan;
   #paused = false;

@@ -41,7 +41,7 @@ const TABLES_SQL = `
      and n.nspname not in ('pg_catalog', 'information_schema')
      and n.nspname not like 'pg\\_toast%' and n.nspname not like 'pg\\_temp%'
      and not exists (select 1 from pg_depend d where d.objid = c.oid and d.deptype = 'e')
-     and not (n.nspname = 'pgcdc' and c.relname = 'stream_state')
+     and not (n.nspname = 'pgcdc' and c.relname in ('stream_state', 'ddl_table_state'))
    order by n.nspname, c.relname`;
 
 /** Every user table (extension-owned tables excluded). */

@@ -1,12 +1,13 @@
 /**
  * Checks that the source can be captured, each check with a verdict and the fix: server version,
- * wal_level, the REPLICATION privilege, free replication slots and WAL senders, the slot and the
- * publication, and the captured tables (at least one, each with a primary key or replica identity).
+ * wal_level, the REPLICATION privilege, DDL capture when `captureDdl` asks for it, free
+ * replication slots and WAL senders, the slot and the publication, and the captured tables (at least one, each with a primary key or replica identity).
  * `pgcdc validate` prints them all; `pgcdc run` stops at the first failure.
  */
 import type { StreamConfig } from '../config/stream-config.js';
 import { PgcdcError, type ErrorCode } from '../errors/pgcdc-error.js';
 import { ChangeFilter } from '../pipeline/change-filter.js';
+import { ddlCaptureCurrent, ddlCaptureRefused, probeDdlCapture } from '../ddl/ddl-capture.js';
 import type { CatalogConnection } from './catalog-connection.js';
 import { lacksReplicaIdentity, listSourceTables, selectCapturedTables, type SourceTable } from './captured-tables.js';
 import { qualifiedName, quoteIdent } from './sql-quoting.js';
@@ -78,6 +79,8 @@ export async function checkSource(catalog: CatalogConnection, config: StreamConf
       ? ok('replication privilege', `${facts.user_name} may start replication`)
       : fail('replication privilege', `role ${facts.user_name} has neither REPLICATION nor SUPERUSER`, `run ALTER ROLE ${role} WITH REPLICATION`, 'PERMISSION_DENIED'),
   );
+
+  if (source.captureDdl) checks.push(await ddlCaptureCheck(catalog, facts.user_name));
 
   const { rows: slotRows } = await catalog.query(
     `select plugin, slot_type, database, active, active_pid from pg_replication_slots where slot_name = $1`,
@@ -156,6 +159,16 @@ export async function checkSource(catalog: CatalogConnection, config: StreamConf
     checks.push(verdict('select privilege', `${facts.user_name} cannot read ${names}`, `GRANT SELECT ON ${unreadable.map(qualifiedName).join(', ')} TO ${role}`, 'PERMISSION_DENIED'));
   }
   return { checks, capturedTables: captured, slotExists: slot !== undefined };
+}
+
+/** `captureDdl`: DDL capture is installed, or this role could install it (tried, then rolled back). */
+async function ddlCaptureCheck(catalog: CatalogConnection, role: string): Promise<CheckResult> {
+  const query = (text: string, params: unknown[]) => catalog.query(text, params);
+  if (await ddlCaptureCurrent(query)) return ok('DDL capture', 'installed');
+  const probe = await probeDdlCapture(query);
+  if (probe.possible) return ok('DDL capture', `${role} can install it (at start)`);
+  const error = ddlCaptureRefused(role, probe.reason);
+  return fail('DDL capture', error.message, error.hint ?? '', 'PERMISSION_DENIED');
 }
 
 /** Throws the first failed check as a PgcdcError. */

@@ -44,6 +44,11 @@ export interface SnapshotTableRecord {
   /** Extra SQL condition (execute-snapshot `additional-conditions`). */
   readonly condition: string | undefined;
   readonly chunks: readonly ChunkRecord[];
+  /**
+   * A blocking snapshot's position P: the table's rows are read as of P (its changes committed
+   * before P are in them). Cleared when the table's snapshot is stopped.
+   */
+  readonly position?: Lsn | undefined;
 }
 
 export type SnapshotStatus = 'running' | 'paused' | 'done' | 'stopped';
@@ -51,8 +56,11 @@ export type SnapshotStatus = 'running' | 'paused' | 'done' | 'stopped';
 /** A snapshot's plan and progress. */
 export interface SnapshotRecord {
   readonly id: string;
-  /** `initial` reads at the slot's exported snapshot; `incremental` between watermarks while streaming. */
-  readonly kind: 'initial' | 'incremental';
+  /**
+   * `initial` reads at the slot's exported snapshot; `incremental` between watermarks while
+   * streaming; `blocking` at a temporary slot's exported snapshot while streaming waits.
+   */
+  readonly kind: 'initial' | 'incremental' | 'blocking';
   readonly status: SnapshotStatus;
   readonly startedAt: string;
   readonly finishedAt: string | undefined;
@@ -71,6 +79,11 @@ export interface StreamState {
    * captured when streaming started without one. Captured tables not listed are new.
    */
   readonly knownTables?: readonly string[];
+  /**
+   * Table OID → position P of the blocking snapshot that last read the table completely: the
+   * stream drops the table's changes committed before P (the snapshot's rows hold them).
+   */
+  readonly snapshotCoverage?: Readonly<Record<string, Lsn>>;
 }
 
 /** The file older versions kept the state in, under the state directory. */

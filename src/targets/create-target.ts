@@ -57,8 +57,10 @@ const TARGET_CHECKS: { readonly [T in TargetType]: TargetCheck<T> } = {
  * @throws PgcdcError saying what is wrong and how to fix it (CONFIG_INVALID for a PgLambda script
  *   that does not compile, with its line; TARGET_FAILED or TARGET_UNREACHABLE otherwise)
  */
-export function checkTarget(stream: StreamConfig, logger: Logger): Promise<void> {
+export async function checkTarget(stream: StreamConfig, logger: Logger): Promise<void> {
   const check = TARGET_CHECKS[stream.target.type] as TargetCheck<TargetType>;
+  // A transform function runs before the target: it must compile too (spec.transform).
+  if (stream.transform?.script !== undefined) await (await import('../transform/transforming-target.js')).checkTransform(stream.transform);
   return check(stream.target, logger);
 }
 

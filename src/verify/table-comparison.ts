@@ -36,6 +36,8 @@ export interface ComparedTable {
   readonly table: string;
   /** Whether a source column is compared (the stream's column filters); key columns always are. */
   readonly includesColumn: (column: string) => boolean;
+  /** The stream's row filter of the table (`rowFilters`): the source side compared is the rows it keeps. */
+  readonly rowFilter?: string;
 }
 
 type Plan =
@@ -61,13 +63,15 @@ export async function compareTable(pairs: ConnectionPairs, table: ComparedTable,
 async function planTable(pair: SidePair, table: ComparedTable, options: TableComparisonOptions): Promise<Plan> {
   const name = `${table.schema}.${table.table}`;
   const relation = qualifiedName(table);
+  // What the target holds of a filtered table is the rows the filter keeps (a subquery reads like a table).
+  const sourceRelation = table.rowFilter === undefined ? relation : `(select * from ${relation} where (${table.rowFilter})) as filtered`;
   const [source, target] = await Promise.all([describeTable(pair.source, table.schema, table.table), describeTable(pair.target, table.schema, table.table)]);
   if (!source) {
     throw new PgcdcError('QUERY_FAILED', `table ${name} disappeared from the source while verifying`, { hint: 'run pgcdc verify again once DDL on the source is done' });
   }
   const key = source.key;
   const base: TableReport = { table: name, status: 'identical', sourceRows: 0, targetRows: null, key, ranges: null, differingRanges: [], missingColumns: [], notes: [] };
-  if (!target) return { kind: 'done', report: { ...base, status: 'missing', sourceRows: await countRows(pair.source, relation) } };
+  if (!target) return { kind: 'done', report: { ...base, status: 'missing', sourceRows: await countRows(pair.source, sourceRelation) } };
 
   const columns = source.columns.map((c) => c.name).filter((c) => table.includesColumn(c) || key?.includes(c));
   const targetColumns = new Set(target.columns.map((c) => c.name));
@@ -76,13 +80,13 @@ async function planTable(pair: SidePair, table: ComparedTable, options: TableCom
   const extra = target.columns.map((c) => c.name).filter((c) => !source.columns.some((s) => s.name === c));
   if (extra.length > 0) notes.push(`columns only on the target, not compared: ${extra.join(', ')}`);
   if (missingColumns.length > 0) {
-    const [sourceRows, targetRows] = await Promise.all([countRows(pair.source, relation), countRows(pair.target, relation)]);
+    const [sourceRows, targetRows] = await Promise.all([countRows(pair.source, sourceRelation), countRows(pair.target, relation)]);
     return { kind: 'done', report: { ...base, status: 'different', sourceRows, targetRows, missingColumns, notes } };
   }
 
   if (key === null) {
     notes.push('no primary key: compared the row count and a hash of all rows; ranges are unavailable');
-    const compared = { source: { relation, columns, keys: [] }, target: { relation, columns, keys: [] } };
+    const compared = { source: { relation: sourceRelation, columns, keys: [] }, target: { relation, columns, keys: [] } };
     return { kind: 'done', report: withOutcomes({ ...base, notes }, [await compareKeylessTable(pair, compared, options)], null) };
   }
   const keys = keyColumns(source, target);
@@ -92,11 +96,11 @@ async function planTable(pair: SidePair, table: ComparedTable, options: TableCom
   if (target.key === null || target.key.join('\0') !== key.join('\0')) {
     notes.push(`the target's primary key is ${target.key === null ? 'missing' : `(${target.key.join(', ')})`}, not (${key.join(', ')}): its range queries may scan the table`);
   }
-  const rows = await countRows(pair.source, relation);
-  const boundaries = await rangeBoundaries(pair.source, relation, keys.source, WHOLE_TABLE, rows, balancedStep(rows, options.rangeRows));
+  const rows = await countRows(pair.source, sourceRelation);
+  const boundaries = await rangeBoundaries(pair.source, sourceRelation, keys.source, WHOLE_TABLE, rows, balancedStep(rows, options.rangeRows));
   return {
     kind: 'ranges',
-    pair: { source: { relation, columns, keys: keys.source }, target: { relation, columns, keys: keys.target } },
+    pair: { source: { relation: sourceRelation, columns, keys: keys.source }, target: { relation, columns, keys: keys.target } },
     ranges: splitRange(WHOLE_TABLE, boundaries),
     rows,
     base: { ...base, notes },

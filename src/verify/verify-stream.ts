@@ -8,6 +8,7 @@ import { ChangeFilter } from '../pipeline/change-filter.js';
 import { signalTableName } from '../snapshot/signals.js';
 import { listSourceTables, selectCapturedTables, type SourceTable } from '../source/captured-tables.js';
 import type { CatalogConnection } from '../source/catalog-connection.js';
+import { rowFilterOf } from '../source/row-filters.js';
 import { ConnectionPairs, mapConcurrent } from './connection-pairs.js';
 import { compareTable, type TableProgress } from './table-comparison.js';
 import { buildVerifyReport, type VerifyReport } from './verify-report.js';
@@ -74,9 +75,11 @@ export async function verifyStream(config: StreamConfig, options: VerifyOptions 
       });
     }
     const filter = new ChangeFilter(config.source.includes, config.source.excludes);
-    const reports = await mapConcurrent(tables, parallel, (t) =>
-      compareTable(pairs, { schema: t.schema, table: t.table, includesColumn: (column) => filter.includesColumn(t.schema, t.table, column) }, comparison),
-    );
+    const reports = await mapConcurrent(tables, parallel, (t) => {
+      const rowFilter = rowFilterOf(config.source.rowFilters, t.schema, t.table);
+      const compared = { schema: t.schema, table: t.table, includesColumn: (column: string) => filter.includesColumn(t.schema, t.table, column) };
+      return compareTable(pairs, rowFilter === undefined ? compared : { ...compared, rowFilter }, comparison);
+    });
     return buildVerifyReport(config.name, reports);
   } finally {
     await pairs.close();

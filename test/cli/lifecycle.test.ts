@@ -49,7 +49,7 @@ describe('command line lifecycle', () => {
 
     const teardown = await runCli(['teardown', '-c', specFile]);
     expect(teardown.code).toBe(0);
-    expect(teardown.stdout).toBe(`slot ${slot}: dropped\npublication ${config.source.publicationName}: dropped\nschema pgcdc: dropped (no other stream uses it)\n`);
+    expect(teardown.stdout).toBe(`slot ${slot}: dropped\npublication ${config.source.publicationName}: dropped\nDDL capture: removed\nschema pgcdc: dropped (no other stream uses it)\n`);
     expect(fs.existsSync(path.join(dir, 'state'))).toBe(false);
     const gone = JSON.parse((await runCli(['status', '-c', specFile, '--json'])).stdout);
     expect(gone.slot).toEqual({ name: slot, exists: false });

@@ -46,7 +46,7 @@ describe('validation errors', () => {
     expect(error.message.split('\n')).toStrictEqual([
       's.yaml:5: metadata.labels is not a known key; known keys: name',
       's.yaml:11: spec.source.postgres.slotname is not a known key; did you mean slotName?',
-      's.yaml:12: spec.source.postgres.zzzzzz is not a known key; see docs/configuration.md for the 34 known keys of spec.source.postgres',
+      's.yaml:12: spec.source.postgres.zzzzzz is not a known key; see docs/configuration.md for the 36 known keys of spec.source.postgres',
       's.yaml:15: spec.target.zzz is not a known key; known keys: type, stdout, file, postgres, cloudEvent, pgLambda, webhook, kafka, natsJetStream, redisStreams, rabbitmq',
       's.yaml:16: spec.stateDirs is not a known key; did you mean stateDir?',
     ]);
@@ -81,7 +81,7 @@ describe('validation errors', () => {
       's.yaml:9: spec.source.postgres.url is empty (null); expected a postgres:// or postgresql:// URL, e.g. postgres://cdc_user:secret@db.example.com:5432/app?sslmode=require',
     );
     expect((await failure('apiVersion: pgcdc/v1\nkind: Stream\nmetadata:\n  name: x\n')).message).toBe(
-      's.yaml:1: spec is missing; expected a map with keys source, target, maxRetries, stateDir, alerts',
+      's.yaml:1: spec is missing; expected a map with keys source, target, maxRetries, stateDir, alerts, transform',
     );
     expect((await failure(nativeDoc('      url: postgres://db/shop\n', '  target:\n    type: File\n'))).message).toBe(
       's.yaml:10: spec.target.file is missing; expected a map, required when the target type is File',

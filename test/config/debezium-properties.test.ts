@@ -55,6 +55,8 @@ const APPLIED_SAMPLES: Record<keyof typeof APPLIED_DEBEZIUM_PROPERTIES, { value:
   columnMaskHashV2: { value: { 'SHA-256': { s: ['public\\.t\\.c'] } }, expected: undefined },
   columnTruncateToLengthChars: { value: ['3:public\\.t\\.c'], expected: undefined },
   messageKeyColumns: { value: ['public\\.t:a,b'], expected: [{ table: 'public\\.t', columns: ['a', 'b'] }] },
+  // pgcdc's extension, not a key of the CRD.
+  captureDdl: { value: true, expected: true },
 };
 
 /** Where the source configuration keeps a setting whose spec name differs (a duration text becomes milliseconds). */
@@ -90,7 +92,8 @@ describe('every debeziumProperties key', () => {
   it('is applied, checked, refused or ignored, and nothing else', () => {
     const known = new Set([...Object.keys(APPLIED_DEBEZIUM_PROPERTIES), ...Object.keys(UNAPPLIED_DEBEZIUM_PROPERTIES), 'pluginName']);
     expect([...Object.keys(debeziumPropertiesShape)].filter((key) => !known.has(key))).toStrictEqual([]);
-    expect(Object.keys(debeziumPropertiesShape)).toHaveLength(84);
+    // The CRD's 84 keys, and pgcdc's extension captureDdl.
+    expect(Object.keys(debeziumPropertiesShape)).toHaveLength(85);
   });
 
   it.each(Object.entries(APPLIED_SAMPLES))('applied: %s changes the source settings', async (property, { value, expected, with: others = {} }) => {

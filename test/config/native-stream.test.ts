@@ -51,6 +51,8 @@ const DEFAULT_SOURCE_OPTIONS: Omit<SourceConfig, 'connection'> = {
   skipDropReplicationSlotAndPublicationOnTombstone: false,
   columnMasks: { maskWithChars: [], hash: [], truncateToChars: [] },
   messageKeyColumns: [],
+  rowFilters: {},
+  captureDdl: false,
 };
 
 describe('native pgcdc/v1 Stream documents', () => {
@@ -183,6 +185,8 @@ spec:
           skipDropReplicationSlotAndPublicationOnTombstone: true,
           columnMasks: { maskWithChars: [], hash: [], truncateToChars: [] },
           messageKeyColumns: [],
+          rowFilters: {},
+          captureDdl: false,
         },
         target: { type: 'File', path: path.join(dir, 'out/orders.jsonl'), format: 'record' },
         maxRetries: 5,

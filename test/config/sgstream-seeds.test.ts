@@ -130,6 +130,8 @@ function expectedConfig(name: string, connection: ConnectionConfig, options: Par
       skipDropReplicationSlotAndPublicationOnTombstone: false,
       columnMasks: { maskWithChars: [], hash: [], truncateToChars: [] },
       messageKeyColumns: [],
+      rowFilters: {},
+      captureDdl: false,
       ...source,
     },
     target: target ?? { type: 'File', path: '/work/streams/changes.jsonl', format: 'value' },

@@ -35,7 +35,7 @@ describe('NatsJetStream target settings', () => {
       topicPrefix: 'shop',
       transactionTopic: 'shop.transaction',
       schemasEnable: true,
-      stream: { name: undefined, create: false, subjects: ['shop.>'], retention: 'limits', storage: 'file', replicas: 1, duplicateWindowMs: 120_000, maxBytes: -1, maxAgeMs: 0 },
+      stream: { name: undefined, create: false, subjects: ['shop', 'shop.>'], retention: 'limits', storage: 'file', replicas: 1, duplicateWindowMs: 120_000, maxBytes: -1, maxAgeMs: 0 },
       publishTimeoutMs: 10_000,
       maxPending: 2048,
       retryLimit: 5,
@@ -54,7 +54,7 @@ describe('NatsJetStream target settings', () => {
       servers: ['nats://a:4222', 'tls://b:4223'],
       credentials: { kind: 'password', user: 'cdc', password: 'pw' },
       subject: '{prefix}.{table}',
-      stream: { name: 'app_cdc', create: true, subjects: ['app.cdc.>'], retention: 'workqueue', replicas: 3, duplicateWindowMs: 1_800_000 },
+      stream: { name: 'app_cdc', create: true, subjects: ['app.cdc', 'app.cdc.>'], retention: 'workqueue', replicas: 3, duplicateWindowMs: 1_800_000 },
       publishTimeoutMs: 3000,
     });
   });

@@ -1,6 +1,7 @@
 /**
  * `pgcdc teardown -c FILE`: drops the replication slot and the publication (unless the publication
- * is user-managed, `publicationAutocreateMode: disabled`), forgets the stream's state, and drops
+ * is user-managed, `publicationAutocreateMode: disabled`), forgets the stream's state, removes DDL
+ * capture when no other stream of the database remains, and drops
  * the `pgcdc` schema when no other stream uses it and it holds nothing else.
  */
 import type { Command } from 'commander';
@@ -13,11 +14,14 @@ export function teardownCommand(program: Command): void {
     const config = await loadSpec(options);
     const catalog = await CatalogConnection.open(config.source.connection);
     try {
-      const { slotDropped, publicationDropped } = await tearDownStream(catalog, config);
+      const { slotDropped, publicationDropped, ddlCapture } = await tearDownStream(catalog, config);
       const schema = await dropUnusedPgcdcSchema(catalog);
+      // A capture the role could not drop goes with the schema (its triggers depend on its functions).
+      const capture = ddlCapture.startsWith('kept: ') && schema.startsWith('dropped') ? 'removed (with the pgcdc schema)' : ddlCapture;
       process.stdout.write(
         `slot ${config.source.slotName}: ${slotDropped ? 'dropped' : 'not present'}\n` +
           `publication ${config.source.publicationName}: ${publicationDropped ? 'dropped' : config.source.publicationAutocreateMode === 'disabled' ? 'kept (user-managed)' : 'not present'}\n` +
+          `DDL capture: ${capture}\n` +
           `schema pgcdc: ${schema}\n`,
       );
     } finally {

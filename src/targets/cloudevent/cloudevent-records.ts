@@ -3,7 +3,8 @@
  * value the File target writes) becomes the `data` of one CloudEvent whose attributes follow
  * Debezium's: type `io.debezium.connector.postgresql.DataChangeEvent`, source
  * `/debezium/postgresql/<stream>`, `time` the commit time, and lowercase `iodebezium*`
- * extensions. The id comes from the change's position, so an event delivered again after a restart
+ * extensions; a schema change (pgcdc's own event, docs/schema-changes.md) has type
+ * `io.pgcdc.schema.change`. The id comes from the change's position, so an event delivered again after a restart
  * keeps it. The Debezium encoder writes every record straight into one buffer (the attributes
  * around it in structured form, or the data alone for binary mode); the batch keeps each record's
  * bounds, ordering key and id for the dispatcher.
@@ -13,10 +14,12 @@ import { JsonWriter } from '../../encoding/json-writer.js';
 import { DebeziumJsonEncoder, type DebeziumEncoderOptions, streamEncoderOptions } from '../../events/debezium-json-encoder.js';
 import { EventIds } from '../../events/event-ids.js';
 import { recordKeyHash } from '../../events/event-key-hash.js';
-import type { StreamEvent, TableInfo, TransactionInfo } from '../../events/stream-event.js';
+import type { SchemaChangeEvent, StreamEvent, TableInfo, TransactionInfo } from '../../events/stream-event.js';
 import type { DispatchItems } from '../delivery/ordered-dispatch.js';
 
 export const CHANGE_EVENT_TYPE = 'io.debezium.connector.postgresql.DataChangeEvent';
+/** The type of schema-change events (pgcdc's own: Debezium has none for PostgreSQL). */
+export const SCHEMA_CHANGE_EVENT_TYPE = 'io.pgcdc.schema.change';
 /** The type of BEGIN/END records (with transaction metadata), after Debezium's value schema. */
 export const TRANSACTION_EVENT_TYPE = 'io.debezium.connector.common.TransactionMetadataValue';
 
@@ -45,9 +48,12 @@ export class CloudEventBatch implements DispatchItems {
   readonly #ids: readonly string[];
   readonly #attributes: readonly AttributeSet[];
   readonly #lsns: readonly number[];
+  /** Destinations a transform function set, by record (docs/transforms.md). */
+  readonly #destinations: ReadonlyMap<number, string> | undefined;
 
-  constructor(body: Buffer, starts: number[], keys: number[], ids: string[], attributes: AttributeSet[], lsns: number[]) {
+  constructor(body: Buffer, starts: number[], keys: number[], ids: string[], attributes: AttributeSet[], lsns: number[], destinations?: ReadonlyMap<number, string>) {
     this.count = ids.length;
+    this.#destinations = destinations;
     this.body = body;
     this.#starts = starts;
     this.#keys = keys;
@@ -71,6 +77,11 @@ export class CloudEventBatch implements DispatchItems {
 
   id(index: number): string {
     return this.#ids[index]!;
+  }
+
+  /** Where a transform function sent record `index` (a URL path), if it did. */
+  destination(index: number): string | undefined {
+    return this.#destinations?.get(index);
   }
 
   /** The WAL position of record `index`; undefined for BEGIN/END records. */
@@ -109,6 +120,7 @@ export class CloudEventRenderer {
   #ids: string[] = [];
   #attributes: AttributeSet[] = [];
   #lsns: number[] = [];
+  #destinations: Map<number, string> | undefined;
 
   constructor(options: CloudEventRendererOptions) {
     this.#options = options;
@@ -128,11 +140,12 @@ export class CloudEventRenderer {
     this.#ids = [];
     this.#attributes = [];
     this.#lsns = [];
+    this.#destinations = undefined;
     const w = this.#writer;
     this.#encoder.encode(events, w);
     this.#starts.push(w.length);
     const body = w.takeCopy();
-    return new CloudEventBatch(body, this.#starts, this.#keys, this.#ids, this.#attributes, this.#lsns);
+    return new CloudEventBatch(body, this.#starts, this.#keys, this.#ids, this.#attributes, this.#lsns, this.#destinations);
   }
 
   /** Before each record: note where it starts, its key, id and attributes; write the envelope's head. */
@@ -141,15 +154,16 @@ export class CloudEventRenderer {
     const txn = event.txn;
     const transaction = op === 'BEGIN' || op === 'END';
     const table = !transaction && (event.kind === 'row' || event.kind === 'truncate') ? event.table : null;
-    const lsn = !transaction && (event.kind === 'row' || event.kind === 'truncate' || event.kind === 'message') ? event.lsn : -1;
+    const lsn = !transaction && (event.kind === 'row' || event.kind === 'truncate' || event.kind === 'message' || event.kind === 'schema') ? event.lsn : -1;
     const snapshot = !transaction && event.kind === 'row' ? (event.snapshot ?? 'false') : 'false';
     const key = recordKeyHash(op, event);
     const id = this.#eventIds.idOf(op, event);
-    const set = this.#attributeSet(txn, table, op, snapshot);
+    const set = !transaction && event.kind === 'schema' ? this.#schemaChangeAttributes(event) : this.#attributeSet(txn, table, op, snapshot);
     this.#keys.push(key);
     this.#ids.push(id);
     this.#attributes.push(set);
     this.#lsns.push(lsn);
+    if (!transaction && event.kind === 'row' && event.destination !== undefined) (this.#destinations ??= new Map()).set(this.#ids.length - 1, event.destination);
     if (!this.#options.structured) return;
     w.raw('{"specversion":"1.0","id":');
     w.string(id);
@@ -180,6 +194,22 @@ export class CloudEventRenderer {
       byTable.set(table, set);
     }
     return set;
+  }
+
+  /** The attributes of a schema change (rare: built for each). */
+  #schemaChangeAttributes(event: SchemaChangeEvent): AttributeSet {
+    const pairs: Attribute[] = [
+      ['source', this.#source],
+      ['type', SCHEMA_CHANGE_EVENT_TYPE],
+      ['time', new Date(Math.floor(event.txn.commitTimeMicros / 1000)).toISOString()],
+      ['datacontenttype', 'application/json'],
+      ['iodebeziumop', 'schema'],
+      ['iodebeziumdb', this.#options.database],
+      ['iodebeziumschema', event.schema],
+      ['iodebeziumtable', event.table],
+    ];
+    const json = pairs.map(([name, value]) => `,"${name}":${JSON.stringify(value)}`).join('');
+    return { pairs, json: Buffer.from(json, 'utf8') };
   }
 
   #newAttributeSet(table: TableInfo | null, op: string, snapshot: string): AttributeSet {

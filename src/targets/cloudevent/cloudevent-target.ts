@@ -90,17 +90,17 @@ export class CloudEventTarget implements Target {
     switch (this.#config.mode) {
       case 'structured':
         return {
-          send: (group, signal) => endpoint.post(records.record(group[0]!), this.#headers, signal),
+          send: (group, signal) => endpoint.post(records.record(group[0]!), this.#headers, signal, records.destination(group[0]!)),
           describe: (index) => ({ id: records.id(index), event: records.record(index) }),
         };
       case 'batched':
         return {
-          send: (group, signal) => endpoint.post(batchBody(records, group), this.#headers, signal),
+          send: (group, signal) => postBatches(endpoint, records, group, this.#headers, signal),
           describe: (index) => ({ id: records.id(index), event: records.record(index) }),
         };
       case 'binary':
         return {
-          send: (group, signal) => endpoint.post(records.record(group[0]!), this.#binaryHeaders(records, group[0]!), signal),
+          send: (group, signal) => endpoint.post(records.record(group[0]!), this.#binaryHeaders(records, group[0]!), signal, records.destination(group[0]!)),
           describe: (index) => ({ id: records.id(index), event: structuredFromBinary(records, index) }),
         };
     }
@@ -114,6 +114,21 @@ export class CloudEventTarget implements Target {
       else headers[`ce-${name}`] = percentEncodeHeaderValue(value);
     }
     return headers;
+  }
+}
+
+/**
+ * Batched mode: one request per run of consecutive events with the same destination (a
+ * transform's; usually the whole group, to the URL), in order.
+ */
+async function postBatches(endpoint: HttpEndpoint, records: CloudEventBatch, group: readonly number[], headers: Readonly<Record<string, string>>, signal: AbortSignal): Promise<void> {
+  let start = 0;
+  while (start < group.length) {
+    const destination = records.destination(group[start]!);
+    let end = start + 1;
+    while (end < group.length && records.destination(group[end]!) === destination) end++;
+    await endpoint.post(batchBody(records, start === 0 && end === group.length ? group : group.slice(start, end)), headers, signal, destination);
+    start = end;
   }
 }
 

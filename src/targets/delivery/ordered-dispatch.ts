@@ -2,7 +2,7 @@
  * Per-key ordered dispatch with bounded concurrency. Items (indexes into a batch, in commit order)
  * carry an ordering key; every key maps to one of `concurrency` lanes, and a lane sends its items
  * one group after another, in order: items of the same key never overtake each other, items of
- * different keys go out in parallel. A barrier item (a truncate) is ordered against all others:
+ * different keys go out in parallel. A barrier item (a truncate, a schema change) is ordered against all others:
  * everything before it settles first and nothing after it starts before it has settled.
  */
 

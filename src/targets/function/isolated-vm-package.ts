@@ -7,7 +7,7 @@
  */
 import { loadOptionalPackage, type OptionalPackage } from '../../optional-package.js';
 
-export type { Isolate, Reference, Script } from 'isolated-vm';
+export type { Context, Isolate, Reference, Script } from 'isolated-vm';
 
 export const ISOLATED_VM: OptionalPackage = {
   name: 'isolated-vm',

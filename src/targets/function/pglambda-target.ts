@@ -3,7 +3,8 @@
  * rendered as the structured CloudEvent StackGres would POST to its function (cloudevent-records)
  * and handed to the script in the sandbox (script-sandbox), which answers like an HTTP handler.
  *
- * The sandbox runs synchronously on the main thread, so events go one at a time, in commit order,
+ * The sandbox runs on the main thread (synchronously, or, with the network grant, waiting for the
+ * script's fetches without blocking), so events go one at a time, in commit order,
  * through one lane of the generic delivery machinery (targets/delivery): a script that throws,
  * runs out of time or memory, or answers a status outside 200-299 is retried with backoff, then
  * the event is dead-lettered or stops the stream. A write resolves once every event of the batch
@@ -111,6 +112,7 @@ export function openSandbox(config: PgLambdaTargetConfig, onConsole?: (level: Co
     origin: config.origin,
     memoryLimitMb: config.memoryLimitMb,
     timeoutMs: config.timeoutMs,
+    ...(config.grants === undefined ? {} : { grants: config.grants }),
     ...(onConsole === undefined ? {} : { onConsole }),
   });
 }

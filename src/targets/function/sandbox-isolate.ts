@@ -2,10 +2,13 @@
  * One isolate of the script sandbox: a V8 isolate (isolated-vm) with a memory limit and one
  * context holding the sandbox runtime and the user's script, compiled once as the body of
  * `async function (event, response, request)`. Calls into it are synchronous and bounded in time;
- * a script that does not compile is a CONFIG_INVALID error naming its line and column.
+ * a script that does not compile is a CONFIG_INVALID error naming its line and column. With grants
+ * (sandbox-grants), the context also holds `fetch` and/or `process.env`; a script waiting for a
+ * fetch is handed its reply by `awaitIo`, which waits without blocking the event loop.
  */
 import ivm, { type Isolate, type Reference, type Script } from './isolated-vm-package.js';
 import { PgcdcError } from '../../errors/pgcdc-error.js';
+import { SandboxGrants, type SandboxGrantsConfig, grantsAnything } from './sandbox-grants.js';
 import { SANDBOX_RUNTIME_SOURCE } from './sandbox-runtime-source.js';
 
 /** The file name the script has in stack traces and compile errors. */
@@ -50,6 +53,10 @@ export interface SandboxIsolateOptions {
   readonly origin: string;
   readonly memoryLimitMb: number;
   readonly onConsole: ConsoleSink;
+  /** What the script may reach beyond ECMAScript; nothing when absent. */
+  readonly grants?: SandboxGrantsConfig;
+  /** Where the grants are set, for messages; default `spec.target.pgLambda.grants`. */
+  readonly grantsSetting?: string;
 }
 
 /** Time our own set-up code may take in the isolate (it runs no user code). */
@@ -69,6 +76,7 @@ export class SandboxIsolate {
   readonly #isolate: Isolate;
   readonly #invoke: Reference;
   readonly #resume: Reference;
+  readonly #grants: SandboxGrants | undefined;
   #catastrophe: string | undefined;
 
   /** @throws PgcdcError CONFIG_INVALID when the script does not compile */
@@ -82,6 +90,13 @@ export class SandboxIsolate {
     try {
       const userFunction = compileScript(this.#isolate, options);
       const context = this.#isolate.createContextSync();
+      this.#grants = grantsAnything(options.grants)
+        ? SandboxGrants.install(this.#isolate, context, options.grants, {
+            memoryLimitMb: options.memoryLimitMb,
+            setting: options.grantsSetting ?? 'spec.target.pgLambda.grants',
+            setupTimeoutMs: SETUP_TIMEOUT_MS,
+          })
+        : undefined;
       const factory = this.#isolate
         .compileScriptSync(SANDBOX_RUNTIME_SOURCE, { filename: 'pgcdc-sandbox-runtime.js' })
         .runSync(context, { reference: true, timeout: SETUP_TIMEOUT_MS }) as Reference;
@@ -109,9 +124,34 @@ export class SandboxIsolate {
     return this.#call(this.#invoke, [eventJson], timeoutMs);
   }
 
-  /** Lets the script go on (after its microtasks ran): fires its next timer or reports the outcome. */
+  /**
+   * Lets the script go on (after its microtasks ran): reports the outcome, else (when no fetch is
+   * in flight) fires its next timer.
+   */
   resume(timeoutMs: number): CallResult {
-    return this.#call(this.#resume, [], timeoutMs);
+    return this.#call(this.#resume, this.#grants === undefined ? [] : [this.waitingForIo], timeoutMs);
+  }
+
+  /** True while a `fetch` of the script has not been handed its reply (only with the network grant). */
+  get waitingForIo(): boolean {
+    return this.#grants !== undefined && this.#grants.inFlight > 0;
+  }
+
+  /**
+   * Waits (without blocking the event loop) for the reply of one of the script's fetches and hands
+   * it in, running the script's code that awaited it; `timeout` when no reply came before
+   * `deadline` (a `performance.now()` time). Then `resume` tells what the script did.
+   */
+  async awaitIo(deadline: number, timeoutMs: number): Promise<CallResult> {
+    const next = this.#grants === undefined ? undefined : await this.#grants.nextReply(deadline);
+    if (next === undefined) return { kind: 'timeout' };
+    if (this.#isolate.isDisposed) return { kind: 'memory' };
+    return this.#call(this.#grants!.settle, [next.id, SandboxGrants.replyArgument(next.reply)], timeoutMs);
+  }
+
+  /** After an invocation: aborts the script's fetches still in flight (it no longer waits for them). */
+  endInvocation(timeoutMs: number): void {
+    this.#grants?.endInvocation(timeoutMs, !this.#isolate.isDisposed);
   }
 
   /** Set when V8 lost control of the isolate: the process should stop. */
@@ -120,10 +160,11 @@ export class SandboxIsolate {
   }
 
   dispose(): void {
+    this.#grants?.close();
     if (!this.#isolate.isDisposed) this.#isolate.dispose();
   }
 
-  #call(fn: Reference, args: readonly string[], timeoutMs: number): CallResult {
+  #call(fn: Reference, args: readonly unknown[], timeoutMs: number): CallResult {
     let outcome: RawAnswer | RawFailure | undefined;
     try {
       outcome = fn.applySync(undefined, [...args], { timeout: Math.max(1, Math.ceil(timeoutMs)), result: { copy: true } }) as RawAnswer | RawFailure | undefined;

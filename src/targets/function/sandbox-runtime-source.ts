@@ -9,9 +9,10 @@
  * The source evaluates to a factory `(hostConsole, userFunction, scriptText) => { invoke, resume, checkBody }`:
  * - `invoke(eventJson)` starts one invocation; it returns the outcome when the script has already
  *   answered (`response.end()` called synchronously), else `undefined`;
- * - `resume()` is called after the isolate ran its microtasks: it returns the outcome once known,
- *   else fires the next timer (virtual time: the sandbox has no I/O, so nothing else could wake the
- *   script) and returns `undefined`;
+ * - `resume(waitingForIo)` is called after the isolate ran its microtasks: it returns the outcome
+ *   once known; else, while a granted `fetch` is in flight (`waitingForIo`), `undefined` (the host
+ *   hands the reply in, then resumes again); else fires the next timer (virtual time: nothing but a
+ *   fetch could wake the script) and returns `undefined`;
  * - `checkBody()` tells whether the script is a well-formed function body on its own (a script
  *   cannot close the function it is wrapped in).
  *
@@ -345,10 +346,11 @@ export const SANDBOX_RUNTIME_SOURCE = String.raw`
     return invocation.outcome;
   }
 
-  function resume() {
+  function resume(waitingForIo) {
     const invocation = current;
     const outcome = settledOutcome(invocation);
     if (outcome !== undefined) return outcome;
+    if (waitingForIo === true) return undefined;
     if (invocation.timers.length > 0) {
       fireNextTimer(invocation);
       return undefined;

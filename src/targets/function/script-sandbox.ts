@@ -4,7 +4,7 @@
  * a limit so the next event runs on a fresh one.
  *
  * What the script sees (and nothing else: no `require`, `process`, `Buffer`, file system, network
- * or environment):
+ * or environment, unless granted):
  * - `event`: the CloudEvent (frozen, as the CloudEvents SDK makes it), `event.data` the Debezium
  *   change (`op`, `before`, `after`, `source`, …);
  * - `response`: Node's `ServerResponse` methods (`statusCode`, `writeHead`, `setHeader`, `write`,
@@ -16,6 +16,8 @@
  *   their `clear*`: timers run in virtual time as soon as the script is otherwise idle, in order of
  *   their delays (with no I/O in the sandbox there is nothing else to wait for); timers still
  *   pending when the response ends are dropped.
+ * - with grants (sandbox-grants): `fetch` and `Headers` to the allowed hosts (`allowNetwork`),
+ *   `process.env` with the named variables (`env`).
  *
  * The script is the body of `async function (event, response, request)`: StackGres `eval`s it in a
  * request handler, and every such script runs here unchanged; `await` and `return` work too.
@@ -35,9 +37,16 @@
  *
  * Calls run synchronously on the calling thread: the event loop waits for the script, at most the
  * time limit per run. Node.js 20 must run with `--no-node-snapshot` for isolated-vm to be safe.
+ *
+ * With the network grant, an invocation may wait for its fetches: that wait does not block the
+ * event loop, the whole invocation (script runs and fetches) must end within the time limit, and
+ * invocations are queued so each still runs to its end before the next starts. Timers fire (in
+ * virtual time) only while no fetch is in flight; fetches still in flight when the invocation ends
+ * are aborted. Without it the invocation is one synchronous run, exactly as above.
  */
 import { PgcdcError } from '../../errors/pgcdc-error.js';
 import { DEFAULT_MEMORY_LIMIT_MB, DEFAULT_TIMEOUT_MS, MIN_MEMORY_LIMIT_MB } from './sandbox-limits.js';
+import type { SandboxGrantsConfig } from './sandbox-grants.js';
 import { type CallResult, type ConsoleSink, type RawAnswer, type RawFailure, SandboxIsolate, SCRIPT_FILE_NAME } from './sandbox-isolate.js';
 import type { ScriptFailure, ScriptFailureReason, ScriptOutcome } from './script-outcome.js';
 
@@ -55,6 +64,8 @@ export interface ScriptSandboxOptions {
   readonly timeoutMs?: number;
   /** Receives what the script logs; lines are dropped when not given. */
   readonly onConsole?: ConsoleSink;
+  /** What the script may reach beyond ECMAScript (network, environment); nothing when absent. */
+  readonly grants?: SandboxGrantsConfig;
 }
 
 /** A CloudEvent as an object (`specversion`, `id`, `source`, `type`, `time`, `datacontenttype`, `data`, extensions). */
@@ -67,6 +78,9 @@ export interface InvokeOptions {
 
 const dropConsole: ConsoleSink = () => undefined;
 
+/** The options, limits filled in. */
+type SandboxSettings = Required<Omit<ScriptSandboxOptions, 'onConsole' | 'grants'>> & { readonly grants: SandboxGrantsConfig | undefined };
+
 /**
  * A compiled PgLambda script, ready to run for events one at a time.
  *
@@ -76,13 +90,15 @@ const dropConsole: ConsoleSink = () => undefined;
  * sandbox.close();
  */
 export class ScriptSandbox {
-  readonly #options: Required<Omit<ScriptSandboxOptions, 'onConsole'>>;
+  readonly #options: SandboxSettings;
   readonly #defaultConsole: ConsoleSink;
   #console: ConsoleSink;
   #isolate: SandboxIsolate | undefined;
   #replacements = 0;
+  /** The last queued invocation (network grant only: invocations that wait for fetches are queued). */
+  #queue: Promise<unknown> = Promise.resolve();
 
-  private constructor(options: Required<Omit<ScriptSandboxOptions, 'onConsole'>>, onConsole: ConsoleSink | undefined) {
+  private constructor(options: SandboxSettings, onConsole: ConsoleSink | undefined) {
     this.#options = options;
     this.#defaultConsole = onConsole ?? dropConsole;
     this.#console = this.#defaultConsole;
@@ -105,7 +121,7 @@ export class ScriptSandbox {
     if (!Number.isInteger(timeoutMs) || timeoutMs < 1) {
       throw new PgcdcError('CONFIG_INVALID', `the PgLambda time limit is ${timeoutMs} ms; expected a whole number of at least 1`, { hint: 'set timeoutMs to 1 or more' });
     }
-    return new ScriptSandbox({ script: options.script, origin: options.origin, memoryLimitMb, timeoutMs }, options.onConsole);
+    return new ScriptSandbox({ script: options.script, origin: options.origin, memoryLimitMb, timeoutMs, grants: options.grants }, options.onConsole);
   }
 
   /**
@@ -116,6 +132,11 @@ export class ScriptSandbox {
    */
   async invoke(event: string | CloudEventObject, options: InvokeOptions = {}): Promise<ScriptOutcome> {
     const eventJson = typeof event === 'string' ? event : JSON.stringify(event);
+    if (this.#options.grants?.allowNetwork !== undefined) {
+      const run = this.#queue.then(() => this.#invokeWithIo(eventJson, options));
+      this.#queue = run.catch(() => undefined);
+      return run;
+    }
     const isolate = this.#liveIsolate();
     this.#console = options.onConsole ?? this.#defaultConsole;
     try {
@@ -145,11 +166,44 @@ export class ScriptSandbox {
     while (result.kind === 'pending') {
       result = performance.now() < deadline ? isolate.resume(timeoutMs) : { kind: 'timeout' };
     }
+    return this.#finish(result, false);
+  }
+
+  /** One invocation that may wait for fetches (network grant), the event loop free meanwhile. */
+  async #invokeWithIo(eventJson: string, options: InvokeOptions): Promise<ScriptOutcome> {
+    const isolate = this.#liveIsolate();
+    this.#console = options.onConsole ?? this.#defaultConsole;
+    try {
+      const { timeoutMs } = this.#options;
+      const deadline = performance.now() + timeoutMs;
+      let waited = false;
+      let result: CallResult = isolate.invoke(eventJson, timeoutMs);
+      while (result.kind === 'pending') {
+        if (performance.now() >= deadline) result = { kind: 'timeout' };
+        else if (isolate.waitingForIo) {
+          waited = true;
+          result = await isolate.awaitIo(deadline, timeoutMs);
+          if (this.#isolate !== isolate) throw new PgcdcError('INTERNAL', 'the PgLambda sandbox was closed while a script waited for a fetch', { hint: 'report this as a bug of pgcdc: the target closed during a write' });
+          if (result.kind === 'pending') result = isolate.resume(timeoutMs);
+        } else result = isolate.resume(timeoutMs);
+      }
+      if (result.kind === 'done') isolate.endInvocation(timeoutMs);
+      return this.#finish(result, waited);
+    } finally {
+      this.#console = this.#defaultConsole;
+    }
+  }
+
+  /** The outcome of a finished call loop; the isolate is replaced after a stop at a limit. */
+  #finish(result: Exclude<CallResult, { kind: 'pending' }>, waitedForFetch: boolean): ScriptOutcome {
+    const { timeoutMs } = this.#options;
     if (result.kind === 'done') return this.#outcomeOf(result.outcome);
     this.#replaceIsolate();
     return result.kind === 'timeout'
       ? failure('timeout', `the PgLambda script ran longer than its time limit of ${timeoutMs} ms and was stopped`, {
-          hint: 'make the script finish sooner (no endless loop or interval, response.end() on every path), or raise timeoutMs',
+          hint: waitedForFetch
+            ? 'the time limit covers the whole invocation, fetches included: make the script finish sooner (fewer or faster requests, response.end() on every path), or raise timeoutMs'
+            : 'make the script finish sooner (no endless loop or interval, response.end() on every path), or raise timeoutMs',
         })
       : failure('memory', `the PgLambda script used more than its memory limit of ${this.#options.memoryLimitMb} MB and was stopped`, {
           hint: 'raise memoryLimitMb, or keep less in memory (globals the script sets live across events)',
@@ -197,6 +251,7 @@ export class ScriptSandbox {
       origin: this.#options.origin,
       memoryLimitMb: this.#options.memoryLimitMb,
       onConsole: (level, message) => this.#console(level, message),
+      ...(this.#options.grants === undefined ? {} : { grants: this.#options.grants }),
     });
   }
 }

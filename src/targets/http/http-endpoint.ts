@@ -71,6 +71,11 @@ export class HttpEndpoint {
     });
   }
 
+  #pathOf(destination: string): string {
+    if (destination.startsWith('/')) return destination;
+    return `${this.#url.pathname.replace(/\/$/, '')}/${destination}${this.#url.search}`;
+  }
+
   /** Opens one connection (TCP, and TLS for https) and closes it; fails with the fix when it cannot. */
   async probe(): Promise<void> {
     const url = this.#url;
@@ -100,11 +105,15 @@ export class HttpEndpoint {
     }
   }
 
-  /** POSTs `body`; resolves when the response status counts as success, else throws a DeliveryFailure. */
-  async post(body: Buffer, headers: Readonly<Record<string, string>>, signal: AbortSignal): Promise<void> {
+  /**
+   * POSTs `body`; resolves when the response status counts as success, else throws a
+   * DeliveryFailure. `destination` (a transform's, docs/transforms.md) is the path instead of the
+   * URL's when it starts with `/`, else a path below the URL's.
+   */
+  async post(body: Buffer, headers: Readonly<Record<string, string>>, signal: AbortSignal, destination?: string): Promise<void> {
     let response: Awaited<ReturnType<Pool['request']>>;
     try {
-      response = await this.#pool.request({ path: this.#path, method: 'POST', headers, body, signal });
+      response = await this.#pool.request({ path: destination === undefined ? this.#path : this.#pathOf(destination), method: 'POST', headers, body, signal });
     } catch (error) {
       throw this.#transportFailure(error);
     }

@@ -407,6 +407,8 @@ export class PostgresTarget implements Target {
         }
         case 'message':
           break; // special messages end segments; others are not for this target
+        case 'schema':
+          break; // this target replays the DDL messages themselves
       }
     }
     runs.flush();

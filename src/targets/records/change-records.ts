@@ -5,7 +5,8 @@
  * change event (Debezium's JSON encoder, one record per event, with Debezium's own choices where
  * pgcdc's other targets differ) as the value, the row key as the key, on `<prefix>.<schema>.<table>`
  * (or a routing rule's topic), tombstones after deletes, truncates, logical messages on
- * `<prefix>.message`, transaction BEGIN/END on the transaction topic, Debezium's headers; with
+ * `<prefix>.message`, schema changes on `<prefix>` keyed by `{"databaseName"}` (as Debezium's
+ * schema change topic), transaction BEGIN/END on the transaction topic, Debezium's headers; with
  * JsonConverter's `{"schema","payload"}` envelope when schemas are enabled. Values are slices of
  * the batch's writer (no copy per record); partitions are chosen later, from the key.
  */
@@ -20,6 +21,8 @@ import {
   MESSAGE_KEY_SCHEMA,
   MESSAGE_VALUE_SCHEMA,
   ROUTED_KEY_FIELD,
+  SCHEMA_CHANGE_KEY_SCHEMA,
+  SCHEMA_CHANGE_VALUE_SCHEMA,
   TRANSACTION_KEY_SCHEMA,
   TRANSACTION_VALUE_SCHEMA,
   valueSchemaJson,
@@ -101,6 +104,8 @@ export class ChangeRecordBuilder {
   readonly #keys = new JsonWriter(64 * 1024);
   readonly #schemas: boolean;
   readonly #messageTopic: string;
+  /** `source.db` as JSON, the key of schema-change records. */
+  readonly #databaseJson: string;
   /** Undefined unless `extendedHeaders`. */
   readonly #contextHeaders: ReadonlyMap<Buffer, Buffer> | undefined;
   #records: ChangeRecord[] = [];
@@ -115,6 +120,7 @@ export class ChangeRecordBuilder {
     this.#schemas = config.schemasEnable;
     this.#tombstones = tombstonesOnDelete;
     this.#messageTopic = `${config.topicPrefix}.message`;
+    this.#databaseJson = JSON.stringify(encoder.database);
     this.#contextHeaders = config.extendedHeaders ? contextHeaders(config.topicPrefix) : undefined;
     this.#encoder = new DebeziumJsonEncoder({
       ...encoder,
@@ -159,6 +165,12 @@ export class ChangeRecordBuilder {
       if (this.#schemas) w.raw(`{"schema":${MESSAGE_VALUE_SCHEMA},"payload":`);
       return;
     }
+    if (event.kind === 'schema') {
+      const key = this.#fixedKey(SCHEMA_CHANGE_KEY_SCHEMA, `{"databaseName":${this.#databaseJson}}`);
+      this.#open = { op, event, topic: this.#config.topicPrefix, key, tombstone: false, ...(this.#contextHeaders ? { headers: this.#contextHeaders } : {}) };
+      if (this.#schemas) w.raw(`{"schema":${SCHEMA_CHANGE_VALUE_SCHEMA},"payload":`);
+      return;
+    }
     const table = (event as RowEvent).table;
     const route = this.#route(table);
     let key: Buffer | null = null;
@@ -174,7 +186,9 @@ export class ChangeRecordBuilder {
         headers = new Map([[op === 'd' ? NEW_KEY_HEADER : OLD_KEY_HEADER, other], ...(this.#contextHeaders ?? [])]);
       }
     }
-    this.#open = { op, event, topic: route.topic, key, tombstone: op === 'd' && this.#tombstones, headers };
+    // A transform function may have sent the event elsewhere (spec.transform, docs/transforms.md).
+    const topic = event.kind === 'row' && event.destination !== undefined ? event.destination : route.topic;
+    this.#open = { op, event, topic, key, tombstone: op === 'd' && this.#tombstones, headers };
     w.raw(route.valueOpen);
   }
 

@@ -134,3 +134,25 @@ export const MESSAGE_VALUE_SCHEMA =
   TRANSACTION_BLOCK_SCHEMA +
   ',{"type":"struct","fields":[{"type":"string","optional":true,"field":"prefix"},{"type":"bytes","optional":true,"field":"content"}],"optional":false,"name":"io.debezium.connector.postgresql.Message","version":1,"field":"message"}],' +
   '"optional":false,"name":"io.debezium.connector.postgresql.MessageValue","version":1}';
+
+/** Schemas of schema-change records (`<prefix>`, keyed by database, docs/schema-changes.md). */
+export const SCHEMA_CHANGE_KEY_SCHEMA =
+  '{"type":"struct","fields":[{"type":"string","optional":false,"field":"databaseName"}],"optional":false,"name":"io.pgcdc.connector.postgresql.SchemaChangeKey","version":1}';
+const SCHEMA_COLUMNS = (field: string) =>
+  '{"type":"array","items":{"type":"struct","fields":[{"type":"string","optional":false,"field":"name"},{"type":"string","optional":false,"field":"type"},' +
+  '{"type":"boolean","optional":false,"field":"nullable"},{"type":"string","optional":true,"field":"default"},{"type":"boolean","optional":false,"field":"primaryKey"}],' +
+  `"optional":false,"name":"io.pgcdc.connector.postgresql.SchemaColumn","version":1},"optional":true,"field":"${field}"}`;
+export const SCHEMA_CHANGE_VALUE_SCHEMA =
+  '{"type":"struct","fields":[{"type":"string","optional":false,"field":"op"},{"type":"int64","optional":true,"field":"ts_ms"},' +
+  SOURCE_SCHEMA +
+  ',' +
+  TRANSACTION_BLOCK_SCHEMA +
+  ',{"type":"string","optional":false,"field":"databaseName"},{"type":"struct","fields":[{"type":"string","optional":false,"field":"operation"},' +
+  '{"type":"string","optional":false,"field":"schema"},{"type":"string","optional":false,"field":"table"},' +
+  '{"type":"struct","fields":[{"type":"string","optional":false,"field":"schema"},{"type":"string","optional":false,"field":"table"}],"optional":true,"field":"previous"},' +
+  '{"type":"string","optional":false,"field":"commandTag"},{"type":"string","optional":true,"field":"query"},' +
+  SCHEMA_COLUMNS('before') +
+  ',' +
+  SCHEMA_COLUMNS('after') +
+  '],"optional":false,"name":"io.pgcdc.connector.postgresql.SchemaChange","version":1,"field":"schemaChange"}],' +
+  '"optional":false,"name":"io.pgcdc.connector.postgresql.SchemaChangeValue","version":1}';

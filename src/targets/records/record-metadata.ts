@@ -41,7 +41,8 @@ export class RecordMetadataReader {
     const event = record.event!;
     const op = record.op!;
     const id = this.#ids.idOf(op, event);
-    const table = event.kind === 'row' || event.kind === 'truncate' ? `${event.table.schema}.${event.table.table}` : undefined;
+    const table =
+      event.kind === 'row' || event.kind === 'truncate' ? `${event.table.schema}.${event.table.table}` : event.kind === 'schema' ? `${event.schema}.${event.table}` : undefined;
     const lsn = event.kind === 'begin' || event.kind === 'commit' ? event.txn.commitLsn : event.lsn;
     return { id, op: record.value === null ? 'tombstone' : op, table, lsn: formatLsn(lsn), txId: event.txn?.xid };
   }

@@ -1,7 +1,8 @@
 /**
  * Turns a batch of stream events into webhook notifications: each change is rendered once (the
  * Debezium change event, wrapped as pgstream wraps its events, `{"Data": …}`, unless the payload
- * is `debezium`), and paired with every URL subscribed to its schema, table and operation. A
+ * is `debezium`), and paired with every URL subscribed to its schema, table and operation (a schema
+ * change, op `schema`, goes to the subscriptions of its table that list no event types). A
  * notification is one (change, URL) pair: its body is a view into the batch's one buffer, so a
  * change sent to several URLs is not copied, and its ordering key mixes the row's key with the URL,
  * so notifications of one row to one URL stay in order while other rows and URLs go in parallel.
@@ -133,8 +134,13 @@ export class WebhookRenderer {
     this.#starts.push(w.length);
     this.#ids.push(this.#eventIds.idOf(op, event));
     if (this.#wrapped) w.raw('{"Data":');
-    if ((event.kind !== 'row' && event.kind !== 'truncate') || op === 'BEGIN' || op === 'END' || event.table.schema === OWN_SCHEMA) return;
-    const urls = this.#set!.urlsFor(event.table.schema, event.table.table, op);
+    if (op === 'BEGIN' || op === 'END') return;
+    let urls: readonly string[];
+    if (event.kind === 'row' || event.kind === 'truncate') {
+      if (event.table.schema === OWN_SCHEMA) return;
+      urls = this.#set!.urlsFor(event.table.schema, event.table.table, op);
+    } else if (event.kind === 'schema') urls = this.#set!.urlsFor(event.schema, event.table, op);
+    else return;
     if (urls.length === 0) return;
     const rowKey = recordKeyHash(op, event);
     for (const url of urls) {
