@@ -6,7 +6,7 @@
  */
 import type { SourceConfig } from '../config/stream-config.js';
 import { PgcdcError } from '../errors/pgcdc-error.js';
-import type { Logger } from '../logging/logger.js';
+import { silentLogger, type Logger } from '../logging/logger.js';
 import type { CatalogConnection } from './catalog-connection.js';
 import type { SourceTable } from './captured-tables.js';
 import { identityRefusal, tryRowFilters, type TriedRowFilter } from './row-filter-trial.js';
@@ -179,6 +179,22 @@ async function checkedRowFilters(catalog: CatalogConnection, source: SourceConfi
   });
   for (const filter of tried) if (filter.outsideIdentity.length === 0 && filter.identity !== 'unknown') cache.set(keyOf(filter), filter);
   return filters.map((filter) => cache.get(keyOf(filter)) ?? tried.find((t) => t.schema === filter.schema && t.table === filter.table)!);
+}
+
+/**
+ * What `run` would stop with for the stream's row filters (PostgreSQL too old, a table not
+ * captured, an expression the server rejects, columns outside the replica identity), or undefined:
+ * `pgcdc validate`'s check. Nothing on the server is changed (each filter is tried in a
+ * rolled-back transaction).
+ */
+export async function rowFiltersProblem(catalog: CatalogConnection, source: SourceConfig, captured: readonly SourceTable[]): Promise<PgcdcError | undefined> {
+  try {
+    const unsafe = (await checkedRowFilters(catalog, source, captured, silentLogger()))?.find((filter) => filter.outsideIdentity.length > 0);
+    return unsafe === undefined ? undefined : identityRefusal(unsafe);
+  } catch (error) {
+    if (error instanceof PgcdcError) return error;
+    throw error;
+  }
 }
 
 /**

@@ -10,6 +10,7 @@ import { ChangeFilter } from '../pipeline/change-filter.js';
 import { ddlCaptureCurrent, ddlCaptureRefused, probeDdlCapture } from '../ddl/ddl-capture.js';
 import type { CatalogConnection } from './catalog-connection.js';
 import { lacksReplicaIdentity, listSourceTables, selectCapturedTables, type SourceTable } from './captured-tables.js';
+import { rowFiltersProblem } from './publication-manager.js';
 import { qualifiedName, quoteIdent } from './sql-quoting.js';
 import { counted, inflect } from '../text/counts.js';
 
@@ -151,6 +152,10 @@ export async function checkSource(catalog: CatalogConnection, config: StreamConf
         `run ALTER TABLE ${qualifiedName(table)} REPLICA IDENTITY DEFAULT (or FULL)`,
       ),
     );
+  }
+  if (Object.keys(source.rowFilters).length > 0) {
+    const problem = await rowFiltersProblem(catalog, source, captured);
+    checks.push(problem ? fail('row filters', problem.message, problem.hint ?? '', problem.code) : ok('row filters', `${counted(Object.keys(source.rowFilters).length, 'filter')} accepted by the server, within the replica identity`));
   }
   const unreadable = captured.filter((t) => !t.canSelect);
   if (unreadable.length > 0) {

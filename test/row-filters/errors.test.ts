@@ -10,6 +10,7 @@ import { startEmbeddedPostgres, type EmbeddedPostgresServer } from '../../src/em
 import { PgcdcError } from '../../src/errors/pgcdc-error.js';
 import { silentLogger } from '../../src/logging/logger.js';
 import { runStream } from '../../src/pipeline/run-stream.js';
+import { runCli } from '../support/cli.js';
 import { createDatabase, sql, useTestServer } from '../support/postgres.js';
 import { fileStream } from '../support/stream-fixtures.js';
 
@@ -51,6 +52,20 @@ describe('rowFilters errors', () => {
     const { config } = await fileStream({ url, source: { rowFilters: { 'public.orders': "region = 'eu'" } } });
     await runStream(config, { logger: silentLogger(), stopAt: 'now' });
     await sql(url, "insert into orders values (2, 'eu'); update orders set region = 'us' where id = 2");
+  });
+
+  it('are checked by pgcdc validate, which changes nothing', async () => {
+    const url = await createDatabase(server());
+    await sql(url, TABLE);
+    const { specFile } = await fileStream({ url, source: { rowFilters: { 'public.orders': "region = 'eu'" } } });
+    const refused = await runCli(['validate', '-c', specFile]);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stdout).toContain("FAIL row filters: rowFilters: the filter of public.orders reads region, which is not in the table's replica identity");
+    await sql(url, 'alter table orders replica identity full');
+    const accepted = await runCli(['validate', '-c', specFile]);
+    expect(accepted.code, accepted.stdout + accepted.stderr).toBe(0);
+    expect(accepted.stdout).toContain('ok   row filters: 1 filter accepted by the server, within the replica identity');
+    expect(await publications(url)).toEqual([]);
   });
 
   it('names the table and gives the server\'s reason for an expression it rejects', async () => {
