@@ -1,7 +1,8 @@
 /**
  * Schema-change events on the Webhook target, with real local HTTP subscribers: a subscription to
  * the changed table that lists no event types gets the schema change between the rows of the old
- * and the new shape; one that lists operations, or one to another table, does not.
+ * and the new shape; one that lists `schema` gets it alone; one that lists row operations, or one
+ * to another table, does not.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -64,7 +65,9 @@ describe('schema changes on the Webhook target', () => {
     const tableA = await receiver();
     const insertsOfA = await receiver();
     const tableB = await receiver();
+    const schemaOfA = await receiver();
     await subscribe({ url: tableA.url, schema: 'public', table: 'a' });
+    await subscribe({ url: schemaOfA.url, schema: 'public', table: 'a', event_types: ['schema'] });
     await subscribe({ url: insertsOfA.url, schema: 'public', table: 'a', event_types: ['I'] });
     await subscribe({ url: tableB.url, schema: 'public', table: 'b' });
 
@@ -73,7 +76,7 @@ describe('schema changes on the Webhook target', () => {
     await sql(url, "insert into a values (2, 20, 'two')");
     await sql(url, 'insert into b values (1)');
 
-    await waitFor(() => (tableA.accepted.length >= 3 && insertsOfA.accepted.length >= 2 && tableB.accepted.length >= 1 ? true : undefined), 20_000, 'every notification');
+    await waitFor(() => (tableA.accepted.length >= 3 && insertsOfA.accepted.length >= 2 && tableB.accepted.length >= 1 && schemaOfA.accepted.length >= 1 ? true : undefined), 20_000, 'every notification');
     const received = tableA.accepted as any[];
     expect(received.map((e) => e.op)).toEqual(['c', 'schema', 'c']);
     const { rows } = await sql(url, 'select to_jsonb(a) as row from a order by id');
@@ -83,5 +86,6 @@ describe('schema changes on the Webhook target', () => {
     expect(received[1].schemaChange.after.map((c: { name: string }) => c.name)).toEqual(['id', 'n', 'note']);
     expect((insertsOfA.accepted as any[]).map((e) => e.op)).toEqual(['c', 'c']);
     expect((tableB.accepted as any[]).map((e) => e.op)).toEqual(['c']);
+    expect((schemaOfA.accepted as any[]).map((e) => e.op)).toEqual(['schema']);
   });
 });

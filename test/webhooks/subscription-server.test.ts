@@ -79,8 +79,8 @@ describe('the subscription API', () => {
     ['a url that is not http', { url: 'ftp://hooks.example.com' }, 'url is "ftp://hooks.example.com"; expected an http:// or https:// URL, e.g. "https://hooks.example.com/orders"'],
     ['a url that is not a URL', { url: 'hooks' }, 'url is "hooks", which is not a URL; expected an http:// or https:// URL, e.g. "https://hooks.example.com/orders"'],
     ['a schema that is not a string', { url: 'http://h.test/', schema: 5 }, 'schema is 5; expected the schema name as a string ("" or missing for every schema)'],
-    ['event types that are not a list', { url: 'http://h.test/', event_types: 'I' }, 'event_types is "I"; expected a list of one of c, u, d, t, r (Debezium\'s op) or I, U, D, T (pgstream\'s) (empty or missing for every operation)'],
-    ['an unknown event type', { url: 'http://h.test/', event_types: ['I', 'X'] }, 'event_types[1] is "X"; expected one of c, u, d, t, r (Debezium\'s op) or I, U, D, T (pgstream\'s)'],
+    ['event types that are not a list', { url: 'http://h.test/', event_types: 'I' }, 'event_types is "I"; expected a list of one of c, u, d, t, r, schema (Debezium\'s op; schema: schema changes) or I, U, D, T (pgstream\'s) (empty or missing for every operation)'],
+    ['an unknown event type', { url: 'http://h.test/', event_types: ['I', 'X'] }, 'event_types[1] is "X"; expected one of c, u, d, t, r, schema (Debezium\'s op; schema: schema changes) or I, U, D, T (pgstream\'s)'],
     ['an unknown key', { url: 'http://h.test/', tabel: 'orders' }, 'unknown key "tabel"; expected url, schema, table, event_types'],
   ])('answers 400 to %s, saying what is wrong', async (_case, body, error) => {
     const answer = await post('/webhooks/subscribe', body);

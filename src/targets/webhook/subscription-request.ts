@@ -14,7 +14,7 @@ export interface SubscriptionRequest {
 export type SubscriptionRequestReading = { readonly ok: true; readonly request: SubscriptionRequest } | { readonly ok: false; readonly problem: string };
 
 const KEYS = ['url', 'schema', 'table', 'event_types'];
-const EVENT_TYPES_EXPECTED = `one of ${WEBHOOK_OPERATIONS.join(', ')} (Debezium's op) or I, U, D, T (pgstream's)`;
+const EVENT_TYPES_EXPECTED = `one of ${WEBHOOK_OPERATIONS.join(', ')} (Debezium's op; schema: schema changes) or I, U, D, T (pgstream's)`;
 
 /**
  * The request a parsed JSON body holds.

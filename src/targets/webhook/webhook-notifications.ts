@@ -2,7 +2,7 @@
  * Turns a batch of stream events into webhook notifications: each change is rendered once (the
  * Debezium change event, wrapped as pgstream wraps its events, `{"Data": …}`, unless the payload
  * is `debezium`), and paired with every URL subscribed to its schema, table and operation (a schema
- * change, op `schema`, goes to the subscriptions of its table that list no event types). A
+ * change, op `schema`, goes to the subscriptions of its table that list no event types or `schema`). A
  * notification is one (change, URL) pair: its body is a view into the batch's one buffer, so a
  * change sent to several URLs is not copied, and its ordering key mixes the row's key with the URL,
  * so notifications of one row to one URL stay in order while other rows and URLs go in parallel.

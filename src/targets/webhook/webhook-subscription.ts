@@ -4,8 +4,8 @@
  * the event type names a subscription request may use.
  */
 
-/** Operations an event type names: Debezium's `op` values. */
-export const WEBHOOK_OPERATIONS = ['c', 'u', 'd', 't', 'r'] as const;
+/** Operations an event type names: Debezium's `op` values, and `schema` for schema changes (`captureDdl`). */
+export const WEBHOOK_OPERATIONS = ['c', 'u', 'd', 't', 'r', 'schema'] as const;
 export type WebhookOperation = (typeof WEBHOOK_OPERATIONS)[number];
 
 /**
@@ -18,6 +18,7 @@ export const EVENT_TYPE_OPERATIONS: Readonly<Record<string, readonly WebhookOper
   d: ['d'],
   t: ['t'],
   r: ['r'],
+  schema: ['schema'],
   I: ['c', 'r'],
   U: ['u'],
   D: ['d'],
