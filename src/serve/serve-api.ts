@@ -8,6 +8,7 @@ import type { ServeMetrics } from '../metrics/serve-metrics.js';
 import { sendSignal } from '../snapshot/signals.js';
 import { CatalogConnection } from '../source/catalog-connection.js';
 import type { StreamConfig } from '../config/stream-config.js';
+import { connectRoutes, connectVersionInfo } from './connect-api.js';
 import { dashboardRoutes } from './dashboard-files.js';
 import { listDeadLetters, resendDeadLetter } from './dead-letter-access.js';
 import { HttpError, type Reply, type Route, type RouteRequest } from './serve-server.js';
@@ -18,6 +19,10 @@ export interface ServeApiContext {
   readonly directory: StreamDirectory;
   readonly metrics: ServeMetrics;
   readonly logger: Logger;
+  /** `host:port` of the server (Kafka Connect's `worker_id`). */
+  readonly workerId: string;
+  /** The brokers of connectors created through Kafka Connect's API. */
+  readonly kafkaBootstrapServers?: string;
 }
 
 /** How long an action's answer waits for a graceful stop: 200 when it finished, else 202. */
@@ -144,8 +149,25 @@ export function serveRoutes(context: ServeApiContext): Route[] {
         return json(200, { id, status: 'resent' });
       },
     },
-    ...dashboardRoutes(),
+    ...connectRoutes({ directory, workerId: context.workerId, ...(context.kafkaBootstrapServers ? { kafkaBootstrapServers: context.kafkaBootstrapServers } : {}) }),
+    ...dashboardRoutes().map(connectRoot),
   ];
+}
+
+/**
+ * `GET /`: the dashboard for a browser (Accept: text/html), Kafka Connect's version info for a
+ * client asking for JSON, or for curl and wget (`curl http://HOST:8083/`, as the Connect guides do).
+ */
+function connectRoot(route: Route): Route {
+  if (route.method !== 'GET' || route.pattern !== '/') return route;
+  return { ...route, handler: (request) => (wantsConnectRoot(request) ? json(200, connectVersionInfo()) : route.handler(request)) };
+}
+
+function wantsConnectRoot(request: RouteRequest): boolean {
+  const accept = request.headers.accept ?? '';
+  if (accept.includes('text/html')) return false;
+  if (accept.includes('application/json')) return true;
+  return /^(curl|wget)\//i.test(request.headers['user-agent'] ?? '');
 }
 
 function json(status: number, body: unknown): Reply {

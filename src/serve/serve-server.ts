@@ -2,7 +2,7 @@
  * The HTTP(S) server of `pgcdc serve`: node:http (node:https when a certificate is given), a small
  * route table (`GET /api/streams/{name}`), JSON in and out, and the authentication every route
  * but the public ones needs. Errors answer `{"error_code": <status>, "message": …}`, Kafka
- * Connect's shape, so Connect's own routes can join this table later.
+ * Connect's shape, which Connect's own routes (connect-api) share.
  */
 import http from 'node:http';
 import https from 'node:https';
@@ -155,7 +155,8 @@ export class ServeServer {
   }
 
   #match(method: string, pathname: string): { route: Route; params: Record<string, string> } | 'no route' | 'no method' {
-    const segments = pathname.split('/').slice(1);
+    // `/connectors/` is `/connectors` (Connect's guides POST to the former).
+    const segments = (pathname.length > 1 && pathname.endsWith('/') ? pathname.slice(0, -1) : pathname).split('/').slice(1);
     let pathMatched = false;
     for (const compiled of this.#routes) {
       const params = matchSegments(compiled.segments, segments);

@@ -5,7 +5,9 @@
  * removes its file. Added, changed (other content) and removed files are picked up without a
  * restart: fs.watch (debounced), and a rescan every 2 s for file systems where watching misses
  * events. A spec that cannot be loaded, or that takes a name another file already has, is a
- * failed stream with its error, keyed by its file name (stream names cannot hold a dot).
+ * failed stream with its error, keyed by its file name (stream names cannot hold a dot). A JSON
+ * file holding a Kafka Connect connector (`{"name", "config": {…}}`, what `POST /connectors` writes
+ * as `<name>.json`) is a stream too, converted by config/connector-config with the serve's brokers.
  *
  * A scan never waits for a stream: stopping and starting happen in each stream's supervisor, and a
  * stream of a name still stopping starts once its predecessor has stopped.
@@ -13,6 +15,7 @@
 import fs from 'node:fs';
 import { readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { connectorProblemText, connectorStreamDocument, readConnectorDocument } from '../config/connector-config.js';
 import { parseStreamConfig } from '../config/load-stream-config.js';
 import type { StreamConfig } from '../config/stream-config.js';
 import { PgcdcError } from '../errors/pgcdc-error.js';
@@ -32,6 +35,8 @@ export interface StreamDirectoryOptions {
   /** As `pgcdc run --secrets-dir / --config-maps-dir`. */
   readonly secretsDir?: string;
   readonly configMapsDir?: string;
+  /** The brokers of connectors (Kafka Connect JSON documents in the directory): `--kafka-bootstrap-servers`. */
+  readonly kafkaBootstrapServers?: string;
 }
 
 interface SpecFile {
@@ -99,22 +104,28 @@ export class StreamDirectory {
     return this.#scanAgain;
   }
 
-  /** A new stream from a spec's text, written as `<name>.yaml`; 409 when the name is taken. */
-  async create(text: string): Promise<StreamSupervisor> {
+  /** The text of stream `name`'s file as last loaded (a connector's JSON document, a spec). */
+  specText(name: string): string | undefined {
+    const stream = this.#streams.get(name);
+    return stream === undefined ? undefined : this.#files.get(stream.file)?.text;
+  }
+
+  /** A new stream from a spec's text, written as `<name>.<extension>`; 409 when the name is taken. */
+  async create(text: string, extension: 'yaml' | 'json' = 'yaml'): Promise<StreamSupervisor> {
     const config = await this.#parse(text, 'request body');
     if (this.#streams.has(config.name)) throw new HttpError(409, `a stream named ${config.name} exists already; change it with PUT /api/streams/${config.name}`);
-    const file = `${config.name}.yaml`;
+    const file = `${config.name}.${extension}`;
     if (this.#files.has(file) || fs.existsSync(path.join(this.dir, file))) throw new HttpError(409, `${file} exists already in ${this.dir}`);
     await this.#write(file, text);
     return this.#after(config.name);
   }
 
   /** Replaces the spec of stream `name` (creating it when there is none); `created` tells which. */
-  async replace(name: string, text: string): Promise<{ stream: StreamSupervisor; created: boolean }> {
+  async replace(name: string, text: string, extension: 'yaml' | 'json' = 'yaml'): Promise<{ stream: StreamSupervisor; created: boolean }> {
     const config = await this.#parse(text, 'request body');
     if (config.name !== name) throw new HttpError(400, `the spec's metadata.name is ${config.name}, not ${name}; a stream keeps its name (create another with POST /api/streams)`);
     const existing = this.#streams.get(name);
-    await this.#write(existing?.file ?? `${name}.yaml`, text);
+    await this.#write(existing?.file ?? `${name}.${extension}`, text);
     return { stream: await this.#after(name), created: existing === undefined };
   }
 
@@ -234,7 +245,21 @@ export class StreamDirectory {
     this.#retiring.set(name, stopped);
   }
 
-  #parse(text: string, fileName: string): Promise<StreamConfig> {
+  async #parse(text: string, fileName: string): Promise<StreamConfig> {
+    const connector = readConnectorDocument(text);
+    if (connector !== undefined) {
+      // A Kafka Connect connector (POST /connectors, or a register-postgres.json dropped here).
+      const { document, problems, warnings } = connectorStreamDocument(connector.name, connector.config, { kafkaBootstrapServers: this.#options.kafkaBootstrapServers });
+      if (document === undefined) {
+        throw new PgcdcError('CONFIG_INVALID', connectorProblemText(connector.name, problems), { hint: `fix the connector's config (${fileName})` });
+      }
+      const config = await this.#parseSpec(JSON.stringify(document), fileName);
+      return { ...config, warnings: [...warnings, ...config.warnings] };
+    }
+    return this.#parseSpec(text, fileName);
+  }
+
+  #parseSpec(text: string, fileName: string): Promise<StreamConfig> {
     const { secretsDir, configMapsDir } = this.#options;
     return parseStreamConfig(text, {
       fileName,

@@ -4,7 +4,8 @@
  * default; anywhere else it needs a bearer token or basic auth (options or PGCDC_SERVE_TOKEN /
  * PGCDC_SERVE_BASIC_AUTH, which keep secrets off the command line); HTTPS with --tls-cert and
  * --tls-key. SIGINT/SIGTERM: every stream delivers what it received, acknowledges and stops, then
- * the server closes and the process exits 0.
+ * the server closes and the process exits 0. Kafka Connect's REST API for connectors (src/serve/
+ * connect-api) writes to the brokers of --kafka-bootstrap-servers (PGCDC_KAFKA_BOOTSTRAP_SERVERS).
  */
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
@@ -31,6 +32,7 @@ interface ServeOptions {
   readonly tlsKey?: string;
   readonly secretsDir?: string;
   readonly configMapsDir?: string;
+  readonly kafkaBootstrapServers?: string;
 }
 
 export function serveCommand(program: Command): void {
@@ -45,6 +47,7 @@ export function serveCommand(program: Command): void {
     .option('--tls-key <file>', 'PEM private key of --tls-cert')
     .option('--secrets-dir <dir>', 'directory of secrets laid out as <dir>/<secret name>/<key> (Kubernetes mount style)')
     .option('--config-maps-dir <dir>', 'directory of ConfigMaps laid out as <dir>/<config map name>/<key>; default: the secrets directory')
+    .option('--kafka-bootstrap-servers <host:port,...>', 'brokers of the connectors created through Kafka Connect\'s REST API (/connectors), as a Connect worker\'s bootstrap.servers (or env PGCDC_KAFKA_BOOTSTRAP_SERVERS)')
     .action(async (options: ServeOptions, command: Command) => {
       const listen = parseListen(options.listen);
       const auth = serveAuth(options, process.env);
@@ -68,12 +71,14 @@ async function serve(options: ServeOptions, listen: { host: string; port: number
   const onStray = (error: unknown): void => logger.error({ err: error }, 'unhandled rejection (the process keeps running)');
   process.on('unhandledRejection', onStray);
   const metrics = new ServeMetrics({ logger });
+  const kafkaBootstrapServers = options.kafkaBootstrapServers ?? (process.env.PGCDC_KAFKA_BOOTSTRAP_SERVERS || undefined);
   const directory = new StreamDirectory({
     dir: options.streams,
     logger,
     metrics,
     ...(options.secretsDir ? { secretsDir: options.secretsDir } : {}),
     ...(options.configMapsDir ? { configMapsDir: options.configMapsDir } : {}),
+    ...(kafkaBootstrapServers ? { kafkaBootstrapServers } : {}),
   });
   let stopRequested!: () => void;
   const stopping = new Promise<void>((resolve) => (stopRequested = resolve));
@@ -91,7 +96,7 @@ async function serve(options: ServeOptions, listen: { host: string; port: number
   let server: ServeServer | undefined;
   try {
     await directory.open();
-    server = await ServeServer.listen({ ...listen, auth, ...(tls ? { tls } : {}), routes: serveRoutes({ directory, metrics, logger }), logger });
+    server = await ServeServer.listen({ ...listen, auth, ...(tls ? { tls } : {}), routes: serveRoutes({ directory, metrics, logger, workerId: `${listen.host}:${listen.port}`, ...(kafkaBootstrapServers ? { kafkaBootstrapServers } : {}) }), logger });
     logger.info({ address: server.origin, streams: directory.list().length, dir: directory.dir, auth: auth.kind }, 'pgcdc serve listening');
     await stopping;
   } finally {

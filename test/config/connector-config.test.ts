@@ -1,0 +1,94 @@
+/**
+ * Kafka Connect connector configurations turned into streams: the connection, prefix, filters,
+ * converters and Debezium's properties (typed from Connect's strings) land in the loaded
+ * StreamConfig; every bad configuration is a problem naming its property (unknown ones with the
+ * nearest name, Avro, converters that disagree, no brokers); ignored ones are one warning.
+ */
+import { describe, expect, it } from 'vitest';
+import { connectorStreamDocument, readConnectorDocument } from '../../src/config/connector-config.js';
+import { parseStreamConfig } from '../../src/config/load-stream-config.js';
+import type { StreamConfig } from '../../src/config/stream-config.js';
+
+const BASE = {
+  'connector.class': 'io.debezium.connector.postgresql.PostgresConnector',
+  'database.hostname': 'db.example.com',
+  'database.port': '5433',
+  'database.user': 'cdc',
+  'database.password': 'p@ss${word}',
+  'database.dbname': 'shop',
+  'topic.prefix': 'shop',
+};
+const BROKERS = { kafkaBootstrapServers: 'kafka-1:9092,kafka-2:9092' };
+
+async function load(config: Record<string, unknown>): Promise<StreamConfig> {
+  const { document, problems } = connectorStreamDocument('orders', config, BROKERS);
+  expect(problems).toEqual([]);
+  return parseStreamConfig(JSON.stringify(document), { env: {} });
+}
+
+const problemsOf = (config: Record<string, unknown>, options = BROKERS) => connectorStreamDocument('orders', config, options).problems;
+
+describe('connector configurations', () => {
+  it('maps the connection, prefix, filters, converters and Debezium properties', async () => {
+    const config = await load({
+      ...BASE,
+      'table.include.list': 'public.orders,public.items',
+      'column.exclude.list': 'public.orders.secret',
+      'slot.name': 'orders_slot',
+      'snapshot.mode': 'no_data',
+      'tombstones.on.delete': 'false',
+      'slot.max.retries': 3,
+      'skipped.operations': 'u,d',
+      'value.converter': 'org.apache.kafka.connect.json.JsonConverter',
+      'value.converter.schemas.enable': 'false',
+      'key.converter.schemas.enable': false,
+    });
+    const { source, target } = config;
+    expect(source.connection).toMatchObject({ host: 'db.example.com', port: 5433, user: 'cdc', password: 'p@ss${word}', database: 'shop' });
+    expect(source.includes).toEqual(['public.orders', 'public.items']);
+    expect(source.excludes).toEqual(['public.orders.secret']);
+    expect(source).toMatchObject({ slotName: 'orders_slot', publicationName: 'dbz_publication', snapshotMode: 'no_data', tombstonesOnDelete: false, slotMaxRetries: 3, skippedOperations: ['u', 'd'] });
+    expect(target).toMatchObject({ type: 'Kafka', bootstrapServers: ['kafka-1:9092', 'kafka-2:9092'], topicPrefix: 'shop', schemasEnable: false });
+  });
+
+  it("takes Debezium's defaults, the older database.server.name, and warns once about what does not apply", async () => {
+    const { 'topic.prefix': _, ...withoutPrefix } = BASE;
+    const { document, warnings } = connectorStreamDocument('orders', { ...withoutPrefix, 'database.server.name': 'pg_repl', 'tasks.max': '2', 'header.converter': 'x' }, BROKERS);
+    const config = await parseStreamConfig(JSON.stringify(document), { env: {} });
+    expect(config.source).toMatchObject({ slotName: 'debezium', publicationName: 'dbz_publication', skippedOperations: ['t'] });
+    expect(config.target).toMatchObject({ topicPrefix: 'pg_repl', schemasEnable: true });
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain('tasks.max');
+    expect(warnings[0]).toContain('header.converter');
+  });
+
+  it('passes tasks.max 1 silently', () => {
+    expect(connectorStreamDocument('orders', { ...BASE, 'tasks.max': '1' }, BROKERS).warnings).toEqual([]);
+  });
+
+  it('names the property of each problem', () => {
+    expect(problemsOf({ ...BASE, 'slot.nme': 'x' })).toEqual([{ property: 'slot.nme', message: expect.stringContaining('did you mean slot.name?') }]);
+    expect(problemsOf({ ...BASE, 'value.converter': 'io.confluent.connect.avro.AvroConverter' })).toEqual([
+      { property: 'value.converter', message: expect.stringContaining('Avro is not supported yet') },
+    ]);
+    expect(problemsOf({ ...BASE, 'key.converter': 'io.apicurio.registry.utils.converter.AvroConverter' })[0]!.message).toContain('Avro is not supported yet');
+    expect(problemsOf({ ...BASE, 'key.converter.schemas.enable': 'true', 'value.converter.schemas.enable': 'false' })[0]!.property).toBe('key.converter.schemas.enable');
+    expect(problemsOf({ ...BASE, 'connector.class': 'io.debezium.connector.mysql.MySqlConnector' })[0]!.property).toBe('connector.class');
+    expect(problemsOf({ ...BASE, 'database.port': 'abc' })[0]!.property).toBe('database.port');
+    expect(problemsOf({ ...BASE }, {} as typeof BROKERS)[0]!.message).toContain('--kafka-bootstrap-servers');
+    const { 'database.hostname': _, 'topic.prefix': __, ...missing } = BASE;
+    expect(problemsOf(missing).map((p) => p.property).sort()).toEqual(['database.hostname', 'topic.prefix']);
+  });
+
+  it('leaves value errors to the stream schema, under the debeziumProperties name', async () => {
+    const { document } = connectorStreamDocument('orders', { ...BASE, 'snapshot.mode': 'sometimes' }, BROKERS);
+    await expect(parseStreamConfig(JSON.stringify(document), { env: {} })).rejects.toThrow(/snapshotMode/);
+  });
+
+  it('reads connector documents and nothing else', () => {
+    expect(readConnectorDocument(JSON.stringify({ name: 'a', config: BASE }))).toEqual({ name: 'a', config: BASE });
+    expect(readConnectorDocument(JSON.stringify({ apiVersion: 'pgcdc/v1', kind: 'Stream', name: 'a', config: {} }))).toBeUndefined();
+    expect(readConnectorDocument('apiVersion: pgcdc/v1\nkind: Stream\n')).toBeUndefined();
+    expect(readConnectorDocument('{not json')).toBeUndefined();
+  });
+});
