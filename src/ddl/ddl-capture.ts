@@ -219,18 +219,25 @@ DROP TABLE IF EXISTS pgcdc.ddl_table_state;
  * a warning saying what is lost and how to fix it.
  */
 export async function installDdlCapture(query: CatalogQuery): Promise<DdlCaptureResult> {
+  const refusal = await tryInstall(query);
+  if (refusal === undefined) return { installed: true };
+  return {
+    installed: false,
+    warning:
+      `DDL capture is not installed (${refusal}): schema changes on the source will not be replayed ` +
+      'on the target; run pgcdc init as a superuser to install it',
+  };
+}
+
+/** Runs the install; resolves with the server's reason when it refuses the privilege, undefined once installed. */
+async function tryInstall(query: CatalogQuery): Promise<string | undefined> {
   try {
     await query(INSTALL_DDL_CAPTURE_SQL, []);
+    return undefined;
   } catch (error) {
     if (!isRefusal(error)) throw error;
-    return {
-      installed: false,
-      warning:
-        `DDL capture is not installed (${(error as Error).message}): schema changes on the source will not be replayed ` +
-        'on the target; run pgcdc init as a superuser to install it',
-    };
+    return (error as Error).message;
   }
-  return { installed: true };
 }
 
 /** Drops the event triggers and functions (not the `pgcdc` schema, which holds other things). */
@@ -277,14 +284,10 @@ export async function requireDdlCapture(query: CatalogQuery): Promise<'present' 
     await reseedAfterCrash(query);
     return 'present';
   }
-  try {
-    await query(INSTALL_DDL_CAPTURE_SQL, []);
-  } catch (error) {
-    if (!isRefusal(error)) throw error;
-    const { rows } = await query('SELECT current_user AS role', []);
-    throw ddlCaptureRefused(String(rows[0]?.role), (error as Error).message);
-  }
-  return 'installed';
+  const refusal = await tryInstall(query);
+  if (refusal === undefined) return 'installed';
+  const { rows } = await query('SELECT current_user AS role', []);
+  throw ddlCaptureRefused(String(rows[0]?.role), refusal);
 }
 
 /**

@@ -67,12 +67,7 @@ export function writeCopyRowJson(w: JsonWriter, table: TableInfo, row: TupleRef)
       column.render(w, buf, start, fieldEnd);
     }
   }
-  const added = table.addedFieldsJson;
-  if (added !== undefined) {
-    if (!first) w.byte(0x2c); // ,
-    w.raw(added);
-  }
-  w.raw('}');
+  closeRowImage(w, table, first);
 }
 
 /** Column `index` of a COPY row: its kind (`t` or `n`) and its unescaped bytes. */
@@ -145,4 +140,14 @@ function isHex(b: number): boolean {
 
 function hexValue(b: number): number {
   return b <= 0x39 ? b - 0x30 : (b | 0x20) - 0x61 + 10;
+}
+
+/** Ends a row image: the fixed fields `spec.transform.addFields` gives the table, after its columns, then `}`. */
+export function closeRowImage(w: JsonWriter, table: TableInfo, first: boolean): void {
+  const added = table.addedFieldsJson;
+  if (added !== undefined) {
+    if (!first) w.byte(0x2c); // ,
+    w.raw(added);
+  }
+  w.raw('}');
 }

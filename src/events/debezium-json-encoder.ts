@@ -15,6 +15,7 @@ import type { TupleRef } from '../decoding/pgoutput-messages.js';
 import type { JsonShape } from '../decoding/values/json-shape.js';
 import type { CommitEvent, MessageEvent, RowEvent, SchemaChangeEvent, StreamEvent, TableInfo, TransactionInfo, TruncateEvent } from './stream-event.js';
 import { schemaChangeJson } from './schema-change-json.js';
+import { closeRowImage } from './copy-row.js';
 import { keyChanged, writeKeyJson, writeTupleJson } from './tuple-json.js';
 
 export interface DebeziumEncoderOptions {
@@ -497,12 +498,7 @@ function writeKeyOnlyRowInFull(w: JsonWriter, table: TableInfo, tuple: TupleRef)
     else if (column.notNull && !column.isReplicaIdentity) w.raw(fallbackJson(column.shape));
     else column.renderNull(w);
   }
-  const added = table.addedFieldsJson;
-  if (added !== undefined) {
-    if (!first) w.byte(0x2c); // ,
-    w.raw(added);
-  }
-  w.raw('}');
+  closeRowImage(w, table, first);
 }
 
 /** Whether a TupleData has an unchanged TOASTed value (`u`), in one pass without allocating. */
@@ -583,12 +579,7 @@ function writeTupleFilledFromOld(w: JsonWriter, table: TableInfo, tuple: TupleRe
       unchanged.push(column.name);
     } else column.renderNull(w);
   }
-  const added = table.addedFieldsJson;
-  if (added !== undefined) {
-    if (!first) w.byte(0x2c); // ,
-    w.raw(added);
-  }
-  w.raw('}');
+  closeRowImage(w, table, first);
 }
 
 /** A transaction's `source` block for one table, split around the two places the event LSN goes. */

@@ -4,7 +4,7 @@
  */
 import type { TupleRef } from '../decoding/pgoutput-messages.js';
 import { JsonWriter } from '../encoding/json-writer.js';
-import { copyRowField, writeCopyRowJson } from './copy-row.js';
+import { closeRowImage, copyRowField, writeCopyRowJson } from './copy-row.js';
 import type { RowEvent, TableInfo } from './stream-event.js';
 
 const KIND_TEXT = 0x74; // t
@@ -53,12 +53,7 @@ export function writeTupleJson(w: JsonWriter, table: TableInfo, tuple: TupleRef,
       w.string(`\\x${buf.toString('hex', start, end)}`);
     }
   }
-  const added = table.addedFieldsJson;
-  if (added !== undefined) {
-    if (!first) w.byte(0x2c); // ,
-    w.raw(added);
-  }
-  w.raw('}');
+  closeRowImage(w, table, first);
 }
 
 /**

@@ -47,65 +47,19 @@ const CONSOLE_SOURCE = `(function (log) {
 })`;
 
 /**
- * Evaluated in the isolate with the user's completion value: returns the batch runner, or a string
- * saying why there is no function. Events come as lines of JSON; results go out as one JSON array.
+ * The start of both runners, inside `(function (completion) { … })`: the user's function (or the
+ * reason there is none), and how one event's result is recorded in a batch (`lines` in, `out` one
+ * JSON text per event: 1 unchanged, null dropped, the new event(s), or 0 with its `failures` entry).
  */
-const RUNNER_SOURCE = `(function (completion) {
+const RUNNER_PRELUDE = `
   const text = (args) => args.map((a) => (typeof a === 'string' ? a : (() => { try { return JSON.stringify(a); } catch { return String(a); } })())).join(' ');
   const fn = typeof completion === 'function' ? completion : globalThis.transform;
   if (typeof fn !== 'function') return 'the script gives no function: write an expression giving one, e.g. (event) => event, or declare function transform(event) { … }';
   const describe = (error) => error instanceof Error ? (error.stack || (error.name + ': ' + error.message)) : 'threw ' + text([error]);
-  return function run(input) {
+  const newBatch = (input) => {
     const lines = input.split('\\n');
-    const out = new Array(lines.length);
-    let failures;
-    const fail = (i, message) => {
-      (failures ??= []).push([i, message]);
-      out[i] = '0';
-    };
-    for (let i = 0; i < lines.length; i++) {
-      const line = lines[i];
-      let result;
-      try {
-        result = fn(JSON.parse(line));
-      } catch (error) {
-        fail(i, describe(error));
-        continue;
-      }
-      if (result === undefined) fail(i, 'the function returned undefined: return the event, null to drop it, or an array of events');
-      else if (result !== null && typeof result.then === 'function') fail(i, 'the function returned a Promise: a transform function is synchronous unless spec.transform.grants.allowNetwork is given');
-      else if (result !== null && typeof result !== 'object') fail(i, 'the function returned ' + typeof result + ': return the event, null to drop it, or an array of events');
-      else {
-        let json;
-        try {
-          json = result === null ? 'null' : JSON.stringify(result);
-        } catch (error) {
-          fail(i, 'the returned value cannot be written as JSON: ' + describe(error));
-          continue;
-        }
-        // Unchanged (the text may differ only in how numbers are written, e.g. 12.50): keep the original.
-        out[i] = json === line || json === JSON.stringify(JSON.parse(line)) ? '1' : json;
-      }
-    }
-    const results = '[' + out.join(',') + ']';
-    return failures === undefined ? results : { results, failures };
+    return { lines, out: new Array(lines.length), failures: undefined, waiting: 0 };
   };
-})`;
-
-/**
- * The batch runner when the function may be async (network grant), evaluated as RUNNER_SOURCE is:
- * `{ run, collect, abandon }`. `run(input)` starts the function for every event and returns the
- * results as RUNNER_SOURCE's runner does once all are settled, else undefined; `collect()` (called
- * after the isolate ran its microtasks) does the same for the batch under way; `abandon()` fails
- * the events still waiting (for nothing: no fetch is in flight) and returns the results. A
- * continuation of an earlier batch (cut off at its time limit) changes nothing.
- */
-const ASYNC_RUNNER_SOURCE = `(function (completion) {
-  const text = (args) => args.map((a) => (typeof a === 'string' ? a : (() => { try { return JSON.stringify(a); } catch { return String(a); } })())).join(' ');
-  const fn = typeof completion === 'function' ? completion : globalThis.transform;
-  if (typeof fn !== 'function') return 'the script gives no function: write an expression giving one, e.g. (event) => event, or declare function transform(event) { … }';
-  const describe = (error) => error instanceof Error ? (error.stack || (error.name + ': ' + error.message)) : 'threw ' + text([error]);
-  let current;
   const fail = (batch, i, message) => {
     (batch.failures ??= []).push([i, message]);
     batch.out[i] = '0';
@@ -122,21 +76,55 @@ const ASYNC_RUNNER_SOURCE = `(function (completion) {
     const line = batch.lines[i];
     batch.out[i] = json === line || json === JSON.stringify(JSON.parse(line)) ? '1' : json;
   };
+  const results = (batch) => {
+    const all = '[' + batch.out.join(',') + ']';
+    return batch.failures === undefined ? all : { results: all, failures: batch.failures.sort((a, b) => a[0] - b[0]) };
+  };`;
+
+/**
+ * Evaluated in the isolate with the user's completion value: returns the batch runner, or a string
+ * saying why there is no function. Events come as lines of JSON; results go out as one JSON array.
+ */
+const RUNNER_SOURCE = `(function (completion) {${RUNNER_PRELUDE}
+  return function run(input) {
+    const batch = newBatch(input);
+    for (let i = 0; i < batch.lines.length; i++) {
+      let result;
+      try {
+        result = fn(JSON.parse(batch.lines[i]));
+      } catch (error) {
+        fail(batch, i, describe(error));
+        continue;
+      }
+      if (result !== null && result !== undefined && typeof result.then === 'function') fail(batch, i, 'the function returned a Promise: a transform function is synchronous unless spec.transform.grants.allowNetwork is given');
+      else accept(batch, i, result);
+    }
+    return results(batch);
+  };
+})`;
+
+/**
+ * The batch runner when the function may be async (network grant), evaluated as RUNNER_SOURCE is:
+ * `{ run, collect, abandon }`. `run(input)` starts the function for every event and returns the
+ * results as RUNNER_SOURCE's runner does once all are settled, else undefined; `collect()` (called
+ * after the isolate ran its microtasks) does the same for the batch under way; `abandon()` fails
+ * the events still waiting (for nothing: no fetch is in flight) and returns the results. A
+ * continuation of an earlier batch (cut off at its time limit) changes nothing.
+ */
+const ASYNC_RUNNER_SOURCE = `(function (completion) {${RUNNER_PRELUDE}
+  let current;
   const finish = (batch) => {
     current = undefined;
-    const results = '[' + batch.out.join(',') + ']';
-    // In the events' order, as the synchronous runner gives them (the stop policy names the first).
-    return batch.failures === undefined ? results : { results, failures: batch.failures.sort((a, b) => a[0] - b[0]) };
+    return results(batch);
   };
   const collect = () => (current === undefined || current.waiting > 0 ? undefined : finish(current));
   const run = (input) => {
-    const lines = input.split('\\n');
-    const batch = { lines, out: new Array(lines.length), failures: undefined, waiting: 0 };
+    const batch = newBatch(input);
     current = batch;
-    for (let i = 0; i < lines.length; i++) {
+    for (let i = 0; i < batch.lines.length; i++) {
       let result;
       try {
-        result = fn(JSON.parse(lines[i]));
+        result = fn(JSON.parse(batch.lines[i]));
       } catch (error) {
         fail(batch, i, describe(error));
         continue;
