@@ -150,24 +150,16 @@ export function connectRoutes(context: ConnectApiContext): Route[] {
         return json(200, taskState(supervisor));
       },
     },
-    {
-      method: 'PUT',
-      pattern: '/connectors/{name}/pause',
-      handler: (request) => {
-        const { supervisor } = named(request);
-        inBackground(supervisor.pause());
-        return accepted;
-      },
-    },
-    {
-      method: 'PUT',
-      pattern: '/connectors/{name}/resume',
-      handler: (request) => {
-        const { supervisor } = named(request);
-        inBackground(supervisor.resume());
-        return accepted;
-      },
-    },
+    ...(['pause', 'resume'] as const).map(
+      (action): Route => ({
+        method: 'PUT',
+        pattern: `/connectors/{name}/${action}`,
+        handler: (request) => {
+          inBackground(named(request).supervisor[action]());
+          return accepted;
+        },
+      }),
+    ),
     {
       method: 'PUT',
       pattern: '/connectors/{name}/stop',
