@@ -203,11 +203,19 @@ describe('Postgres target: conflicts and errors', () => {
     // Inside a source transaction larger than a batch: the target transaction is lost, the stream restarts from the slot.
     await sql(source, "insert into log select g from generate_series(1000, 40000) g");
     await waitFor(async () => ((await terminate("xact_start < now() - interval '200 milliseconds'")) ? true : undefined), 20_000, 'a target transaction to interrupt');
-    await waitFor(async () => ((await sql(target, 'select count(*)::int as n from log').catch(() => ({ rows: [{ n: 0 }] }))).rows[0].n === 39_031 ? true : undefined), 30_000, 'all rows on the target');
+    await waitFor(
+      async () => {
+        const rows = (await sql(target, 'select count(*)::int as n from log')).rows[0].n;
+        if (rows !== 39_031) throw new Error(`the target has ${rows} rows`);
+        return true;
+      },
+      60_000,
+      'all 39031 rows on the target',
+    );
     controller.abort();
     await running;
     expect(logger.lines().some((l) => l.msg === 'replication interrupted; reconnecting' && l.code === 'TARGET_UNREACHABLE')).toBe(true);
     expect(await tableText(target, 'log')).toEqual(await tableText(source, 'log'));
     expect(await tableText(target, 'counter')).toEqual(await tableText(source, 'counter'));
-  });
+  }, 120_000);
 });

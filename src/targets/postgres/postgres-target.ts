@@ -86,7 +86,13 @@ export class PostgresTarget implements Target {
       (table) => this.#schema.identityAlways(table),
       (table) => this.#schema.loaded(table.oid),
     );
-    this.#flushes = config.synchronousCommit ? undefined : new TargetFlushWatcher(() => openTargetConnection(config.connection, logger, { prepare: false }), stream.name);
+    this.#flushes = config.synchronousCommit
+      ? undefined
+      : new TargetFlushWatcher(
+          () => openTargetConnection(config.connection, logger, { prepare: false }),
+          stream.name,
+          (error) => asTargetError(error, config.connection, "lost the connection watching the target's WAL flush"),
+        );
     this.#runs = new ChangeRuns(this.#statements, { ...config, copyInserts: (table) => !this.#conflicting.has(table.oid) });
     this.addMessageApplier(this.#schema);
     this.snapshotLoader = new PostgresSnapshotLoader({

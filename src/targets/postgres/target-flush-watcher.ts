@@ -6,6 +6,8 @@
  * something waits. The server's WAL writer flushes asynchronous commits within wal_writer_delay
  * (200 ms by default); a batch that waited longer than FORCE_AFTER_MS has its flush forced by a
  * synchronous commit of a one-row update on that connection, which flushes all WAL before it.
+ * A failure of that connection fails the waiting batches as the target's failure (`asFailure`),
+ * so the stream reconnects and says it was the target.
  */
 import { PgcdcError } from '../../errors/pgcdc-error.js';
 import { parseLsn, type Lsn } from '../../source/lsn.js';
@@ -34,14 +36,16 @@ export function forceFlushSql(stream: string): string {
 export class TargetFlushWatcher {
   readonly #open: () => Promise<WireConnection>;
   readonly #forceFlushSql: string;
+  readonly #asFailure: (error: unknown) => PgcdcError;
   #connection: WireConnection | undefined;
   readonly #waiters: Waiter[] = [];
   #flushed: Lsn = 0;
   #polling = false;
   #closed = false;
 
-  constructor(open: () => Promise<WireConnection>, stream: string) {
+  constructor(open: () => Promise<WireConnection>, stream: string, asFailure: (error: unknown) => PgcdcError) {
     this.#open = open;
+    this.#asFailure = asFailure;
     this.#forceFlushSql = forceFlushSql(stream);
   }
 
@@ -81,7 +85,8 @@ export class TargetFlushWatcher {
     } catch (error) {
       this.#connection?.destroy();
       this.#connection = undefined;
-      for (const waiter of this.#waiters.splice(0)) waiter.reject(error);
+      const failure = this.#asFailure(error);
+      for (const waiter of this.#waiters.splice(0)) waiter.reject(failure);
     } finally {
       this.#polling = false;
     }
