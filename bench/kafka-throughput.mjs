@@ -8,7 +8,8 @@
  *    (so it gets the changes from the stream, never from a snapshot), then stopped; after the
  *    workload the sides run one after the other (order alternating across rounds): Debezium 3.6.1
  *    (JsonConverter), `pgcdc run --stop-at <end>` (at least once) and the same with
- *    `exactlyOnce: true`. Every topic is created beforehand (one partition), so that no side has a
+ *    `exactlyOnce: true`, and with `converter: avro` (Avro with a schema registry: Apicurio Registry,
+ *    test/support/schema-registry.ts; compared with pgcdc's JSON). Every topic is created beforehand (one partition), so that no side has a
  *    topic's creation in its time. Each is timed from its slot turning active (START_REPLICATION accepted:
  *    process and JVM start-up excluded, reported apart) to the broker append time of its last
  *    record; Kafka's Java consumer (bench/KafkaCount.java, read_committed) must count exactly one
@@ -22,7 +23,7 @@
  * compression none, idempotent producers, 5 ms linger, 20,000-record batches, one partition.
  *
  *   npm run bench -- kafka    (PGCDC_BENCH_ROUNDS=3, PGCDC_BENCH_SCALE=1, PGCDC_BENCH_KAFKA_PARTS=
- *                              throughput,exactly-once,latency; smoke: 6,000 changes, 200 rows/s for 3 s)
+ *                              throughput,exactly-once,avro,latency; smoke: 6,000 changes, 200 rows/s for 3 s)
  */
 import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -37,7 +38,7 @@ import {
 } from './bench-support.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const PARTS = new Set((process.env.PGCDC_BENCH_KAFKA_PARTS ?? 'throughput,exactly-once,latency').split(','));
+const PARTS = new Set((process.env.PGCDC_BENCH_KAFKA_PARTS ?? 'throughput,exactly-once,avro,latency').split(','));
 /** JsonConverter schemas.enable on both sides (pgcdc's schemasEnable). */
 const SCHEMAS = process.env.PGCDC_BENCH_KAFKA_SCHEMAS === '1';
 const LINGER_MS = 5;
@@ -51,7 +52,7 @@ const warmupSeconds = setting('PGCDC_BENCH_WARMUP', 2, 1);
 const DELIVERY_TIMEOUT_MS = SMOKE ? 120_000 : 20 * 60_000;
 const GOALS = { ratio: 3, changesPerSecond: 100_000, p99Ms: 50, rssMiB: 200 };
 
-const { startKafkaCluster, ensureKafkaJars, startDebeziumConnect } = await loadHarness();
+const { startKafkaCluster, ensureKafkaJars, startDebeziumConnect, startSchemaRegistry } = await loadHarness();
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgcdc-kafka-bench-'));
 const counter = await compileCounter();
 const [server, kafka] = await Promise.all([
@@ -64,7 +65,10 @@ const [server, kafka] = await Promise.all([
   }),
 ]);
 const connects = [];
+/** The schema registry of the Avro side. */
+let registry;
 try {
+  registry = PARTS.has('avro') ? await startSchemaRegistry() : undefined;
   const url = server.url();
   const report = { benchmark: 'Kafka target vs Debezium on Kafka Connect, one broker', postgres: server.major, schemas_enable: SCHEMAS, acks: 'all', compression: 'none', linger_ms: LINGER_MS, batch: BATCH };
   if (PARTS.has('throughput') || PARTS.has('exactly-once')) Object.assign(report, await throughput(url));
@@ -73,11 +77,11 @@ try {
   console.log(JSON.stringify(report, null, 2));
 } finally {
   await Promise.allSettled(connects.map((connect) => connect.dispose()));
-  await Promise.allSettled([kafka.stop(), server.stop()]);
+  await Promise.allSettled([kafka.stop(), server.stop(), registry?.stop()]);
   fs.rmSync(dir, { recursive: true, force: true });
 }
 
-/** The throughput rounds: Debezium, pgcdc and pgcdc exactly once on the same WAL. */
+/** The throughput rounds: Debezium, pgcdc, pgcdc exactly once and pgcdc with Avro on the same WAL. */
 async function throughput(url) {
   const admin = await prepareBenchSource(url, []);
   try {
@@ -85,8 +89,9 @@ async function throughput(url) {
     // Every side is created and seen streaming before the workload, then stopped.
     for (let round = 0; round < ROUNDS; round++) {
       const perRound = [];
-      if (PARTS.has('throughput')) perRound.push(await prepareDebezium(url, round), await preparePgcdc(url, round, false));
-      if (PARTS.has('exactly-once')) perRound.push(await preparePgcdc(url, round, true));
+      if (PARTS.has('throughput')) perRound.push(await prepareDebezium(url, round), await preparePgcdc(url, round, 'json'));
+      if (PARTS.has('exactly-once')) perRound.push(await preparePgcdc(url, round, 'exactly-once'));
+      if (PARTS.has('avro')) perRound.push(await preparePgcdc(url, round, 'avro'));
       sides.push(perRound);
     }
     const { events, inserts, updates, endLsn } = await runScaledWorkload(admin, url);
@@ -116,6 +121,7 @@ async function throughput(url) {
     const debezium = summary('debezium');
     const pgcdc = summary('pgcdc');
     const exactlyOnce = summary('pgcdc-exactly-once');
+    const avro = summary('pgcdc-avro');
     const ratio = (ours) => debezium && ours && +(debezium.seconds / ours.seconds).toFixed(3);
     const ratioRounds = (kind) => debezium && results[kind] && results[kind].map((r, i) => +(results.debezium[i].seconds / r.seconds).toFixed(3));
     return {
@@ -130,6 +136,10 @@ async function throughput(url) {
       throughput_ratio_rounds: ratioRounds('pgcdc'),
       exactly_once_throughput_ratio: ratio(exactlyOnce),
       exactly_once_throughput_ratio_rounds: ratioRounds('pgcdc-exactly-once'),
+      pgcdc_avro: avro,
+      avro_throughput_ratio: ratio(avro),
+      /** Avro's changes/s as a fraction of pgcdc's JSON. */
+      avro_vs_json: pgcdc && avro && +(pgcdc.seconds / avro.seconds).toFixed(3),
     };
   } finally {
     await admin.end();
@@ -201,10 +211,15 @@ async function prepareDebezium(url, round) {
   };
 }
 
-/** pgcdc's stream for `round`: run once with --stop-at now (slot made, streaming seen); `run` times it. */
-async function preparePgcdc(url, round, exactlyOnce) {
-  const prefix = exactlyOnce ? `pgcdceos${round}` : `pgcdc${round}`;
-  const slot = exactlyOnce ? `pgcdc_eos_${round}` : `pgcdc_${round}`;
+/**
+ * pgcdc's stream for `round` (`mode`: json, exactly-once, avro): run once with --stop-at now (slot
+ * made, streaming seen); `run` times it.
+ */
+async function preparePgcdc(url, round, mode) {
+  const exactlyOnce = mode === 'exactly-once';
+  const prefix = { json: `pgcdc${round}`, 'exactly-once': `pgcdceos${round}`, avro: `pgcdcavro${round}` }[mode];
+  const slot = { json: `pgcdc_${round}`, 'exactly-once': `pgcdc_eos_${round}`, avro: `pgcdc_avro_${round}` }[mode];
+  const kind = { json: 'pgcdc', 'exactly-once': 'pgcdc-exactly-once', avro: 'pgcdc-avro' }[mode];
   const spec = writeStreamSpec(dir, `kafka-${prefix}`, {
     source: { type: 'Postgres', postgres: { url, snapshotMode: 'never', slotName: slot, publicationName: 'bench_pub', publicationAutocreateMode: 'disabled' } },
     target: {
@@ -219,6 +234,7 @@ async function preparePgcdc(url, round, exactlyOnce) {
         batchSize: BATCH,
         createTopics: { partitions: 1 },
         ...(exactlyOnce ? { exactlyOnce: true } : {}),
+        ...(mode === 'avro' ? { converter: 'avro', schemaRegistry: { url: registry.url } } : {}),
       },
     },
     stateDir: path.join(dir, `state-${prefix}`),
@@ -227,7 +243,7 @@ async function preparePgcdc(url, round, exactlyOnce) {
   const topic = `${prefix}.public.bench`;
   await kafka.createTopic(topic, { partitions: 1 });
   return {
-    kind: exactlyOnce ? 'pgcdc-exactly-once' : 'pgcdc',
+    kind,
     async run(events, endLsn) {
       const spawnedAt = Date.now();
       let done = false;
@@ -243,7 +259,7 @@ async function preparePgcdc(url, round, exactlyOnce) {
       await assertSlotConfirmed(url, slot, endLsn);
       const counted = await kafkaCount(topic);
       await kafka.deleteTopic(topic);
-      checkCount(exactlyOnce ? 'pgcdc (exactly once)' : 'pgcdc', counted, events);
+      checkCount(kind, counted, events);
       return { seconds: (counted.lastTimestamp - activeAt) / 1000, startupSeconds: (activeAt - spawnedAt) / 1000, processSeconds: run.seconds, peakMiB: run.peakMiB };
     },
   };
@@ -398,10 +414,14 @@ async function loadHarness() {
     });
   });
   const build = path.join(ROOT, '.bench-harness', 'support');
-  const [cluster, connect] = await Promise.all([import(path.join(build, 'kafka-cluster.js')), import(path.join(build, 'debezium-connect.js'))]);
+  const [cluster, connect, schemaRegistry] = await Promise.all([
+    import(path.join(build, 'kafka-cluster.js')),
+    import(path.join(build, 'debezium-connect.js')),
+    import(path.join(build, 'schema-registry.js')),
+  ]);
   // Both sets of jars up front (a fresh checkout downloads them here, not inside a measurement).
   await Promise.all([cluster.ensureKafkaJars(), connect.ensureDebeziumJars()]);
-  return { ...cluster, ...connect };
+  return { ...cluster, ...connect, ...schemaRegistry };
 }
 
 /** bench/KafkaCount.java compiled against the broker's jars; its classpath. */

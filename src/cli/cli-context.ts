@@ -13,14 +13,19 @@ export interface SpecOptions {
   readonly config: string;
   readonly secretsDir?: string;
   readonly configMapsDir?: string;
+  readonly kafkaBootstrapServers?: string;
 }
 
 /** Adds `-c/--config`, `--secrets-dir` and `--config-maps-dir` to a command. */
 export function withSpecOptions(command: Command): Command {
   return command
-    .requiredOption('-c, --config <file>', 'stream spec (pgcdc/v1 Stream or stackgres.io/v1alpha1 SGStream YAML)')
+    .requiredOption(
+      '-c, --config <file>',
+      'stream spec: pgcdc/v1 Stream or stackgres.io/v1alpha1 SGStream YAML, a Debezium connector configuration (JSON or .properties), Debezium Server\'s application.properties, or pgstream\'s .env or YAML',
+    )
     .option('--secrets-dir <dir>', 'directory of secrets laid out as <dir>/<secret name>/<key> (Kubernetes mount style)')
-    .option('--config-maps-dir <dir>', 'directory of ConfigMaps laid out as <dir>/<config map name>/<key> (Kubernetes mount style); default: the secrets directory');
+    .option('--config-maps-dir <dir>', 'directory of ConfigMaps laid out as <dir>/<config map name>/<key> (Kubernetes mount style); default: the secrets directory')
+    .option('--kafka-bootstrap-servers <host:port,...>', 'brokers of a connector configuration that names none, as a Connect worker\'s bootstrap.servers (or env PGCDC_KAFKA_BOOTSTRAP_SERVERS)');
 }
 
 /** The process logger built from the global options. */
@@ -34,6 +39,7 @@ export function loadSpec(options: SpecOptions): Promise<StreamConfig> {
   return loadStreamConfig(options.config, {
     ...(options.secretsDir ? { secretsDir: options.secretsDir } : {}),
     ...(options.configMapsDir ? { configMapsDir: options.configMapsDir } : {}),
+    ...(options.kafkaBootstrapServers ? { kafkaBootstrapServers: options.kafkaBootstrapServers } : {}),
   });
 }
 

@@ -6,6 +6,7 @@
  * one mapping); Connect's connection, filter, prefix and converter keys are mapped here. Every
  * problem names the connector property it is about.
  */
+import { connectTransformChain } from '../targets/records/connect-transforms.js';
 import { nearestName } from './nearest-name.js';
 import { debeziumPropertiesShape } from './debezium-properties.js';
 import { NATIVE_API_VERSION, NATIVE_KIND } from './native-stream-schema.js';
@@ -37,6 +38,8 @@ export interface ConnectorConversion {
 export interface ConnectorConversionOptions {
   /** The worker's brokers (`pgcdc serve --kafka-bootstrap-servers`). */
   readonly kafkaBootstrapServers?: string;
+  /** Keys of the file around the connector (a Debezium Server's, a worker's) that do not apply, with why: named in the one warning. */
+  readonly notApplied?: readonly string[];
 }
 
 /** Connect's and Debezium's keys mapped here rather than through debeziumProperties. */
@@ -63,6 +66,10 @@ const CONNECT_KEYS = [
   'value.converter',
   'key.converter.schemas.enable',
   'value.converter.schemas.enable',
+  // The Avro converters' registry (converterSettings).
+  ...(['key', 'value'] as const).flatMap((side) =>
+    (['schema.registry.url', 'basic.auth.credentials.source', 'basic.auth.user.info', 'auto.register.schemas', 'apicurio.registry.url', 'apicurio.registry.auto-register'] as const).map((property) => `${side}.converter.${property}` as const),
+  ),
 ] as const;
 
 /** Worker-side keys pgcdc accepts and does not apply (one warning names them). */
@@ -112,7 +119,7 @@ export function isConnectorConfigMap(value: unknown): value is Record<string, un
 const text = (value: unknown): string | undefined => (value === undefined || value === null ? undefined : String(value));
 const list = (value: string | undefined, separator = ','): string[] => (value === undefined ? [] : value.split(separator).map((part) => part.trim()).filter(Boolean));
 /** A string a native document keeps literally (its `${` is not an environment reference). */
-const literal = (value: string): string => value.replaceAll('${', '$${');
+const literal = (value: string): string => value.replaceAll('${', () => '$${'); // a function: '$$' in a replacement string is one '$'
 
 /**
  * The native Stream document of connector `name`'s configuration, or the problems that prevent it.
@@ -122,10 +129,12 @@ const literal = (value: string): string => value.replaceAll('${', '$${');
  */
 export function connectorStreamDocument(name: string, config: Readonly<Record<string, unknown>>, options: ConnectorConversionOptions): ConnectorConversion {
   const problems: ConnectorProblem[] = [];
-  const notApplied: string[] = [];
+  const notApplied: string[] = [...(options.notApplied ?? [])];
   const problem = (property: string, message: string): void => void problems.push({ property, message });
   const get = (key: string): string | undefined => text(config[key]);
   const debeziumProperties: Record<string, unknown> = {};
+  /** Connect's transforms and predicates (`transforms`, `transforms.*`, `predicates`, `predicates.*`), as they are. */
+  const connectTransforms: Record<string, string> = {};
 
   for (const [key, value] of Object.entries(config)) {
     if (!['string', 'number', 'boolean'].includes(typeof value)) {
@@ -133,6 +142,10 @@ export function connectorStreamDocument(name: string, config: Readonly<Record<st
       continue;
     }
     if ((CONNECT_KEYS as readonly string[]).includes(key) || (key === 'tasks.max' && String(value) === '1')) continue;
+    if (/^(transforms|predicates)(\.|$)/.test(key)) {
+      connectTransforms[key] = String(value);
+      continue;
+    }
     if (key === 'column.include.list') {
       problem(key, 'column.include.list is not supported for connectors; list the columns to leave out in column.exclude.list');
       continue;
@@ -161,10 +174,14 @@ export function connectorStreamDocument(name: string, config: Readonly<Record<st
   if (!/^\d{1,5}$/.test(port) || Number(port) > 65535) problem('database.port', `database.port is ${port}, not a port number`);
   const topicPrefix = get('topic.prefix') ?? get('database.server.name');
   if (topicPrefix === undefined) problem('topic.prefix', 'topic.prefix is missing: it names the topics (<topic.prefix>.<schema>.<table>); set it (or the older database.server.name)');
-  const schemasEnable = converterSchemas(get, problem, notApplied);
+  const { schemasEnable, avro } = converterSettings(get, problem, notApplied);
   if (options.kafkaBootstrapServers === undefined || options.kafkaBootstrapServers.trim() === '') {
     problem('connector.class', 'this pgcdc serve has no Kafka brokers to write to: start it with --kafka-bootstrap-servers HOST:PORT (or PGCDC_KAFKA_BOOTSTRAP_SERVERS), as a Connect worker holds bootstrap.servers');
   }
+
+  const chain = connectTransformChain(connectTransforms);
+  // Each problem starts with the property it is about.
+  if ('problems' in chain) for (const message of chain.problems) problem(message.slice(0, message.indexOf(' ')), message);
 
   const warnings = notApplied.length === 0 ? [] : [`connector ${name}: these properties do not apply to pgcdc and are ignored: ${notApplied.join(', ')}`];
   if (problems.length > 0) return { problems, warnings };
@@ -192,7 +209,13 @@ export function connectorStreamDocument(name: string, config: Readonly<Record<st
       },
       target: {
         type: 'Kafka',
-        kafka: { bootstrapServers: options.kafkaBootstrapServers!, topicPrefix: literal(topicPrefix!), schemasEnable },
+        kafka: {
+          bootstrapServers: options.kafkaBootstrapServers!,
+          topicPrefix: literal(topicPrefix!),
+          schemasEnable,
+          ...(avro === undefined ? {} : { converter: 'avro', schemaRegistry: { url: literal(avro.url), autoRegister: avro.autoRegister } }),
+          ...(Object.keys(connectTransforms).length === 0 ? {} : { connectTransforms: Object.fromEntries(Object.entries(connectTransforms).map(([key, value]) => [key, literal(value)])) }),
+        },
       },
     },
   };
@@ -209,13 +232,37 @@ function typedValue(camel: keyof typeof debeziumPropertiesShape, value: string):
   return candidates.find((candidate) => schema.safeParse(candidate).success) ?? value;
 }
 
-/** `schemasEnable` of the Kafka target from the converters; JsonConverter only. */
-function converterSchemas(get: (key: string) => string | undefined, problem: (property: string, message: string) => void, notApplied: string[]): boolean {
+/** Connect's converter properties a connector may hold besides `{key,value}.converter` and `*.schemas.enable`. */
+const REGISTRY_PROPERTIES = ['schema.registry.url', 'basic.auth.credentials.source', 'basic.auth.user.info', 'auto.register.schemas', 'apicurio.registry.url', 'apicurio.registry.auto-register'] as const;
+
+/**
+ * The Kafka target's converter from the connector's converters: JsonConverter (`schemasEnable`), or
+ * an AvroConverter (Confluent's or Apicurio's) with its registry: `*.converter.schema.registry.url`
+ * (Apicurio: `*.converter.apicurio.registry.url`, its native API mapped to its Confluent-compatible
+ * one), basic auth from `*.basic.auth.user.info` (with `basic.auth.credentials.source=USER_INFO`)
+ * carried in the URL. `schemas.enable` does not apply to Avro and is ignored, as Connect does.
+ */
+function converterSettings(
+  get: (key: string) => string | undefined,
+  problem: (property: string, message: string) => void,
+  notApplied: string[],
+): { schemasEnable: boolean; avro?: { url: string; autoRegister: boolean } } {
+  const converters = (['key', 'value'] as const).map((side) => get(`${side}.converter`) ?? JSON_CONVERTER);
+  for (const [index, side] of (['key', 'value'] as const).entries()) {
+    const converter = converters[index]!;
+    if (converter !== JSON_CONVERTER && !AVRO_CONVERTERS.includes(converter)) {
+      problem(`${side}.converter`, `${side}.converter is ${converter}; pgcdc writes ${JSON_CONVERTER}'s format or Avro (${AVRO_CONVERTERS.join(', ')})`);
+    }
+  }
+  const avroSides = (['key', 'value'] as const).filter((_, index) => AVRO_CONVERTERS.includes(converters[index]!));
+  if (avroSides.length === 1) {
+    problem(`${avroSides[0]}.converter`, `${avroSides[0]}.converter is Avro but the other converter is not; pgcdc writes keys and values with one converter: make key.converter and value.converter the same`);
+  }
+  if (avroSides.length === 2) return { schemasEnable: true, avro: avroRegistry(get, problem, converters[1]!) };
   for (const side of ['key', 'value'] as const) {
-    const converter = get(`${side}.converter`);
-    if (converter === undefined || converter === JSON_CONVERTER) continue;
-    if (AVRO_CONVERTERS.includes(converter)) problem(`${side}.converter`, `${side}.converter is ${converter}: Avro is not supported yet; use ${JSON_CONVERTER}`);
-    else problem(`${side}.converter`, `${side}.converter is ${converter}; pgcdc writes only ${JSON_CONVERTER}'s format`);
+    for (const property of REGISTRY_PROPERTIES) {
+      if (get(`${side}.converter.${property}`) !== undefined) notApplied.push(`${side}.converter.${property} (${side}.converter is not Avro)`);
+    }
   }
   const flag = (side: 'key' | 'value'): boolean | undefined => {
     const value = get(`${side}.converter.schemas.enable`);
@@ -232,7 +279,53 @@ function converterSchemas(get: (key: string) => string | undefined, problem: (pr
     problem('key.converter.schemas.enable', 'key.converter.schemas.enable and value.converter.schemas.enable differ; pgcdc writes keys and values with the same setting: make them equal');
   }
   if (key === undefined && value !== undefined) notApplied.push(`key.converter.schemas.enable (keys follow value.converter.schemas.enable=${value})`);
-  return value ?? key ?? true;
+  return { schemasEnable: value ?? key ?? true };
+}
+
+/** The registry of Avro converters `converter` (value side's class; both sides must name one registry). */
+function avroRegistry(get: (key: string) => string | undefined, problem: (property: string, message: string) => void, converter: string): { url: string; autoRegister: boolean } | undefined {
+  const apicurio = converter.startsWith('io.apicurio.');
+  const urlProperty = apicurio ? 'apicurio.registry.url' : 'schema.registry.url';
+  const urls = (['key', 'value'] as const).map((side) => get(`${side}.converter.${urlProperty}`));
+  if (urls[1] === undefined || urls[0] === undefined) {
+    const side = urls[1] === undefined ? 'value' : 'key';
+    problem(`${side}.converter.${urlProperty}`, `${side}.converter.${urlProperty} is missing; the Avro converter needs the schema registry's URL, e.g. ${apicurio ? 'http://apicurio:8080/apis/registry/v2' : 'http://schema-registry:8081'}`);
+    return undefined;
+  }
+  if (urls[0] !== urls[1]) {
+    problem(`key.converter.${urlProperty}`, `key.converter.${urlProperty} and value.converter.${urlProperty} differ; pgcdc registers keys and values in one registry: make them equal`);
+    return undefined;
+  }
+  let url: URL;
+  try {
+    url = new URL(urls[1]);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('not http');
+  } catch {
+    problem(`value.converter.${urlProperty}`, `value.converter.${urlProperty} is ${urls[1]}, not an http(s) URL`);
+    return undefined;
+  }
+  // Apicurio's converter talks to its native API (…/apis/registry/v2 or v3); pgcdc to the Confluent-compatible one beside it.
+  if (apicurio) url.pathname = url.pathname.replace(/\/apis\/registry\/v(\d+)\/?$/, (_, version: string) => (version === '2' ? '/apis/ccompat/v6' : '/apis/ccompat/v7'));
+  const source = get('value.converter.basic.auth.credentials.source') ?? get('key.converter.basic.auth.credentials.source');
+  const userInfo = get('value.converter.basic.auth.user.info') ?? get('key.converter.basic.auth.user.info');
+  if (userInfo !== undefined) {
+    if (source !== 'USER_INFO') {
+      problem('value.converter.basic.auth.credentials.source', `value.converter.basic.auth.credentials.source is ${source ?? 'missing'}; pgcdc reads the registry's credentials from basic.auth.user.info only: set it to USER_INFO`);
+      return undefined;
+    }
+    const colon = userInfo.indexOf(':');
+    if (colon < 0) {
+      problem('value.converter.basic.auth.user.info', 'value.converter.basic.auth.user.info is not user:password');
+      return undefined;
+    }
+    url.username = encodeURIComponent(userInfo.slice(0, colon));
+    url.password = encodeURIComponent(userInfo.slice(colon + 1));
+  } else if (source !== undefined && source !== 'USER_INFO' && source !== 'URL') {
+    problem('value.converter.basic.auth.credentials.source', `value.converter.basic.auth.credentials.source is ${source}; pgcdc supports USER_INFO (with basic.auth.user.info) or credentials in the URL`);
+    return undefined;
+  }
+  const autoRegister = apicurio ? get('value.converter.apicurio.registry.auto-register') === 'true' : get('value.converter.auto.register.schemas') !== 'false';
+  return { url: url.toString().replace(/\/$/, ''), autoRegister };
 }
 
 function connectionUrl(get: (key: string) => string | undefined): string {

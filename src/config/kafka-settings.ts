@@ -7,6 +7,7 @@ import zlib from 'node:zlib';
 import { z } from 'zod';
 import { buildClientTls, clientTlsSchema } from './client-tls-settings.js';
 import { buildChangeRecordSettings, changeRecordSettingsShape } from './change-record-settings.js';
+import { connectTransformChain } from '../targets/records/connect-transforms.js';
 import { durationTextSchema, messageKeyColumnsSchema, parseDurationMs, parseServerList, secretKeyRefSchema, serverListSchema } from './common-schemas.js';
 import type { ConfigPath, ConfigProblems } from './config-issues.js';
 import type { ConfigMapSources } from './config-map-resolver.js';
@@ -38,6 +39,20 @@ const createTopicsSchema = z
     config: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String)).default({}).describe('Topic configuration of a created topic, e.g. `{cleanup.policy: compact}`.'),
   })
   .describe('How missing topics are created (Kafka Connect\'s `topic.creation.*`).');
+
+const schemaRegistrySchema = z
+  .strictObject({
+    url: z.url({ protocol: /^https?$/ }).describe("Base URL of the registry's Confluent-compatible REST API (Confluent's `schema.registry.url`), e.g. `http://registry:8081`, or Apicurio's `http://apicurio:8080/apis/ccompat/v7`."),
+    basicAuth: z
+      .strictObject({
+        username: z.union([z.string().min(1), secretKeyRefSchema]).describe('User name: the name itself, or a Secret reference `{name, key}`.'),
+        password: secretKeyRefSchema.describe('Secret reference `{name, key}` holding the password.'),
+      })
+      .optional()
+      .describe("HTTP basic auth to the registry (Confluent's `basic.auth.credentials.source=USER_INFO` with `basic.auth.user.info`)."),
+    autoRegister: z.boolean().default(true).describe("Register the schemas of new table shapes (Confluent's `auto.register.schemas`); false: only look up schemas registered beforehand."),
+  })
+  .describe('The schema registry of `converter: avro`: schemas are registered under `<topic>-key` and `<topic>-value` (TopicNameStrategy), once per new table shape.');
 
 /** `spec.target.kafka`. */
 export const kafkaTargetSettingsSchema = z
@@ -75,11 +90,24 @@ export const kafkaTargetSettingsSchema = z
         "Exactly once (Kafka Connect's `exactly.once.support`, KIP-618): each batch's records and its source position are written in one Kafka transaction, the position to the compacted `offsetsTopic`; after a crash the stream resumes from the committed position, so a `read_committed` consumer sees every change once. A second pgcdc with the same `transactionalId` fences this one. Needs `acks: all`.",
       ),
     transactionalId: z.string().min(1).optional().describe("Kafka's `transactional.id` of the exactly-once producer: one per stream.").meta({ defaultText: 'pgcdc-<metadata.name>' }),
+    converter: z
+      .enum(['json', 'avro'])
+      .default('json')
+      .describe(
+        "How keys and values are written: `json`, Kafka Connect's JsonConverter (with `schemasEnable`), or `avro`, Confluent's AvroConverter: the Confluent wire format (magic byte, schema id, Avro binary) with Avro schemas derived from the Connect schemas as AvroConverter derives them, registered in `schemaRegistry`. `schemasEnable` does not apply to Avro.",
+      ),
+    schemaRegistry: schemaRegistrySchema.optional(),
     offsetsTopic: z
       .string()
       .min(1)
       .default('pgcdc-offsets')
       .describe("Compacted topic holding each exactly-once stream's committed source position (Kafka Connect's `offsets.storage.topic`), keyed `[\"<metadata.name>\",{\"server\":\"<topicPrefix>\"}]`; created when missing (25 partitions, `cleanup.policy=compact`)."),
+    connectTransforms: z
+      .record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String))
+      .default({})
+      .describe(
+        "Kafka Connect transforms (SMTs) applied to each record before it is written, as a connector configuration names them: `transforms: unwrap`, `transforms.unwrap.type: io.debezium.transforms.ExtractNewRecordState`, `transforms.<name>.<option>`, `transforms.<name>.predicate`/`negate`, `predicates`, `predicates.<name>.type`/`<option>` (docs/connect-transforms.md lists the supported ones).",
+      ),
   })
   .describe('Settings of the `Kafka` target: change events written to Apache Kafka as Debezium on Kafka Connect writes them (topics, keys, partitions, JSON). Required when the type is `Kafka`.');
 
@@ -113,6 +141,29 @@ export async function buildKafkaTarget(
     problems.add([...at, 'acks'], 'is 1, but exactlyOnce needs every in-sync replica to hold a record (acks: all)', { hint: 'remove acks (all is the default) or set exactlyOnce: false' });
     ok = false;
   }
+  const chain = connectTransformChain(settings.connectTransforms);
+  if ('problems' in chain) {
+    // Each problem starts with the property it is about.
+    for (const problem of chain.problems) {
+      const property = problem.slice(0, problem.indexOf(' '));
+      problems.add([...at, 'connectTransforms', property], problem.slice(property.length + 1), { hint: 'docs/connect-transforms.md lists the supported transforms and their options' });
+    }
+    ok = false;
+  }
+  let converter: KafkaTargetConfig['converter'] = { kind: 'json' };
+  if (settings.converter === 'avro') {
+    if (settings.schemaRegistry === undefined) {
+      problems.add([...at, 'schemaRegistry'], 'is missing, but converter avro needs a schema registry', { hint: 'add schemaRegistry: {url: http://<registry>:8081}' });
+      ok = false;
+    } else {
+      const registry = await buildSchemaRegistry(settings.schemaRegistry, [...at, 'schemaRegistry'], context, problems);
+      if (registry === null) ok = false;
+      else converter = { kind: 'avro', schemaRegistry: registry };
+    }
+  } else if (settings.schemaRegistry !== undefined) {
+    problems.add([...at, 'schemaRegistry'], 'is set, but converter is json, which uses no schema registry', { hint: 'add converter: avro, or remove schemaRegistry' });
+    ok = false;
+  }
   if (!ok || tls === null || sasl === null) return undefined;
   const records = buildChangeRecordSettings(settings, context.streamName);
   return {
@@ -134,7 +185,21 @@ export async function buildKafkaTarget(
     batchSize: settings.batchSize,
     maxRequestSize: settings.maxRequestSize,
     exactlyOnce: settings.exactlyOnce ? { transactionalId: settings.transactionalId ?? `pgcdc-${context.streamName}`, offsetsTopic: settings.offsetsTopic } : undefined,
+    converter,
+    connectTransforms: settings.connectTransforms,
   };
+}
+
+/** The schema registry settings with their secrets resolved; null after a problem. */
+async function buildSchemaRegistry(registry: NonNullable<KafkaTargetSettings['schemaRegistry']>, at: ConfigPath, sources: ConfigMapSources, problems: ConfigProblems): Promise<(KafkaTargetConfig['converter'] & { kind: 'avro' })['schemaRegistry'] | null> {
+  if (registry.basicAuth === undefined) return { url: registry.url, basicAuth: undefined, autoRegister: registry.autoRegister };
+  const auth = registry.basicAuth;
+  const [username, password] = await Promise.all([
+    typeof auth.username === 'string' ? auth.username : resolveSecret(auth.username, [...at, 'basicAuth', 'username'], sources, problems),
+    resolveSecret(auth.password, [...at, 'basicAuth', 'password'], sources, problems),
+  ]);
+  if (username === undefined || password === undefined) return null;
+  return { url: registry.url, basicAuth: { username, password }, autoRegister: registry.autoRegister };
 }
 
 /** The SASL settings with their secrets resolved; null after a problem. */

@@ -1,6 +1,7 @@
 /**
  * Entry point of the configuration layer: reads a stream file (native `pgcdc/v1 Stream` or
- * StackGres `SGStream`, with the ConfigMaps and Secrets it refers to beside it), interpolates the
+ * StackGres `SGStream`, with the ConfigMaps and Secrets it refers to beside it; or a connector
+ * configuration, Debezium Server's or pgstream's, read as a native document), interpolates the
  * environment, validates, resolves secrets and returns the StreamConfig, or throws one PgcdcError
  * listing every problem.
  */
@@ -9,6 +10,7 @@ import path from 'node:path';
 import { PgcdcError } from '../errors/pgcdc-error.js';
 import { type ConfigPath, ConfigProblems, configError, type IssueLocator } from './config-issues.js';
 import { interpolateDocument } from './env-interpolation.js';
+import { foreignStreamDocument } from './foreign-stream-formats.js';
 import { KeyDocuments, namespaceOf } from './key-documents.js';
 import { validateWithSchema } from './schema-validation.js';
 import type { StreamConfig } from './stream-config.js';
@@ -24,6 +26,8 @@ export interface StreamConfigOptions {
   readonly env?: NodeJS.ProcessEnv;
   /** Base of relative paths (state directory, target file, certificates); defaults to `process.cwd()`. */
   readonly cwd?: string;
+  /** Brokers of connector configurations that name none (`--kafka-bootstrap-servers`); defaults to PGCDC_KAFKA_BOOTSTRAP_SERVERS. */
+  readonly kafkaBootstrapServers?: string;
 }
 
 /**
@@ -64,7 +68,8 @@ export async function loadStreamConfig(file: string, options: StreamConfigOption
 }
 
 /**
- * Parses the YAML text of a stream file. `fileName` only names the source in messages.
+ * Parses the text of a stream file: YAML, or another tool's format (foreign-stream-formats).
+ * `fileName` names the source in messages, and its extension tells a format the content does not.
  *
  * @example
  * const config = await parseStreamConfig(yamlText, { fileName: 'orders.yaml', env: { PGPASSWORD: 'pw' } });
@@ -72,7 +77,9 @@ export async function loadStreamConfig(file: string, options: StreamConfigOption
 export async function parseStreamConfig(yamlText: string, options: StreamConfigOptions & { readonly fileName?: string } = {}): Promise<StreamConfig> {
   const env = options.env ?? process.env;
   const cwd = options.cwd ?? process.cwd();
-  const source = parseYamlSource(yamlText, options.fileName);
+  // A connector configuration, Debezium Server's or pgstream's is read as its native document.
+  const foreign = foreignStreamDocument(yamlText, { fileName: options.fileName, kafkaBootstrapServers: options.kafkaBootstrapServers ?? (env.PGCDC_KAFKA_BOOTSTRAP_SERVERS || undefined) });
+  const source = parseYamlSource(foreign === undefined ? yamlText : JSON.stringify(foreign.document), options.fileName);
   const selected = selectStreamDocument(source);
   if ('issues' in selected) {
     const only = source.documents.length === 1 ? source.documents[0] : undefined;
@@ -98,7 +105,7 @@ export async function parseStreamConfig(yamlText: string, options: StreamConfigO
   const built = await kind.build(validation.data, { cwd, env, secretsDir: options.secretsDir, configMapsDir: options.configMapsDir, keyDocuments, raw }, problems);
   if (built === undefined && !problems.hasIssues) throw new PgcdcError('INTERNAL', `the ${kind.kind} document was valid but could not be turned into a stream configuration`);
   if (built === undefined || problems.hasIssues) throw configError(problems.issues, locator);
-  return { ...built, warnings: problems.warningsInOrder(locator) };
+  return { ...built, warnings: [...(foreign?.warnings ?? []), ...problems.warningsInOrder(locator)] };
 }
 
 function startsWith(path: ConfigPath, prefix: ConfigPath): boolean {

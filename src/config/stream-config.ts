@@ -318,7 +318,20 @@ export interface KafkaTargetConfig extends ChangeRecordSettings {
    * (`transactionalId`), the position on the compacted `offsetsTopic`.
    */
   readonly exactlyOnce: { readonly transactionalId: string; readonly offsetsTopic: string } | undefined;
+  /** How keys and values are written: JsonConverter (undefined too) or Avro with a schema registry. */
+  readonly converter?: KafkaConverterConfig;
+  /** Kafka Connect transforms (`transforms`, `transforms.*`, `predicates`, `predicates.*`), checked by `connectTransformChain`. */
+  readonly connectTransforms?: Readonly<Record<string, string>>;
 }
+
+/** The Kafka target's converter: Debezium's JsonConverter output, or Confluent's AvroConverter's with a registry. */
+export type KafkaConverterConfig =
+  | { readonly kind: 'json' }
+  | {
+      readonly kind: 'avro';
+      /** The registry's Confluent-compatible API, its basic auth, and whether new schemas are registered. */
+      readonly schemaRegistry: { readonly url: string; readonly basicAuth: { readonly username: string; readonly password: string } | undefined; readonly autoRegister: boolean };
+    };
 
 export type TargetConfig =
   | StdoutTargetConfig

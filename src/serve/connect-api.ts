@@ -4,6 +4,9 @@
  * stream of the directory whose file is the connector's JSON document (`<name>.json`), turned
  * into a stream with a Kafka target by config/connector-config; its state is the supervisor's.
  * Status codes and bodies are Connect's (ConnectorsResource, ConnectorInfo, ConnectorStateInfo).
+ * `PATCH …/config` merges (Connect 3.8+: a null value removes the key); pause and stop are kept
+ * across restarts of serve (kept-target-state), as Connect keeps the target state in its config
+ * topic.
  */
 import {
   type ConnectorDocument,
@@ -17,6 +20,7 @@ import { asPgcdcError } from '../errors/pgcdc-error.js';
 import type { StreamRunState } from '../metrics/serve-metrics.js';
 import { CatalogConnection } from '../source/catalog-connection.js';
 import { PGCDC_VERSION } from '../version.js';
+import { keepTargetState } from './kept-target-state.js';
 import { HttpError, type Reply, type Route, type RouteRequest } from './serve-server.js';
 import type { StreamDirectory } from './stream-directory.js';
 import type { StreamSupervisor } from './stream-supervisor.js';
@@ -110,6 +114,7 @@ export function connectRoutes(context: ConnectApiContext): Route[] {
         if (!isConnectorConfigMap(body?.config)) throw new HttpError(400, 'the connector has no config: send {"name": "…", "config": {"connector.class": …}} with string values');
         if (directory.get(name) !== undefined) throw new HttpError(409, `Connector ${name} already exists`);
         const document: ConnectorDocument = { name, config: body.config };
+        await keepTargetState(directory.dir, name, undefined); // a new connector runs, whatever an old one of its name was
         await directory.create(documentText(document), 'json');
         return { status: 201, json: info(document), headers: { location: `/connectors/${encodeURIComponent(name)}` } };
       },
@@ -130,6 +135,29 @@ export function connectRoutes(context: ConnectApiContext): Route[] {
         const document: ConnectorDocument = { name, config };
         const { created } = await directory.replace(name, documentText(document), 'json');
         return json(created ? 201 : 200, info(document));
+      },
+    },
+    {
+      method: 'PATCH',
+      pattern: '/connectors/{name}/config',
+      handler: async (request) => {
+        const { document } = named(request);
+        const patch = await request.json();
+        const isPatch = typeof patch === 'object' && patch !== null && !Array.isArray(patch) && Object.values(patch).every((v) => v === null || ['string', 'number', 'boolean'].includes(typeof v));
+        if (!isPatch) throw new HttpError(400, 'send the changes as a JSON object of string values (null removes a key)');
+        const changes = patch as Record<string, unknown>;
+        if (changes.name !== undefined && changes.name !== null && changes.name !== document.name) {
+          throw new HttpError(400, 'Connector name configuration (' + String(changes.name) + ') doesn\'t match connector name in the URL (' + document.name + ')');
+        }
+        const config: Record<string, unknown> = { ...document.config };
+        for (const [key, value] of Object.entries(changes)) {
+          if (key === 'name') continue;
+          if (value === null) delete config[key];
+          else config[key] = value;
+        }
+        const patched: ConnectorDocument = { name: document.name, config };
+        await directory.replace(document.name, documentText(patched), 'json');
+        return json(200, info(patched));
       },
     },
     { method: 'GET', pattern: '/connectors/{name}/status', handler: (request) => json(200, status(named(request).supervisor)) },
@@ -154,8 +182,11 @@ export function connectRoutes(context: ConnectApiContext): Route[] {
       (action): Route => ({
         method: 'PUT',
         pattern: `/connectors/{name}/${action}`,
-        handler: (request) => {
-          inBackground(named(request).supervisor[action]());
+        handler: async (request) => {
+          const { supervisor } = named(request);
+          const acting = supervisor[action]();
+          inBackground(acting);
+          await keepTargetState(directory.dir, supervisor.name, action === 'pause' ? 'paused' : undefined);
           return accepted;
         },
       }),
@@ -163,9 +194,10 @@ export function connectRoutes(context: ConnectApiContext): Route[] {
     {
       method: 'PUT',
       pattern: '/connectors/{name}/stop',
-      handler: (request) => {
+      handler: async (request) => {
         const { supervisor } = named(request);
         inBackground(supervisor.stop());
+        await keepTargetState(directory.dir, supervisor.name, 'stopped');
         return { status: 204 };
       },
     },
@@ -209,6 +241,7 @@ export function connectRoutes(context: ConnectApiContext): Route[] {
       handler: async (request) => {
         const { supervisor } = named(request);
         await directory.remove(supervisor.name);
+        await keepTargetState(directory.dir, supervisor.name, undefined);
         return { status: 204 };
       },
     },

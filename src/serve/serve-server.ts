@@ -29,7 +29,7 @@ export interface RouteRequest {
 }
 
 export interface Route {
-  readonly method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  readonly method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   /** `/api/streams/{name}/pause`; a last segment `{path*}` takes the rest of the path. */
   readonly pattern: string;
   /** Who may call it (default: `api`, authenticated by header). */

@@ -7,7 +7,10 @@
  * events. A spec that cannot be loaded, or that takes a name another file already has, is a
  * failed stream with its error, keyed by its file name (stream names cannot hold a dot). A JSON
  * file holding a Kafka Connect connector (`{"name", "config": {…}}`, what `POST /connectors` writes
- * as `<name>.json`) is a stream too, converted by config/connector-config with the serve's brokers.
+ * as `<name>.json`) is a stream too, converted by config/connector-config with the serve's brokers,
+ * and so are `*.properties` (a connector, Debezium Server's) and `*.env` files (pgstream's), as
+ * `run -c` reads them. A paused or stopped stream stays so across restarts (kept-target-state:
+ * `<name>.state`, which the scan does not read).
  *
  * A scan never waits for a stream: stopping and starting happen in each stream's supervisor, and a
  * stream of a name still stopping starts once its predecessor has stopped.
@@ -15,16 +18,16 @@
 import fs from 'node:fs';
 import { readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { connectorProblemText, connectorStreamDocument, readConnectorDocument } from '../config/connector-config.js';
 import { parseStreamConfig } from '../config/load-stream-config.js';
 import type { StreamConfig } from '../config/stream-config.js';
 import { PgcdcError } from '../errors/pgcdc-error.js';
 import type { Logger } from '../logging/logger.js';
 import type { ServeMetrics } from '../metrics/serve-metrics.js';
+import { readKeptTargetState } from './kept-target-state.js';
 import { HttpError } from './serve-server.js';
 import { StreamSupervisor } from './stream-supervisor.js';
 
-const SPEC_FILE = /^[^.].*\.(ya?ml|json)$/i;
+const SPEC_FILE = /^[^.].*\.(ya?ml|json|properties|env)$/i;
 const RESCAN_INTERVAL_MS = 2000;
 const WATCH_DEBOUNCE_MS = 100;
 
@@ -218,10 +221,11 @@ export class StreamDirectory {
       logger.warn({ file }, error.toLine());
       return;
     }
+    const kept = await readKeptTargetState(this.dir, config.name);
     const supervisor = StreamSupervisor.of(config, file, context);
     this.#add(file, { text, supervisor });
     logger.info({ file, stream: config.name }, 'stream spec loaded');
-    void supervisor.start(this.#retiring.get(config.name));
+    void (kept === 'paused' ? supervisor.pause() : kept === 'stopped' ? supervisor.stop() : supervisor.start(this.#retiring.get(config.name)));
   }
 
   #add(file: string, spec: SpecFile): void {
@@ -245,25 +249,13 @@ export class StreamDirectory {
     this.#retiring.set(name, stopped);
   }
 
-  async #parse(text: string, fileName: string): Promise<StreamConfig> {
-    const connector = readConnectorDocument(text);
-    if (connector !== undefined) {
-      // A Kafka Connect connector (POST /connectors, or a register-postgres.json dropped here).
-      const { document, problems, warnings } = connectorStreamDocument(connector.name, connector.config, { kafkaBootstrapServers: this.#options.kafkaBootstrapServers });
-      if (document === undefined) {
-        throw new PgcdcError('CONFIG_INVALID', connectorProblemText(connector.name, problems), { hint: `fix the connector's config (${fileName})` });
-      }
-      const config = await this.#parseSpec(JSON.stringify(document), fileName);
-      return { ...config, warnings: [...warnings, ...config.warnings] };
-    }
-    return this.#parseSpec(text, fileName);
-  }
-
-  #parseSpec(text: string, fileName: string): Promise<StreamConfig> {
-    const { secretsDir, configMapsDir } = this.#options;
+  /** A spec's stream; connectors and the other formats get the serve's brokers. */
+  #parse(text: string, fileName: string): Promise<StreamConfig> {
+    const { secretsDir, configMapsDir, kafkaBootstrapServers } = this.#options;
     return parseStreamConfig(text, {
       fileName,
       cwd: this.dir,
+      ...(kafkaBootstrapServers ? { kafkaBootstrapServers } : {}),
       ...(secretsDir ? { secretsDir: path.resolve(secretsDir) } : {}),
       ...(configMapsDir ? { configMapsDir: path.resolve(configMapsDir) } : {}),
     });

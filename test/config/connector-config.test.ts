@@ -2,7 +2,7 @@
  * Kafka Connect connector configurations turned into streams: the connection, prefix, filters,
  * converters and Debezium's properties (typed from Connect's strings) land in the loaded
  * StreamConfig; every bad configuration is a problem naming its property (unknown ones with the
- * nearest name, Avro, converters that disagree, no brokers); ignored ones are one warning.
+ * nearest name, Avro without its registry, converters that disagree, no brokers); ignored ones are one warning.
  */
 import { describe, expect, it } from 'vitest';
 import { connectorStreamDocument, readConnectorDocument } from '../../src/config/connector-config.js';
@@ -69,9 +69,11 @@ describe('connector configurations', () => {
   it('names the property of each problem', () => {
     expect(problemsOf({ ...BASE, 'slot.nme': 'x' })).toEqual([{ property: 'slot.nme', message: expect.stringContaining('did you mean slot.name?') }]);
     expect(problemsOf({ ...BASE, 'value.converter': 'io.confluent.connect.avro.AvroConverter' })).toEqual([
-      { property: 'value.converter', message: expect.stringContaining('Avro is not supported yet') },
+      { property: 'value.converter', message: expect.stringContaining('make key.converter and value.converter the same') },
     ]);
-    expect(problemsOf({ ...BASE, 'key.converter': 'io.apicurio.registry.utils.converter.AvroConverter' })[0]!.message).toContain('Avro is not supported yet');
+    expect(problemsOf({ ...BASE, 'key.converter': 'io.apicurio.registry.utils.converter.AvroConverter' })[0]!.message).toContain('make key.converter and value.converter the same');
+    const avro = { 'key.converter': 'io.confluent.connect.avro.AvroConverter', 'value.converter': 'io.confluent.connect.avro.AvroConverter' };
+    expect(problemsOf({ ...BASE, ...avro })).toEqual([{ property: 'value.converter.schema.registry.url', message: expect.stringContaining('schema.registry.url is missing') }]);
     expect(problemsOf({ ...BASE, 'key.converter.schemas.enable': 'true', 'value.converter.schemas.enable': 'false' })[0]!.property).toBe('key.converter.schemas.enable');
     expect(problemsOf({ ...BASE, 'connector.class': 'io.debezium.connector.mysql.MySqlConnector' })[0]!.property).toBe('connector.class');
     expect(problemsOf({ ...BASE, 'database.port': 'abc' })[0]!.property).toBe('database.port');

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Resolves the JVM services the tests and benchmarks start (Apache Kafka, Kafka Connect with
-# Debezium) from Maven Central: `test/jvm/resolve.sh kafka` copies the runtime classpath of
+# Debezium, Apicurio Registry) from Maven Central: `test/jvm/resolve.sh kafka` copies the runtime classpath of
 # test/jvm/kafka/pom.xml into .jvm/kafka/lib (git-ignored). A stamp of the pom's checksum skips the
 # work when nothing changed, so the harness can call it before every run. Needs Java 17 and Maven.
 set -euo pipefail
@@ -19,6 +19,11 @@ for name in "$@"; do
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$sum" ] && [ -d "$lib" ]; then continue; fi
   rm -rf "$lib"
   mkdir -p "$lib"
-  mvn -q -B -f "$pom" dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$lib" >&2
+  if grep -q quarkus-maven-plugin "$pom"; then
+    # A Quarkus application (apicurio): its pom builds the runnable jar into $lib.
+    mvn -q -B -f "$pom" package -DskipTests >&2
+  else
+    mvn -q -B -f "$pom" dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$lib" >&2
+  fi
   echo "$sum" > "$stamp"
 done

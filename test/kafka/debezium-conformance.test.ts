@@ -14,6 +14,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { BUILTIN_TYPE_GROUPS, valueSql } from '../decoding/builtin-type-values.js';
 import { runCli, startCli } from '../support/cli.js';
 import { startDebeziumConnect, type DebeziumConnect } from '../support/debezium-connect.js';
+import { waitForDebeziumWrites } from '../support/debezium-writes.js';
 import { useKafkaCluster, type KafkaRecord } from '../support/kafka-cluster.js';
 import { javaPartitions } from '../support/change-oracles.js';
 import { createDatabase, sql, useTestServer, waitFor } from '../support/postgres.js';
@@ -709,22 +710,7 @@ describe('Kafka target conformance with Debezium 3.6 on Kafka Connect', () => {
     for (const statement of workload) await sql(url, statement);
     const { rows: before } = await sql(url, 'select pg_current_wal_lsn()::text as lsn');
     await sql(url, 'insert into marker values (1)');
-
-    // Debezium has written everything once its marker event is on the topic and its slot is
-    // confirmed past it (Connect commits offsets only for records the brokers acknowledged).
-    await waitFor(
-      async () => {
-        const status = await connect!.status();
-        const failed = [status.connector, ...status.tasks].find((task) => task.state === 'FAILED');
-        if (failed) return `failed: ${failed.trace ?? ''}`;
-        const marker = await kafka().consume(`${DBZ}\\.public\\.marker`, { timeoutMs: 5_000 }).catch(() => []);
-        if (marker.length === 0) return undefined;
-        const { rows } = await sql(url, 'select confirmed_flush_lsn >= $1::pg_lsn as done from pg_replication_slots where slot_name = $2', [before[0].lsn, connect!.slotName]);
-        return rows[0]?.done === true ? 'done' : undefined;
-      },
-      240_000,
-      'Debezium to write and confirm the workload',
-    ).then((state) => expect(state).toBe('done'));
+    await waitForDebeziumWrites(connect!, kafka(), url, DBZ, before[0].lsn);
 
     const streamed = await runCli(['run', '-c', specFile, '--stop-at', 'now'], {}, 180_000);
     expect(streamed.code, streamed.stderr).toBe(0);

@@ -5,7 +5,7 @@
  * every endpoint with Connect's status codes and bodies; pause (nothing new on the topic, the slot's
  * confirmed_flush_lsn unmoved) and resume (nothing lost); restart, stop; kill -9 of serve and a
  * restart (the connector is still there and RUNNING, and the changes made while it was down arrive);
- * delete; and the 400s of bad configurations (Avro, an unknown property, no brokers).
+ * delete; and the 400s of bad configurations (an Avro value with a JSON key, an unknown property, no brokers).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -186,7 +186,7 @@ describe('Kafka Connect REST API on pgcdc serve', () => {
     const avro = await connect('/connectors', { method: 'POST', body: registration('avro', { 'value.converter': 'io.confluent.connect.avro.AvroConverter' }) });
     expect(avro.status).toBe(400);
     expect(avro.body.error_code).toBe(400);
-    expect(avro.body.message).toContain('Avro is not supported yet');
+    expect(avro.body.message).toContain('make key.converter and value.converter the same');
     const unknown = await connect('/connectors', { method: 'POST', body: registration('typo', { 'tabel.include.list': 'public.table1' }) });
     expect(unknown.status).toBe(400);
     expect(unknown.body.message).toContain('did you mean table.include.list?');

@@ -108,7 +108,7 @@ describe('transform network grant', () => {
     expect(events.map((event) => event.op)).toStrictEqual([...Array(41).fill('c'), 'u', 'u']);
     // The updates carry the rows as they are now; each insert the row as it was inserted (qty changed only for 3 and 41).
     for (const event of events) {
-      const row = byId.get(event.after.id);
+      const row = byId.get(event.after.id)!;
       const asInserted = event.op === 'c' && (row.id === 3 || row.id === 41) ? { ...row, qty: row.id === 3 ? 6 : 9 } : row;
       expect(event.after).toStrictEqual({ ...asInserted, customer_name: `customer-${row.customer}` });
     }

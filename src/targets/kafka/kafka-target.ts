@@ -18,6 +18,10 @@ import { KafkaProducer } from './kafka-producer.js';
 import { type ChangeRecord as KafkaRecord, ChangeRecordBuilder } from '../records/change-records.js';
 import { HEARTBEAT_KEY_SCHEMA, HEARTBEAT_VALUE_SCHEMA } from '../records/connect-schema.js';
 import { ExactlyOncePositions, isAfter, NO_POSITION, type StreamPosition } from '../records/exactly-once-positions.js';
+import { AvroConverter } from '../records/avro-converter.js';
+import { ConnectRecordStage, type RecordConverter } from '../records/connect-record-stage.js';
+import { connectTransformChain } from '../records/connect-transforms.js';
+import { PgcdcError } from '../../errors/pgcdc-error.js';
 import { offsetKey, offsetRecord, parseOffsetValue } from './kafka-offsets.js';
 import { formatLsn } from '../../source/lsn.js';
 
@@ -29,6 +33,8 @@ export class KafkaTarget implements Target {
   readonly #logger: Logger;
   readonly #producer: KafkaProducer;
   readonly #builder: ChangeRecordBuilder;
+  /** Avro (or Connect transforms): the built records are read back, transformed and converted; undefined for JSON as built. */
+  readonly #stage: ConnectRecordStage | undefined;
   readonly #writer = new JsonWriter();
   /** Partition counts of the topics written so far. */
   readonly #partitions = new Map<string, number>();
@@ -47,7 +53,9 @@ export class KafkaTarget implements Target {
   constructor(config: KafkaTargetConfig, stream: StreamConfig, logger: Logger) {
     this.#config = config;
     this.#logger = logger;
-    this.#builder = new ChangeRecordBuilder(config, streamEncoderOptions(stream), stream.source.tombstonesOnDelete);
+    this.#stage = recordStage(config);
+    // The stage reads records back with their schemas: the builder writes them whatever schemasEnable says.
+    this.#builder = new ChangeRecordBuilder(this.#stage ? { ...config, schemasEnable: true } : config, streamEncoderOptions(stream), stream.source.tombstonesOnDelete);
     this.#producer = new KafkaProducer(config, logger);
     this.batching = { events: config.batchSize, lingerMs: config.lingerMs };
     this.#positions = config.exactlyOnce && new ExactlyOncePositions();
@@ -109,7 +117,9 @@ export class KafkaTarget implements Target {
       this.#recover = false;
     }
     const events = positions ? positions.unwritten(batch.events) : batch.events;
-    const records = this.#builder.build(events, this.#writer);
+    const built = this.#builder.build(events, this.#writer);
+    // Converted records own their bytes: the writer's slices are not needed past this point then.
+    const records = this.#stage ? await this.#stage.convert(built) : built;
     // The position moves only forward (a batch of events Kafka holds already reaches no further).
     const reached = positions && isAfter(positions.reached, positions.committed) ? positions.reached : undefined;
     if (reached) records.push(offsetRecord(this.#config.exactlyOnce!.offsetsTopic, this.#offsetKey, reached, -1));
@@ -159,7 +169,7 @@ export class KafkaTarget implements Target {
     await previous.done.catch(() => undefined);
     if (!quiet(previous)) return;
     const record = await this.#heartbeatRecord();
-    if (!quiet(previous)) return;
+    if (record === undefined || !quiet(previous)) return;
     await this.#chainSend(() => this.#send([record]));
   }
 
@@ -178,20 +188,36 @@ export class KafkaTarget implements Target {
     for (const [topic, count] of counts) this.#partitions.set(topic, count);
   }
 
-  async #heartbeatRecord(): Promise<KafkaRecord> {
-    const schemas = this.#config.schemasEnable;
+  /** The heartbeat record; undefined when a Connect transform dropped it. */
+  async #heartbeatRecord(): Promise<KafkaRecord | undefined> {
+    const schemas = this.#stage !== undefined || this.#config.schemasEnable;
     const keyPayload = `{"serverName":${JSON.stringify(this.#config.topicPrefix)}}`;
     const valuePayload = `{"ts_ms":${Date.now()}}`;
-    const record: KafkaRecord = {
+    const built: KafkaRecord = {
       topic: this.#config.heartbeatTopic,
       key: Buffer.from(schemas ? `{"schema":${HEARTBEAT_KEY_SCHEMA},"payload":${keyPayload}}` : keyPayload),
       value: Buffer.from(schemas ? `{"schema":${HEARTBEAT_VALUE_SCHEMA},"payload":${valuePayload}}` : valuePayload),
       partition: -1,
     };
+    const record = this.#stage ? (await this.#stage.convert([built]))[0] : built;
+    if (record === undefined) return undefined;
     await this.#assignPartitions([record]);
     record.partition = 0; // as Debezium writes heartbeats, whatever the key
     return record;
   }
+}
+
+/**
+ * The stage between the builder and the producer when the stream has Connect transforms or Avro;
+ * undefined otherwise (JSON as built, at full speed).
+ */
+function recordStage(config: KafkaTargetConfig): ConnectRecordStage | undefined {
+  const chain = connectTransformChain(config.connectTransforms ?? {});
+  if ('problems' in chain) throw new PgcdcError('CONFIG_INVALID', `spec.target.kafka.connectTransforms: ${chain.problems.join('; ')}`, { hint: 'docs/connect-transforms.md lists the supported transforms and their options' });
+  const converter = config.converter ?? { kind: 'json' };
+  if (converter.kind === 'json' && chain.transforms.length === 0) return undefined;
+  const recordConverter: RecordConverter = converter.kind === 'avro' ? { kind: 'avro', avro: new AvroConverter(converter.schemaRegistry) } : { kind: 'json', schemasEnable: config.schemasEnable };
+  return new ConnectRecordStage(recordConverter, chain.transforms);
 }
 
 /** Checks, before the source is touched, that the brokers answer and accept the login. */
