@@ -85,10 +85,18 @@ function dotted(camel: string): string {
   return camel.replace(/([a-z0-9])([A-Z])/g, '$1.$2').toLowerCase();
 }
 
+/** Column rules whose Debezium property names carry a parameter (addColumnRule), never written as dotted(key). */
+const COLUMN_RULE_KEYS: Readonly<Record<string, string>> = {
+  columnTruncateToLengthChars: 'column.truncate.to.<length>.chars',
+  columnMaskWithLengthChars: 'column.mask.with.<length>.chars',
+  columnMaskHash: 'column.mask.hash.<algorithm>.with.salt.<salt>',
+  columnMaskHashV2: 'column.mask.hash.v2.<algorithm>.with.salt.<salt>',
+};
+
 const DEBEZIUM_KEYS: ReadonlyMap<string, keyof typeof debeziumPropertiesShape> = new Map(
-  (Object.keys(debeziumPropertiesShape) as (keyof typeof debeziumPropertiesShape)[]).map((key) => [dotted(key), key]),
+  (Object.keys(debeziumPropertiesShape) as (keyof typeof debeziumPropertiesShape)[]).filter((key) => COLUMN_RULE_KEYS[key] === undefined).map((key) => [dotted(key), key]),
 );
-const KNOWN_KEYS: readonly string[] = [...CONNECT_KEYS, ...Object.keys(NOT_APPLIED_KEYS), ...DEBEZIUM_KEYS.keys()];
+const KNOWN_KEYS: readonly string[] = [...CONNECT_KEYS, ...Object.keys(NOT_APPLIED_KEYS), ...DEBEZIUM_KEYS.keys(), ...Object.values(COLUMN_RULE_KEYS)];
 
 /** Debezium's lists separated by `;` rather than `,`. */
 const SEMICOLON_LISTS: ReadonlySet<string> = new Set(['messageKeyColumns', 'databaseInitialStatements']);
@@ -154,6 +162,7 @@ export function connectorStreamDocument(name: string, config: Readonly<Record<st
       notApplied.push(`${key} (${NOT_APPLIED_KEYS[key]})`);
       continue;
     }
+    if (addColumnRule(debeziumProperties, key, String(value))) continue;
     const camel = DEBEZIUM_KEYS.get(key);
     if (camel === undefined) {
       const near = nearestName(key, KNOWN_KEYS);
@@ -220,6 +229,29 @@ export function connectorStreamDocument(name: string, config: Readonly<Record<st
     },
   };
   return { document, problems, warnings };
+}
+
+/**
+ * Debezium's column rules whose property names carry a parameter — `column.truncate.to.<length>.chars`,
+ * `column.mask.with.<length>.chars`, `column.mask.hash[.v2].<algorithm>.with.salt.<salt>` — added to
+ * debeziumProperties (`columnTruncateToLengthChars: ["<length>:<regex>"]`, `columnMaskHash:
+ * {<algorithm>: {<salt>: [regex]}}`, …); false when `key` is not one of them. The values are the
+ * comma-separated regular expressions over schema.table.column, checked with the stream's settings.
+ */
+function addColumnRule(properties: Record<string, unknown>, key: string, value: string): boolean {
+  const lengthRule = /^column\.(truncate\.to|mask\.with)\.(\d+)\.chars$/.exec(key);
+  if (lengthRule !== null) {
+    const camel = lengthRule[1] === 'truncate.to' ? 'columnTruncateToLengthChars' : 'columnMaskWithLengthChars';
+    properties[camel] = [...((properties[camel] as string[] | undefined) ?? []), ...list(value).map((regex) => `${lengthRule[2]}:${regex}`)];
+    return true;
+  }
+  const hashRule = /^column\.mask\.hash\.(v2\.)?(.+?)\.with\.salt\.(.+)$/.exec(key);
+  if (hashRule === null) return false;
+  const camel = hashRule[1] === undefined ? 'columnMaskHash' : 'columnMaskHashV2';
+  const byAlgorithm = ((properties[camel] as Record<string, Record<string, string[]>> | undefined) ??= {});
+  const bySalt = (byAlgorithm[hashRule[2]!] ??= {});
+  bySalt[hashRule[3]!] = [...(bySalt[hashRule[3]!] ?? []), ...list(value)];
+  return true;
 }
 
 /** The value of debeziumProperties key `camel` from Connect's text: the first reading its schema accepts. */

@@ -62,6 +62,26 @@ describe('connector configurations', () => {
     expect(warnings[0]).toContain('header.converter');
   });
 
+  it("maps Debezium's column rules whose property names carry the length, algorithm or salt", async () => {
+    const rules = {
+      'column.truncate.to.20.chars': 'public.orders.note,public.items.name',
+      'column.mask.with.10.chars': 'public.orders.card',
+      'column.mask.hash.SHA-256.with.salt.CzQMA0cB5K': 'public.orders.email',
+      'column.mask.hash.v2.SHA-256.with.salt.s2': 'public.orders.phone',
+    };
+    const { document, problems } = connectorStreamDocument('orders', { ...BASE, ...rules }, BROKERS);
+    expect(problems).toEqual([]);
+    expect((document as { spec: { source: { postgres: { debeziumProperties: unknown } } } }).spec.source.postgres.debeziumProperties).toMatchObject({
+      columnTruncateToLengthChars: ['20:public.orders.note', '20:public.items.name'],
+      columnMaskWithLengthChars: ['10:public.orders.card'],
+      columnMaskHash: { 'SHA-256': { CzQMA0cB5K: ['public.orders.email'] } },
+      columnMaskHashV2: { 'SHA-256': { s2: ['public.orders.phone'] } },
+    });
+    const config = await parseStreamConfig(JSON.stringify(document), { env: {} });
+    expect(JSON.stringify(config.source.columnMasks)).toContain('public.orders.phone');
+    expect(problemsOf({ ...BASE, 'column.truncate.to.length.chars': 'public.orders.note' })[0]!.message).toContain('did you mean column.truncate.to.<length>.chars?');
+  });
+
   it('passes tasks.max 1 silently', () => {
     expect(connectorStreamDocument('orders', { ...BASE, 'tasks.max': '1' }, BROKERS).warnings).toEqual([]);
   });
