@@ -62,6 +62,7 @@ const CONNECT_KEYS = [
   'schema.include.list',
   'schema.exclude.list',
   'column.exclude.list',
+  'column.include.list',
   'key.converter',
   'value.converter',
   'key.converter.schemas.enable',
@@ -154,10 +155,6 @@ export function connectorStreamDocument(name: string, config: Readonly<Record<st
       connectTransforms[key] = String(value);
       continue;
     }
-    if (key === 'column.include.list') {
-      problem(key, 'column.include.list is not supported for connectors; list the columns to leave out in column.exclude.list');
-      continue;
-    }
     if (NOT_APPLIED_KEYS[key] !== undefined) {
       notApplied.push(`${key} (${NOT_APPLIED_KEYS[key]})`);
       continue;
@@ -183,6 +180,9 @@ export function connectorStreamDocument(name: string, config: Readonly<Record<st
   if (!/^\d{1,5}$/.test(port) || Number(port) > 65535) problem('database.port', `database.port is ${port}, not a port number`);
   const topicPrefix = get('topic.prefix') ?? get('database.server.name');
   if (topicPrefix === undefined) problem('topic.prefix', 'topic.prefix is missing: it names the topics (<topic.prefix>.<schema>.<table>); set it (or the older database.server.name)');
+  if (get('column.include.list') !== undefined && get('column.exclude.list') !== undefined) {
+    problem('column.include.list', 'column.include.list and column.exclude.list are both set; Debezium takes one of them: keep one');
+  }
   const { schemasEnable, avro } = converterSettings(get, problem, notApplied);
   if (options.kafkaBootstrapServers === undefined || options.kafkaBootstrapServers.trim() === '') {
     problem('connector.class', 'this pgcdc serve has no Kafka brokers to write to: start it with --kafka-bootstrap-servers HOST:PORT (or PGCDC_KAFKA_BOOTSTRAP_SERVERS), as a Connect worker holds bootstrap.servers');
@@ -201,7 +201,6 @@ export function connectorStreamDocument(name: string, config: Readonly<Record<st
   debeziumProperties.skippedOperations ??= ['t'];
 
   const url = connectionUrl(get);
-  const schemaIncludes = list(get('schema.include.list')).map((schema) => `(?:${schema})\\.[^.]+`);
   const document = {
     apiVersion: NATIVE_API_VERSION,
     kind: NATIVE_KIND,
@@ -211,8 +210,7 @@ export function connectorStreamDocument(name: string, config: Readonly<Record<st
         type: 'Postgres',
         postgres: {
           url: literal(url),
-          includes: [...list(get('table.include.list')), ...(get('table.include.list') === undefined ? schemaIncludes : [])],
-          excludes: [...list(get('table.exclude.list')), ...list(get('schema.exclude.list')).map((schema) => `(?:${schema})\\.[^.]+`), ...list(get('column.exclude.list'))],
+          ...capturedNames(get),
           debeziumProperties,
         },
       },
@@ -358,6 +356,22 @@ function avroRegistry(get: (key: string) => string | undefined, problem: (proper
   }
   const autoRegister = apicurio ? get('value.converter.apicurio.registry.auto-register') === 'true' : get('value.converter.auto.register.schemas') !== 'false';
   return { url: url.toString().replace(/\/$/, ''), autoRegister };
+}
+
+/**
+ * The stream's include and exclude patterns (anchored, over `schema.table` and `schema.table.column`)
+ * of Debezium's schema, table and column lists. With `column.include.list` the includes are those
+ * columns (a table is captured when one of its columns is), and the schemas or tables the other
+ * include lists leave out become one exclude of every other `schema.table`.
+ */
+function capturedNames(get: (key: string) => string | undefined): { includes: string[]; excludes: string[] } {
+  const tableList = list(get('table.include.list'));
+  const tableIncludes = tableList.length > 0 ? tableList : list(get('schema.include.list')).map((schema) => `(?:${schema})\\.[^.]+`);
+  const excludes = [...list(get('table.exclude.list')), ...list(get('schema.exclude.list')).map((schema) => `(?:${schema})\\.[^.]+`), ...list(get('column.exclude.list'))];
+  const columnIncludes = list(get('column.include.list'));
+  if (columnIncludes.length === 0) return { includes: tableIncludes, excludes };
+  const otherTables = tableIncludes.length === 0 ? [] : [`(?!(?:${tableIncludes.join('|')})$)[^.]+\\.[^.]+`];
+  return { includes: columnIncludes, excludes: [...excludes, ...otherTables] };
 }
 
 function connectionUrl(get: (key: string) => string | undefined): string {

@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { connectorStreamDocument, readConnectorDocument } from '../../src/config/connector-config.js';
 import { parseStreamConfig } from '../../src/config/load-stream-config.js';
 import type { StreamConfig } from '../../src/config/stream-config.js';
+import { ChangeFilter } from '../../src/pipeline/change-filter.js';
 
 const BASE = {
   'connector.class': 'io.debezium.connector.postgresql.PostgresConnector',
@@ -80,6 +81,20 @@ describe('connector configurations', () => {
     const config = await parseStreamConfig(JSON.stringify(document), { env: {} });
     expect(JSON.stringify(config.source.columnMasks)).toContain('public.orders.phone');
     expect(problemsOf({ ...BASE, 'column.truncate.to.length.chars': 'public.orders.note' })[0]!.message).toContain('did you mean column.truncate.to.<length>.chars?');
+  });
+
+  it('captures the columns of column.include.list, within the tables the table and schema lists name', async () => {
+    const captured = async (lists: Record<string, string>) => {
+      const { source } = await load({ ...BASE, ...lists });
+      const filter = new ChangeFilter(source.includes, source.excludes);
+      const tables = (['public.orders', 'public.items', 'sales.orders'] as const).filter((name) => filter.includesTable(...(name.split('.') as [string, string]), ['id', 'note']));
+      return tables.map((name) => `${name}(${['id', 'note'].filter((column) => filter.includesColumn(...(name.split('.') as [string, string]), column)).join(',')})`);
+    };
+    expect(await captured({ 'column.include.list': '.*\\.id' })).toEqual(['public.orders(id)', 'public.items(id)', 'sales.orders(id)']);
+    expect(await captured({ 'table.include.list': 'public.orders,sales.orders', 'column.include.list': '.*\\.id,public\\.orders\\.note' })).toEqual(['public.orders(id,note)', 'sales.orders(id)']);
+    expect(await captured({ 'schema.include.list': 'sales', 'column.include.list': '.*\\.note' })).toEqual(['sales.orders(note)']);
+    expect(await captured({ 'table.include.list': 'public.items' })).toEqual(['public.items(id,note)']);
+    expect(problemsOf({ ...BASE, 'column.include.list': 'public.orders.id', 'column.exclude.list': 'public.orders.note' }).map((p) => p.property)).toEqual(['column.include.list']);
   });
 
   it('passes tasks.max 1 silently', () => {
