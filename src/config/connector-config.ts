@@ -6,7 +6,7 @@
  * one mapping); Connect's connection, filter, prefix and converter keys are mapped here. Every
  * problem names the connector property it is about.
  */
-import { connectTransformChain } from '../targets/records/connect-transforms.js';
+import { connectTransformChain, transformProblemParts } from '../targets/records/connect-transforms.js';
 import { nearestName } from './nearest-name.js';
 import { debeziumPropertiesShape } from './debezium-properties.js';
 import { NATIVE_API_VERSION, NATIVE_KIND } from './native-stream-schema.js';
@@ -189,8 +189,7 @@ export function connectorStreamDocument(name: string, config: Readonly<Record<st
   }
 
   const chain = connectTransformChain(connectTransforms);
-  // Each problem starts with the property it is about.
-  if ('problems' in chain) for (const message of chain.problems) problem(message.slice(0, message.indexOf(' ')), message);
+  if ('problems' in chain) for (const message of chain.problems) problem(transformProblemParts(message).property, message);
 
   const warnings = notApplied.length === 0 ? [] : [`connector ${name}: these properties do not apply to pgcdc and are ignored: ${notApplied.join(', ')}`];
   if (problems.length > 0) return { problems, warnings };

@@ -7,7 +7,7 @@ import zlib from 'node:zlib';
 import { z } from 'zod';
 import { buildClientTls, clientTlsSchema } from './client-tls-settings.js';
 import { buildChangeRecordSettings, changeRecordSettingsShape } from './change-record-settings.js';
-import { connectTransformChain } from '../targets/records/connect-transforms.js';
+import { connectTransformChain, transformProblemParts } from '../targets/records/connect-transforms.js';
 import { durationTextSchema, messageKeyColumnsSchema, parseDurationMs, parseServerList, secretKeyRefSchema, serverListSchema } from './common-schemas.js';
 import type { ConfigPath, ConfigProblems } from './config-issues.js';
 import type { ConfigMapSources } from './config-map-resolver.js';
@@ -143,10 +143,9 @@ export async function buildKafkaTarget(
   }
   const chain = connectTransformChain(settings.connectTransforms);
   if ('problems' in chain) {
-    // Each problem starts with the property it is about.
     for (const problem of chain.problems) {
-      const property = problem.slice(0, problem.indexOf(' '));
-      problems.add([...at, 'connectTransforms', property], problem.slice(property.length + 1), { hint: 'docs/connect-transforms.md lists the supported transforms and their options' });
+      const { property, rest } = transformProblemParts(problem);
+      problems.add([...at, 'connectTransforms', property], rest, { hint: 'docs/connect-transforms.md lists the supported transforms and their options' });
     }
     ok = false;
   }

@@ -23,7 +23,7 @@ import { type DebeziumConnect, startDebeziumConnect } from '../support/debezium-
 import { useKafkaCluster } from '../support/kafka-cluster.js';
 import { createDatabase, sql, useTestServer, waitFor } from '../support/postgres.js';
 import { readAvroTopics, useSchemaRegistry } from '../support/schema-registry.js';
-import { type Served, startServe } from '../support/serve-process.js';
+import { connectorDatabaseProperties, type Served, startServe } from '../support/serve-process.js';
 import { targetStream, tempDir } from '../support/stream-fixtures.js';
 
 const CONNECTOR = 'inventory-connector';
@@ -87,18 +87,13 @@ describe('Avro with a schema registry', () => {
     const sourceRows = async (): Promise<Map<number, unknown>> => new Map((await sql(url, 'select id, to_jsonb(t) as row from table1 t')).rows.map((r) => [r.id as number, r.row]));
 
     it('registers the connector, writes snapshot rows then changes in the Confluent wire format, schemas as AvroData derives them', async () => {
-      const parsed = new URL(url);
       // register-postgres.json of the guide, host, port and password adapted.
       const registration = {
         name: CONNECTOR,
         config: {
           'connector.class': 'io.debezium.connector.postgresql.PostgresConnector',
           'plugin.name': 'pgoutput',
-          'database.hostname': parsed.hostname,
-          'database.port': parsed.port,
-          'database.user': decodeURIComponent(parsed.username),
-          'database.password': decodeURIComponent(parsed.password),
-          'database.dbname': parsed.pathname.slice(1),
+          ...connectorDatabaseProperties(url),
           'database.server.name': 'pg_repl',
           'table.include.list': 'public.table1',
           'publication.autocreate.mode': 'filtered',

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useKafkaCluster } from '../support/kafka-cluster.js';
 import { createDatabase, sql, useTestServer, waitFor } from '../support/postgres.js';
-import { type Served, startServe } from '../support/serve-process.js';
+import { connectorDatabaseProperties, type Served, startServe } from '../support/serve-process.js';
 import { tempDir } from '../support/stream-fixtures.js';
 
 const CONNECTOR = 'inventory-connector';
@@ -39,17 +39,12 @@ describe('Kafka Connect REST API on pgcdc serve', () => {
 
   /** The guide's register-postgres.json, with this test's server. */
   const registration = (name: string, overrides: Record<string, unknown> = {}) => {
-    const parsed = new URL(url);
     return {
       name,
       config: {
         'connector.class': 'io.debezium.connector.postgresql.PostgresConnector',
         'plugin.name': 'pgoutput',
-        'database.hostname': parsed.hostname,
-        'database.port': parsed.port,
-        'database.user': decodeURIComponent(parsed.username),
-        'database.password': decodeURIComponent(parsed.password),
-        'database.dbname': parsed.pathname.slice(1),
+        ...connectorDatabaseProperties(url),
         'database.server.name': 'pg_repl',
         'table.include.list': 'public.table1',
         'publication.autocreate.mode': 'filtered',

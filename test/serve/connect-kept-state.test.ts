@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useKafkaCluster } from '../support/kafka-cluster.js';
 import { createDatabase, sql, useTestServer, waitFor } from '../support/postgres.js';
 import { rebuildFromEvents, sourceRows } from '../support/rebuild.js';
-import { type Served, startServe } from '../support/serve-process.js';
+import { connectorDatabaseProperties, type Served, startServe } from '../support/serve-process.js';
 import { tempDir } from '../support/stream-fixtures.js';
 
 const NAME = 'kept';
@@ -74,14 +74,9 @@ describe('Kafka Connect PATCH and kept target states on pgcdc serve', () => {
   });
 
   it('merges PATCH /connectors/{name}/config, a null value removing the key', async () => {
-    const parsed = new URL(url);
     const config = {
       'connector.class': 'io.debezium.connector.postgresql.PostgresConnector',
-      'database.hostname': parsed.hostname,
-      'database.port': parsed.port,
-      'database.user': decodeURIComponent(parsed.username),
-      'database.password': decodeURIComponent(parsed.password),
-      'database.dbname': parsed.pathname.slice(1),
+      ...connectorDatabaseProperties(url),
       'topic.prefix': NAME,
       'slot.name': NAME,
       'table.include.list': 'public.table1',

@@ -26,3 +26,18 @@ export async function startServe(streamsDir: string, extra: readonly string[] = 
   );
   return { program, origin };
 }
+
+/**
+ * The `database.*` properties of a connector configuration that reach the database of `url`: the
+ * guide's register-postgres.json with the test server's host, port, user and password.
+ */
+export function connectorDatabaseProperties(url: string): Record<string, string> {
+  const parsed = new URL(url);
+  return {
+    'database.hostname': parsed.hostname,
+    'database.port': parsed.port,
+    'database.user': decodeURIComponent(parsed.username),
+    'database.password': decodeURIComponent(parsed.password),
+    'database.dbname': parsed.pathname.slice(1),
+  };
+}

@@ -126,6 +126,12 @@ export function connectTransformChain(properties: Readonly<Record<string, string
   return problems.length > 0 ? { problems } : { transforms };
 }
 
+/** A problem of connectTransformChain as the property it is about (its first word) and what is wrong with it. */
+export function transformProblemParts(problem: string): { property: string; rest: string } {
+  const space = problem.indexOf(' ');
+  return { property: problem.slice(0, space), rest: problem.slice(space + 1) };
+}
+
 /** `record` through `transforms` in order; null when one drops it. */
 export function applyConnectTransforms(transforms: readonly ConnectTransform[], record: ConnectRecord): ConnectRecord | null {
   let current: ConnectRecord | null = record;
