@@ -2,12 +2,13 @@
  * The target state of a stream of `pgcdc serve`'s directory kept across restarts, as Kafka
  * Connect keeps a connector's in its config topic: a paused or stopped stream has a
  * `<name>.state` file beside its spec (`{"state":"PAUSED"}` or `STOPPED`, written whole and
- * synced), which the directory reads when it loads the stream; a resumed one has none. Stream
+ * synced by whole-file-write), which the directory reads when it loads the stream; a resumed one has none. Stream
  * names hold no dot, so the file never collides with a spec, and the directory's scan reads no
  * `.state` file.
  */
-import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { readFile, unlink } from 'node:fs/promises';
 import path from 'node:path';
+import { writeFileWhole } from './whole-file-write.js';
 
 export type KeptTargetState = 'paused' | 'stopped';
 
@@ -42,19 +43,5 @@ export async function keepTargetState(dir: string, name: string, state: KeptTarg
     });
     return;
   }
-  const temporary = path.join(dir, `.${name}.state.${process.pid}.tmp`);
-  const handle = await open(temporary, 'w');
-  try {
-    await handle.writeFile(`${JSON.stringify({ state: CONNECT_NAMES[state] })}\n`);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await rename(temporary, file);
-  const directory = await open(dir, 'r');
-  try {
-    await directory.sync();
-  } finally {
-    await directory.close();
-  }
+  await writeFileWhole(dir, path.basename(file), `${JSON.stringify({ state: CONNECT_NAMES[state] })}\n`);
 }

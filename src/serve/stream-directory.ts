@@ -16,7 +16,7 @@
  * stream of a name still stopping starts once its predecessor has stopped.
  */
 import fs from 'node:fs';
-import { readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { readdir, readFile, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { parseStreamConfig } from '../config/load-stream-config.js';
 import type { StreamConfig } from '../config/stream-config.js';
@@ -26,6 +26,7 @@ import type { ServeMetrics } from '../metrics/serve-metrics.js';
 import { readKeptTargetState } from './kept-target-state.js';
 import { HttpError } from './serve-server.js';
 import { StreamSupervisor } from './stream-supervisor.js';
+import { writeFileWhole } from './whole-file-write.js';
 
 const SPEC_FILE = /^[^.].*\.(ya?ml|json|properties|env)$/i;
 const RESCAN_INTERVAL_MS = 2000;
@@ -261,11 +262,9 @@ export class StreamDirectory {
     });
   }
 
-  /** Writes a spec file whole (a scan never sees half of it). */
-  async #write(file: string, text: string): Promise<void> {
-    const temporary = path.join(this.dir, `.${file}.${process.pid}.tmp`);
-    await writeFile(temporary, text);
-    await rename(temporary, path.join(this.dir, file));
+  /** Writes a spec file whole and durably (a scan never sees half of it). */
+  #write(file: string, text: string): Promise<void> {
+    return writeFileWhole(this.dir, file, text);
   }
 
   /** The stream `name` once a scan has loaded what was just written. */
