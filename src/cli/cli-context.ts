@@ -3,6 +3,7 @@
  * loading the spec, and reporting a failure as one line with a fix.
  */
 import type { Command } from 'commander';
+import { PgcdcError } from '../errors/pgcdc-error.js';
 import { loadStreamConfig } from '../config/load-stream-config.js';
 import type { StreamConfig } from '../config/stream-config.js';
 import { asPgcdcError } from '../errors/pgcdc-error.js';
@@ -41,6 +42,17 @@ export function loadSpec(options: SpecOptions): Promise<StreamConfig> {
     ...(options.configMapsDir ? { configMapsDir: options.configMapsDir } : {}),
     ...(options.kafkaBootstrapServers ? { kafkaBootstrapServers: options.kafkaBootstrapServers } : {}),
   });
+}
+
+/** Loads the spec named by `-c` for a command that works on the source database (not a Kafka-sourced stream). */
+export async function loadDatabaseSourcedSpec(options: SpecOptions, command: string): Promise<StreamConfig> {
+  const config = await loadSpec(options);
+  if (config.kafkaSource !== undefined) {
+    throw new PgcdcError('CONFIG_INVALID', `pgcdc ${command} works on streams whose source is a PostgreSQL database, and stream "${config.name}" reads Kafka (spec.source.type: Kafka)`, {
+      hint: 'run it with the spec of the stream that writes those topics from the database',
+    });
+  }
+  return config;
 }
 
 /** Prints a failure as one line and returns the exit code. */

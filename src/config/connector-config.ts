@@ -7,6 +7,7 @@
  * problem names the connector property it is about.
  */
 import { connectTransformChain, transformProblemParts } from '../targets/records/connect-transforms.js';
+import { BINARY_MODES, DEBEZIUM_DEFAULT_REPRESENTATIONS, DECIMAL_MODES, HSTORE_MODES, INTERVAL_MODES, TIME_MODES, type ValueRepresentations } from '../decoding/values/debezium-representations.js';
 import { nearestName } from './nearest-name.js';
 import { debeziumPropertiesShape } from './debezium-properties.js';
 import { NATIVE_API_VERSION, NATIVE_KIND } from './native-stream-schema.js';
@@ -97,7 +98,26 @@ const COLUMN_RULE_KEYS: Readonly<Record<string, string>> = {
 const DEBEZIUM_KEYS: ReadonlyMap<string, keyof typeof debeziumPropertiesShape> = new Map(
   (Object.keys(debeziumPropertiesShape) as (keyof typeof debeziumPropertiesShape)[]).filter((key) => COLUMN_RULE_KEYS[key] === undefined).map((key) => [dotted(key), key]),
 );
-const KNOWN_KEYS: readonly string[] = [...CONNECT_KEYS, ...Object.keys(NOT_APPLIED_KEYS), ...DEBEZIUM_KEYS.keys(), ...Object.values(COLUMN_RULE_KEYS)];
+
+/** Debezium's properties of value representations, and the key of each in `valueRepresentations`. */
+const REPRESENTATION_KEYS: Readonly<Record<string, keyof ValueRepresentations>> = {
+  'decimal.handling.mode': 'decimal',
+  'time.precision.mode': 'time',
+  'binary.handling.mode': 'binary',
+  'interval.handling.mode': 'interval',
+  'hstore.handling.mode': 'hstore',
+  'money.fraction.digits': 'moneyFractionDigits',
+};
+
+const REPRESENTATION_MODES: Readonly<Record<Exclude<keyof ValueRepresentations, 'moneyFractionDigits'>, readonly string[]>> = {
+  decimal: DECIMAL_MODES,
+  time: TIME_MODES,
+  binary: BINARY_MODES,
+  interval: INTERVAL_MODES,
+  hstore: HSTORE_MODES,
+};
+
+const KNOWN_KEYS: readonly string[] = [...CONNECT_KEYS, ...Object.keys(REPRESENTATION_KEYS), ...Object.keys(NOT_APPLIED_KEYS), ...DEBEZIUM_KEYS.keys(), ...Object.values(COLUMN_RULE_KEYS)];
 
 /** Debezium's lists separated by `;` rather than `,`. */
 const SEMICOLON_LISTS: ReadonlySet<string> = new Set(['messageKeyColumns', 'databaseInitialStatements']);
@@ -144,6 +164,8 @@ export function connectorStreamDocument(name: string, config: Readonly<Record<st
   const debeziumProperties: Record<string, unknown> = {};
   /** Connect's transforms and predicates (`transforms`, `transforms.*`, `predicates`, `predicates.*`), as they are. */
   const connectTransforms: Record<string, string> = {};
+  /** Debezium's handling modes (`decimal.handling.mode` …), as they are. */
+  const representationProperties: Record<string, string> = {};
 
   for (const [key, value] of Object.entries(config)) {
     if (!['string', 'number', 'boolean'].includes(typeof value)) {
@@ -160,6 +182,10 @@ export function connectorStreamDocument(name: string, config: Readonly<Record<st
       continue;
     }
     if (addColumnRule(debeziumProperties, key, String(value))) continue;
+    if (REPRESENTATION_KEYS[key] !== undefined) {
+      representationProperties[key] = String(value);
+      continue;
+    }
     const camel = DEBEZIUM_KEYS.get(key);
     if (camel === undefined) {
       const near = nearestName(key, KNOWN_KEYS);
@@ -188,6 +214,7 @@ export function connectorStreamDocument(name: string, config: Readonly<Record<st
     problem('connector.class', 'this pgcdc serve has no Kafka brokers to write to: start it with --kafka-bootstrap-servers HOST:PORT (or PGCDC_KAFKA_BOOTSTRAP_SERVERS), as a Connect worker holds bootstrap.servers');
   }
 
+  const valueRepresentations = connectorValueRepresentations(representationProperties, problem);
   const chain = connectTransformChain(connectTransforms);
   if ('problems' in chain) for (const message of chain.problems) problem(transformProblemParts(message).property, message);
 
@@ -219,6 +246,7 @@ export function connectorStreamDocument(name: string, config: Readonly<Record<st
           bootstrapServers: options.kafkaBootstrapServers!,
           topicPrefix: literal(topicPrefix!),
           schemasEnable,
+          valueRepresentations,
           ...(avro === undefined ? {} : { converter: 'avro', schemaRegistry: { url: literal(avro.url), autoRegister: avro.autoRegister } }),
           ...(Object.keys(connectTransforms).length === 0 ? {} : { connectTransforms: Object.fromEntries(Object.entries(connectTransforms).map(([key, value]) => [key, literal(value)])) }),
         },
@@ -226,6 +254,24 @@ export function connectorStreamDocument(name: string, config: Readonly<Record<st
     },
   };
   return { document, problems, warnings };
+}
+
+/** The Kafka target's valueRepresentations of the connector's handling modes, Debezium's defaults where unset. */
+function connectorValueRepresentations(properties: Readonly<Record<string, string>>, problem: (property: string, message: string) => void): ValueRepresentations {
+  const representations: Record<string, string | number> = { ...DEBEZIUM_DEFAULT_REPRESENTATIONS };
+  for (const [property, value] of Object.entries(properties)) {
+    const key = REPRESENTATION_KEYS[property]!;
+    if (key === 'moneyFractionDigits') {
+      if (/^\d{1,2}$/.test(value.trim())) representations[key] = Number(value.trim());
+      else problem(property, `${property} is ${JSON.stringify(value)}, not a number of digits; set it to e.g. 2`);
+      continue;
+    }
+    const modes = REPRESENTATION_MODES[key];
+    const mode = value.trim().toLowerCase();
+    if (modes.includes(mode)) representations[key] = mode;
+    else problem(property, `${property} is ${JSON.stringify(value)}, which pgcdc does not write; set it to one of: ${modes.join(', ')}`);
+  }
+  return representations as unknown as ValueRepresentations;
 }
 
 /**

@@ -190,7 +190,7 @@ const ignored = (reason: string): PropertyDisposition => ({ status: 'ignored', r
 const refused = (reason: string, allowed?: readonly unknown[]): PropertyDisposition => ({ status: 'refused', reason, ...(allowed ? { allowed } : {}) });
 const rendering = (reason: string, allowed?: readonly unknown[]): PropertyDisposition => ({ status: 'refused', reason, renders: true, ...(allowed ? { allowed } : {}) });
 
-const NATURAL_JSON = 'pgcdc writes values as PostgreSQL\'s to_jsonb does';
+const NATURAL_JSON = 'pgcdc writes values as PostgreSQL\'s to_jsonb does (a Kafka target writes Debezium\'s with spec.target.kafka.valueRepresentations)';
 const NO_TOPICS = 'pgcdc writes no Kafka topics yet';
 const WATERMARKS = 'pgcdc\'s watermarks are logical decoding messages, written to no table';
 

@@ -139,6 +139,13 @@ export function debeziumServerStream(entries: ReadonlyMap<string, PropertyEntry>
   if (sinkType === 'kafka' && (brokers === undefined || brokers === '')) problems.push('debezium.sink.kafka.producer.bootstrap.servers is missing; set it to the brokers (host:port,...)');
   if (sinkType === 'http' && http.url === undefined) problems.push('debezium.sink.http.url is missing; set it to the URL the change events are POSTed to');
   if (source['connector.class'] === undefined) problems.push('debezium.source.connector.class is missing; set it to io.debezium.connector.postgresql.PostgresConnector');
+  // Debezium's value representations are the Kafka target's; the HTTP target posts to_jsonb's values.
+  for (const property of ['decimal.handling.mode', 'time.precision.mode', 'binary.handling.mode', 'interval.handling.mode', 'hstore.handling.mode', 'money.fraction.digits']) {
+    // hstore's map is to_jsonb's object.
+    if (sinkType === 'http' && source[property] !== undefined && !(property === 'hstore.handling.mode' && source[property] === 'map')) {
+      problems.push(`debezium.source.${property} is set, but with the http sink pgcdc writes values as PostgreSQL's to_jsonb does (Debezium's representations are written to Kafka only): remove it`);
+    }
+  }
   if (problems.length > 0) return { problems };
 
   if (sinkType === 'http' && source['value.converter.schemas.enable'] !== 'false') {

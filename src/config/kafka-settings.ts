@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { buildClientTls, clientTlsSchema } from './client-tls-settings.js';
 import { buildChangeRecordSettings, changeRecordSettingsShape } from './change-record-settings.js';
 import { connectTransformChain, transformProblemParts } from '../targets/records/connect-transforms.js';
+import { BINARY_MODES, DECIMAL_MODES, HSTORE_MODES, INTERVAL_MODES, TIME_MODES } from '../decoding/values/debezium-representations.js';
 import { durationTextSchema, messageKeyColumnsSchema, parseDurationMs, parseServerList, secretKeyRefSchema, serverListSchema } from './common-schemas.js';
 import type { ConfigPath, ConfigProblems } from './config-issues.js';
 import type { ConfigMapSources } from './config-map-resolver.js';
@@ -16,20 +17,35 @@ import { resolveSecret } from './secret-resolver.js';
 import { KAFKA_ACKS, KAFKA_COMPRESSIONS, KAFKA_SASL_MECHANISMS, type KafkaTargetConfig } from './stream-config.js';
 import type { TargetSettingsContext } from './target-types.js';
 
-const HOST_PORT = /^[^\s:,]+:\d{1,5}$/;
+export const HOST_PORT = /^[^\s:,]+:\d{1,5}$/;
 
-const bootstrapServersSchema = serverListSchema
+export const bootstrapServersSchema = serverListSchema
   .describe('Brokers to connect to first (Kafka\'s `bootstrap.servers`): `host:port` entries, as a list or comma-separated.');
 
-const tlsSchema = clientTlsSchema('Connect to the brokers over TLS (Kafka\'s `security.protocol` SSL, or SASL_SSL with `sasl`).');
+export const tlsSchema = clientTlsSchema('Connect to the brokers over TLS (Kafka\'s `security.protocol` SSL, or SASL_SSL with `sasl`).');
 
-const saslSchema = z
+export const saslSchema = z
   .strictObject({
     mechanism: z.enum(KAFKA_SASL_MECHANISMS).describe("Kafka's `sasl.mechanism`."),
     username: z.union([z.string().min(1), secretKeyRefSchema]).describe('User name: the name itself, or a Secret reference `{name, key}`.'),
     password: secretKeyRefSchema.describe('Secret reference `{name, key}` holding the password.'),
   })
   .describe('Authenticate with SASL (Kafka\'s `security.protocol` SASL_PLAINTEXT, or SASL_SSL with `tls`).');
+
+/** Debezium's value representations (`spec.target.kafka.valueRepresentations`), each with Debezium's default. */
+const valueRepresentationsSchema = z
+  .strictObject({
+    decimal: z.enum(DECIMAL_MODES).default('precise').describe("numeric and money (Debezium's `decimal.handling.mode`): `precise`, Kafka Connect's Decimal (bytes, base64 in JSON; numeric without precision as io.debezium.data.VariableScaleDecimal), `double` or `string`."),
+    time: z.enum(TIME_MODES).default('adaptive').describe("date, time and timestamp (Debezium's `time.precision.mode`): `adaptive` (io.debezium.time.Date, Time or MicroTime, Timestamp or MicroTimestamp by the column's precision), `adaptive_time_microseconds` (every time as MicroTime) or `connect` (Kafka Connect's Date, Time, Timestamp in milliseconds). timestamptz, in every mode, as io.debezium.time.ZonedTimestamp text in UTC with the column's fraction digits (`2024-01-15T08:20:30.500000Z`)."),
+    binary: z.enum(BINARY_MODES).default('bytes').describe("bytea (Debezium's `binary.handling.mode`): `bytes` (base64 in JSON), `base64`, `base64-url-safe` or `hex` strings."),
+    interval: z.enum(INTERVAL_MODES).default('numeric').describe("interval (Debezium's `interval.handling.mode`): `numeric`, io.debezium.time.MicroDuration microseconds (a month as 30.4375 days), or `string`, io.debezium.time.Interval ISO 8601 text (`P1Y2M3DT4H5M6.5S`)."),
+    hstore: z.enum(HSTORE_MODES).default('json').describe("hstore (Debezium's `hstore.handling.mode`): `json`, the hstore as a JSON object in a string (io.debezium.data.Json), or `map`, a map of strings."),
+    moneyFractionDigits: z.number().int().min(0).default(2).describe("Scale of money values as precise decimals (Debezium's `money.fraction.digits`)."),
+  })
+  .describe(
+    "Write column values as Debezium's converters do, with these modes, instead of PostgreSQL's to_jsonb values: numeric, money, date, time, timestamp, interval, bytea and hstore columns (and domains over them; arrays keep to_jsonb's values). A Debezium connector configuration sets it from its handling-mode properties, with Debezium's defaults.",
+  )
+  .meta({ defaultText: "to_jsonb's values" });
 
 const createTopicsSchema = z
   .strictObject({
@@ -40,7 +56,7 @@ const createTopicsSchema = z
   })
   .describe('How missing topics are created (Kafka Connect\'s `topic.creation.*`).');
 
-const schemaRegistrySchema = z
+export const schemaRegistrySchema = z
   .strictObject({
     url: z.url({ protocol: /^https?$/ }).describe("Base URL of the registry's Confluent-compatible REST API (Confluent's `schema.registry.url`), e.g. `http://registry:8081`, or Apicurio's `http://apicurio:8080/apis/ccompat/v7`."),
     basicAuth: z
@@ -108,6 +124,7 @@ export const kafkaTargetSettingsSchema = z
       .describe(
         "Kafka Connect transforms (SMTs) applied to each record before it is written, as a connector configuration names them: `transforms: unwrap`, `transforms.unwrap.type: io.debezium.transforms.ExtractNewRecordState`, `transforms.<name>.<option>`, `transforms.<name>.predicate`/`negate`, `predicates`, `predicates.<name>.type`/`<option>` (docs/connect-transforms.md lists the supported ones).",
       ),
+    valueRepresentations: valueRepresentationsSchema.optional(),
   })
   .describe('Settings of the `Kafka` target: change events written to Apache Kafka as Debezium on Kafka Connect writes them (topics, keys, partitions, JSON). Required when the type is `Kafka`.');
 
@@ -186,11 +203,12 @@ export async function buildKafkaTarget(
     exactlyOnce: settings.exactlyOnce ? { transactionalId: settings.transactionalId ?? `pgcdc-${context.streamName}`, offsetsTopic: settings.offsetsTopic } : undefined,
     converter,
     connectTransforms: settings.connectTransforms,
+    ...(settings.valueRepresentations === undefined ? {} : { valueRepresentations: settings.valueRepresentations }),
   };
 }
 
 /** The schema registry settings with their secrets resolved; null after a problem. */
-async function buildSchemaRegistry(registry: NonNullable<KafkaTargetSettings['schemaRegistry']>, at: ConfigPath, sources: ConfigMapSources, problems: ConfigProblems): Promise<(KafkaTargetConfig['converter'] & { kind: 'avro' })['schemaRegistry'] | null> {
+export async function buildSchemaRegistry(registry: NonNullable<KafkaTargetSettings['schemaRegistry']>, at: ConfigPath, sources: ConfigMapSources, problems: ConfigProblems): Promise<(KafkaTargetConfig['converter'] & { kind: 'avro' })['schemaRegistry'] | null> {
   if (registry.basicAuth === undefined) return { url: registry.url, basicAuth: undefined, autoRegister: registry.autoRegister };
   const auth = registry.basicAuth;
   const [username, password] = await Promise.all([
@@ -202,7 +220,7 @@ async function buildSchemaRegistry(registry: NonNullable<KafkaTargetSettings['sc
 }
 
 /** The SASL settings with their secrets resolved; null after a problem. */
-async function buildSasl(sasl: NonNullable<KafkaTargetSettings['sasl']>, at: ConfigPath, sources: ConfigMapSources, problems: ConfigProblems): Promise<KafkaTargetConfig['sasl'] | null> {
+export async function buildSasl(sasl: NonNullable<KafkaTargetSettings['sasl']>, at: ConfigPath, sources: ConfigMapSources, problems: ConfigProblems): Promise<KafkaTargetConfig['sasl'] | null> {
   const [username, password] = await Promise.all([
     typeof sasl.username === 'string' ? sasl.username : resolveSecret(sasl.username, [...at, 'username'], sources, problems),
     resolveSecret(sasl.password, [...at, 'password'], sources, problems),

@@ -8,6 +8,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { buildAlerts } from './alert-settings.js';
 import { type ConfigPath, type ConfigProblems, formatPath } from './config-issues.js';
 import { connectionFromUrl } from './connection-url-setting.js';
+import { buildKafkaSourcedStream } from './kafka-source-settings.js';
 import { APPLIED_DEBEZIUM_PROPERTIES, sourceOptionsFromDebezium, type TargetValues } from './debezium-properties.js';
 import { NATIVE_API_VERSION, type NativeStreamDocument } from './native-stream-schema.js';
 import {
@@ -28,8 +29,9 @@ const SOURCE_PATH: ConfigPath = ['spec', 'source', 'postgres'];
 
 /** The StreamConfig of a valid native document, or undefined after adding problems. */
 export async function buildNativeStream(document: NativeStreamDocument, context: BuildContext, problems: ConfigProblems): Promise<BuiltStream | undefined> {
+  if (document.spec.source.type === 'Kafka') return buildKafkaSourcedStream(document, context, problems);
   const name = document.metadata.name;
-  const postgres = document.spec.source.postgres;
+  const postgres = document.spec.source.postgres!;
   const explicit = explicitKeys(context.raw);
   const targetValues = document.spec.target.type === 'Postgres' ? 'rows' : 'events';
   const options = sourceOptions(postgres, explicit, targetValues, problems);
@@ -57,7 +59,7 @@ export async function buildNativeStream(document: NativeStreamDocument, context:
   };
 }
 
-type NativePostgresSource = NativeStreamDocument['spec']['source']['postgres'];
+type NativePostgresSource = NonNullable<NativeStreamDocument['spec']['source']['postgres']>;
 
 /** The keys written in the document under spec.source.postgres (defaults excluded). */
 function explicitKeys(raw: unknown): ReadonlySet<string> {

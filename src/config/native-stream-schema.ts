@@ -7,6 +7,7 @@ import { alertsSchema } from './alert-settings.js';
 import { kubernetesNameSchema, maxRetriesSchema, regexListSchema } from './common-schemas.js';
 import { connectionUrlSchema } from './connection-url-setting.js';
 import { debeziumPropertiesSchema } from './debezium-properties.js';
+import { kafkaSourceSettingsSchema } from './kafka-source-settings.js';
 import { sourceOptionsShape } from './source-options-schema.js';
 import { transformSettingsSchema } from './transform-settings.js';
 import { requireTargetSection, SUPPORTED_REQUIRED_SECTIONS, SUPPORTED_TARGET_TYPES, supportedTargetSections } from './target-types.js';
@@ -30,10 +31,18 @@ export const nativePostgresSourceSchema = z
   })
   .describe('The PostgreSQL server changes are captured from.');
 
-export const nativeSourceSchema = z.strictObject({
-  type: z.literal('Postgres').describe('The kind of source; `Postgres` is the only one.'),
-  postgres: nativePostgresSourceSchema,
-});
+export const nativeSourceSchema = z
+  .strictObject({
+    type: z.enum(['Postgres', 'Kafka']).describe('The kind of source: a PostgreSQL database (`postgres`), or change topics on Kafka written by pgcdc or Debezium (`kafka`, docs/kafka-source.md).'),
+    postgres: nativePostgresSourceSchema.optional(),
+    kafka: kafkaSourceSettingsSchema.optional(),
+  })
+  .superRefine((source, ctx) => {
+    const section = source.type === 'Kafka' ? 'kafka' : 'postgres';
+    if (source[section] === undefined) ctx.addIssue({ code: 'custom', path: [section], input: undefined, message: `is missing; expected a map, required when the source type is ${source.type}` });
+    const other = source.type === 'Kafka' ? 'postgres' : 'kafka';
+    if (source[other] !== undefined) ctx.addIssue({ code: 'custom', path: [other], input: undefined, message: `is set, but the source type is ${source.type}; remove it or set type: ${other === 'kafka' ? 'Kafka' : 'Postgres'}` });
+  });
 
 export const nativeTargetSchema = z
   .strictObject({

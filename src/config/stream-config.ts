@@ -8,6 +8,7 @@ import type { NatsJetStreamTargetConfig } from './nats-jetstream-settings.js';
 import type { RabbitMQTargetConfig } from './rabbitmq-settings.js';
 import type { RedisStreamsTargetConfig } from './redis-streams-settings.js';
 import type { ColumnMaskRules } from '../decoding/values/column-masks.js';
+import type { ValueRepresentations } from '../decoding/values/debezium-representations.js';
 import type { MessageKeyRule } from './message-key-columns.js';
 import type { SandboxGrantsConfig } from '../targets/function/sandbox-grants.js';
 import type { TransformConfig } from './transform-settings.js';
@@ -322,6 +323,8 @@ export interface KafkaTargetConfig extends ChangeRecordSettings {
   readonly converter?: KafkaConverterConfig;
   /** Kafka Connect transforms (`transforms`, `transforms.*`, `predicates`, `predicates.*`), checked by `connectTransformChain`. */
   readonly connectTransforms?: Readonly<Record<string, string>>;
+  /** Debezium's value representations of numeric, money, dates and times, bytea, interval and hstore; undefined: to_jsonb's values. */
+  readonly valueRepresentations?: ValueRepresentations;
 }
 
 /** The Kafka target's converter: Debezium's JsonConverter output, or Confluent's AvroConverter's with a registry. */
@@ -374,4 +377,36 @@ export interface StreamConfig {
   readonly alerts?: AlertsConfig;
   /** `spec.transform`: declarative shortcuts and a JavaScript function applied to events (native specs only, not for Postgres targets). */
   readonly transform?: TransformConfig;
+  /**
+   * `spec.source.type: Kafka`: the changes are read from change topics instead of a replication
+   * slot; `source` then holds only what targets read of it (filters, defaults), never a database.
+   */
+  readonly kafkaSource?: KafkaSourceConfig;
+}
+
+/** A Kafka source: change topics (pgcdc's or Debezium's) read by a consumer group. */
+export interface KafkaSourceConfig {
+  readonly bootstrapServers: readonly string[];
+  readonly clientId: string;
+  /** Kafka's `group.id`: processes with the same group share the topics' partitions. */
+  readonly groupId: string;
+  /** Topics to read; with `topicPattern`, the topics whose whole name matches it, found at start. */
+  readonly topics: readonly string[];
+  readonly topicPattern: string | undefined;
+  /** Where a partition the group has no committed offset for starts (Kafka's `auto.offset.reset`). */
+  readonly startFrom: 'earliest' | 'latest';
+  /** Kafka's `isolation.level`: read_committed skips the records of aborted transactions. */
+  readonly isolationLevel: 'read_committed' | 'read_uncommitted';
+  readonly tls: ClientTls | undefined;
+  readonly sasl: KafkaTargetConfig['sasl'];
+  /** Where Avro records' writer schemas are fetched by id. */
+  readonly schemaRegistry: { readonly url: string; readonly basicAuth: { readonly username: string; readonly password: string } | undefined } | undefined;
+  /** A record that is not a change event: stop the stream, or write it to `deadLetterFile` and go on. */
+  readonly invalidRecords: 'stop' | 'dead-letter';
+  readonly deadLetterFile: string;
+  /** Most records handed to the target in one batch. */
+  readonly maxBatchRecords: number;
+  readonly sessionTimeoutMs: number;
+  readonly rebalanceTimeoutMs: number;
+  readonly heartbeatIntervalMs: number;
 }

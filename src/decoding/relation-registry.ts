@@ -10,6 +10,7 @@ import { STATE_TABLE } from '../state/state-store.js';
 import type { ChangeFilter } from '../pipeline/change-filter.js';
 import type { RelationMessage } from './pgoutput-messages.js';
 import { type ColumnMasks, maskedNullRenderer, maskedRenderer, maskedUnchangedRenderer, writeJsonNull } from './values/column-masks.js';
+import { representedColumn, type ValueRepresentations } from './values/debezium-representations.js';
 import type { PgType } from './values/pg-type.js';
 import type { CatalogQuery, TypeCatalog } from './values/type-catalog.js';
 import { isStructured, jsonShape, type JsonShape } from './values/json-shape.js';
@@ -52,6 +53,8 @@ export interface RelationRegistryOptions {
    * Debezium does: for events with a Kafka Connect schema, which has no type for any JSON value.
    */
   readonly structuredAsText?: boolean;
+  /** Debezium's value representations of numeric, dates and times, bytea, interval and hstore columns (a Kafka target's). */
+  readonly representations?: ValueRepresentations;
   /** `spec.transform`'s declarative shortcuts, applied to each included table once described. */
   readonly shortcuts?: { apply(table: TableInfo): TableInfo };
 }
@@ -98,6 +101,7 @@ export class RelationRegistry {
       let shape: JsonShape = jsonShape(this.#types, column.typeOid);
       const asText = this.#options.structuredAsText === true && isStructured(shape);
       if (asText) shape = { kind: 'string', type: shape.kind === 'json' || shape.kind === 'object' ? shape.type : 'array' };
+      const represented = mask === undefined && this.#options.representations !== undefined ? representedColumn(this.#options.representations, this.#baseType(column.typeOid), this.#typeModifier(column.typeOid, column.typeModifier)) : undefined;
       return {
         name: column.name,
         typeOid: column.typeOid,
@@ -108,8 +112,8 @@ export class RelationRegistry {
         included: included && filter.includesColumn(message.schema, message.table, column.name),
         jsonKey,
         jsonKeyAfterComma: `,${jsonKey}`,
-        shape: mask ? { kind: 'string', type: 'text' } : shape,
-        render: mask ? maskedRenderer(mask) : asText ? renderString : valueRenderer(this.#types, column.typeOid),
+        shape: mask ? { kind: 'string', type: 'text' } : (represented?.shape ?? shape),
+        render: mask ? maskedRenderer(mask) : (represented?.render ?? (asText ? renderString : valueRenderer(this.#types, column.typeOid))),
         renderUnchanged: mask
           ? maskedUnchangedRenderer(mask, unavailableValuePlaceholder)
           : unchangedToastRenderer(this.#types, column.typeOid, unavailableValuePlaceholder),
@@ -171,6 +175,16 @@ export class RelationRegistry {
       this.#options.onUnmaskable?.(name, typeName);
     }
     return undefined;
+  }
+
+  /** A column's type modifier, or the first its domains give (a domain column's own is -1). */
+  #typeModifier(typeOid: number, typeModifier: number): number {
+    let type = this.#types.get(typeOid);
+    while (typeModifier < 0 && type.kind === 'domain') {
+      typeModifier = type.baseTypeModifier ?? -1;
+      type = this.#types.get(type.baseOid);
+    }
+    return typeModifier;
   }
 
   #baseType(typeOid: number): PgType {

@@ -548,6 +548,8 @@ function fallbackJson(shape: JsonShape): string {
       return '[]';
     case 'map':
       return '{}';
+    case 'connect':
+      return shape.fallback;
     default:
       return '""';
   }

@@ -23,6 +23,9 @@ export class EventIds {
    * ids.idOf('c', insertEvent); // '24078328:24078216:0'
    */
   idOf(op: string, event: StreamEvent): string {
+    // A change read from Kafka keeps its record's id (one event written as two records, a key change, tells them apart by op).
+    if (event.kind === 'row' && event.recordId !== undefined) return op === event.op ? event.recordId : `${event.recordId}:${op}`;
+    if (event.kind === 'truncate' && event.recordId !== undefined) return event.recordId;
     if (op === 'BEGIN' || op === 'END') return `${event.txn!.commitLsn}:${op.toLowerCase()}`;
     if (event.kind === 'row' && op === 'r' && event.snapshot !== 'incremental') return this.#snapshotReadId(event.table, event.lsn, event.after!);
     const lsn = event.kind === 'row' || event.kind === 'truncate' || event.kind === 'message' || event.kind === 'schema' ? event.lsn : -1;

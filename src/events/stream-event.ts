@@ -90,6 +90,8 @@ export interface RowEvent {
    * NATS subject, Redis stream key or RabbitMQ routing key; the URL path of CloudEvent requests.
    */
   readonly destination?: string;
+  /** The record's id when it does not come from a WAL position (a change read from Kafka: `topic:partition:offset`). */
+  readonly recordId?: string;
 }
 
 export interface TruncateEvent {
@@ -99,6 +101,7 @@ export interface TruncateEvent {
   readonly txn: TransactionInfo;
   readonly cascade: boolean;
   readonly restartIdentity: boolean;
+  readonly recordId?: string;
 }
 
 /** A `pg_logical_emit_message` message; `txn` is null for non-transactional ones. */

@@ -73,6 +73,10 @@ export interface RunStreamResult {
 
 /** Runs a stream until it is stopped (signal, `stopAt`, initial_only done) or fails for good. */
 export async function runStream(config: StreamConfig, options: RunStreamOptions): Promise<RunStreamResult> {
+  if (config.kafkaSource !== undefined) {
+    const { runKafkaSourcedStream } = await import('../kafka-source/kafka-sourced-stream.js');
+    return runKafkaSourcedStream(config, options);
+  }
   const { logger } = options;
   for (const warning of config.warnings) logger.warn(warning);
   if (options.target === undefined) await checkTarget(config, logger);
@@ -127,6 +131,7 @@ export async function runStream(config: StreamConfig, options: RunStreamOptions)
       masks: new ColumnMasks(source.columnMasks),
       messageKeyColumns: config.target.type === 'Kafka' ? [...config.target.keyColumns, ...source.messageKeyColumns] : source.messageKeyColumns,
       structuredAsText: recordTarget(config.target)?.schemasEnable === true,
+      ...(config.target.type === 'Kafka' && config.target.valueRepresentations !== undefined ? { representations: config.target.valueRepresentations } : {}),
       ...(config.transform === undefined ? {} : { shortcuts: new TableShortcuts(config.transform, source.unavailableValuePlaceholder) }),
       onUnmaskable: (column, typeName) =>
         logger.warn({ column, type: typeName }, `${column} is named by a column mask rule but is of type ${typeName}, not a character type: its values are not masked (as in Debezium)`),

@@ -4,24 +4,19 @@
  * for the whole batch (with the network grant, one run of the batch that may wait for fetches),
  * and each result turned back into row events every encoder renders as it renders any other: over a synthetic TableInfo whose columns are the result's keys (values written
  * as their JSON text, cached per table and key list) and tuples in pgoutput's layout holding those
- * JSON texts. Events the function returns unchanged are kept as they are (nothing rebuilt). Other
+ * JSON texts (`events/json-valued-rows`). Events the function returns unchanged are kept as they are (nothing rebuilt). Other
  * events (truncates, messages, transaction boundaries, schema changes) pass through untouched.
  */
 import type { ColumnInfo, RowEvent, StreamEvent, TableInfo } from '../events/stream-event.js';
 import { JsonWriter } from '../encoding/json-writer.js';
 import { writeTupleJson } from '../events/tuple-json.js';
+import { jsonValuedColumn, jsonValuedTuple } from '../events/json-valued-rows.js';
 import type { TupleRef } from '../decoding/pgoutput-messages.js';
-import { writeJsonNull } from '../decoding/values/column-masks.js';
-import type { ValueRenderer } from '../decoding/values/value-renderer.js';
 import { PgcdcError } from '../errors/pgcdc-error.js';
 import { formatLsn } from '../source/lsn.js';
-import { asciiJson } from './table-shortcuts.js';
 import type { SandboxGrantsConfig } from '../targets/function/sandbox-grants.js';
 import type { BatchOutcome } from './transform-sandbox.js';
 
-const KIND_TEXT = 0x74; // t
-const KIND_NULL = 0x6e; // n
-const JSON_TYPE_OID = 114;
 const NEWLINE = 0x0a;
 
 /** What runs the function: the sandbox, or anything answering as it does. */
@@ -44,11 +39,6 @@ export interface TransformedBatch {
   readonly events: readonly StreamEvent[];
   readonly failures: readonly TransformFailure[];
 }
-
-/** A value written as the JSON text stored in the tuple. */
-const writeJsonText: ValueRenderer = (w, src, start, end) => w.bytes(src, start, end);
-/** A value written as a JSON string holding its JSON text (a field of Kafka Connect's `io.debezium.data.Json` schema). */
-const writeJsonTextAsString: ValueRenderer = (w, src, start, end) => w.stringFromBytes(src, start, end);
 
 const OPS: ReadonlySet<string> = new Set(['c', 'u', 'd', 'r']);
 
@@ -253,36 +243,12 @@ function columnNames(before: Record<string, unknown> | null, after: Record<strin
 /** A TupleData holding each value's JSON text (`n` for null or absent). */
 function tupleOf(image: Record<string, unknown>, names: readonly string[], kind: 'O' | 'N'): TupleRef {
   const texts: (string | null)[] = new Array(names.length);
-  const lengths: number[] = new Array(names.length);
-  let size = 2;
   for (let i = 0; i < names.length; i++) {
     const value = image[names[i]!];
-    if (value === undefined || value === null) {
-      texts[i] = null;
-      size += 1;
-    } else {
-      const text = typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value)) ? String(value) : JSON.stringify(value);
-      const length = Buffer.byteLength(text, 'utf8');
-      texts[i] = text;
-      lengths[i] = length;
-      size += 5 + length;
-    }
+    texts[i] =
+      value === undefined || value === null ? null : typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value)) ? String(value) : JSON.stringify(value);
   }
-  const buf = Buffer.allocUnsafe(size);
-  buf.writeUInt16BE(names.length, 0);
-  let pos = 2;
-  for (let i = 0; i < texts.length; i++) {
-    const text = texts[i];
-    if (text === null) {
-      buf[pos++] = KIND_NULL;
-      continue;
-    }
-    buf[pos++] = KIND_TEXT;
-    buf.writeUInt32BE(lengths[i]!, pos);
-    pos += 4;
-    pos += buf.write(text!, pos, 'utf8');
-  }
-  return { buf, offset: 0, kind };
+  return jsonValuedTuple(texts, kind);
 }
 
 /** A table whose columns are `names`, values written as their JSON text; the source's key columns kept by name. */
@@ -290,23 +256,8 @@ function syntheticTable(source: TableInfo, names: readonly string[], newFieldsAs
   const original = new Map<string, ColumnInfo>();
   for (const column of source.columns) if (column.included) original.set(JSON.parse(column.jsonKey.slice(0, -1)) as string, column);
   const columns: ColumnInfo[] = names.map((name) => {
-    const jsonKey = `${asciiJson(name)}:`;
     const from = original.get(name);
-    return {
-      name,
-      typeOid: from?.typeOid ?? JSON_TYPE_OID,
-      typeModifier: from?.typeModifier ?? -1,
-      typeName: from?.typeName ?? 'json',
-      isReplicaIdentity: from?.isReplicaIdentity ?? false,
-      notNull: false,
-      included: true,
-      jsonKey,
-      jsonKeyAfterComma: `,${jsonKey}`,
-      shape: from?.shape ?? { kind: 'json', type: 'json' },
-      render: from === undefined && newFieldsAsText ? writeJsonTextAsString : writeJsonText,
-      renderUnchanged: writeJsonNull,
-      renderNull: writeJsonNull,
-    };
+    return from === undefined ? jsonValuedColumn(name, { asString: newFieldsAsText }) : jsonValuedColumn(name, { from });
   });
   const keyNames = source.keyColumns.map((index) => source.columns[index]!).map((column) => JSON.parse(column.jsonKey.slice(0, -1)) as string);
   const keyColumns = keyNames.map((name) => names.indexOf(name)).filter((index) => index >= 0);

@@ -58,6 +58,8 @@ describe('connector configurations', () => {
     const config = await parseStreamConfig(JSON.stringify(document), { env: {} });
     expect(config.source).toMatchObject({ slotName: 'debezium', publicationName: 'dbz_publication', skippedOperations: ['t'] });
     expect(config.target).toMatchObject({ topicPrefix: 'pg_repl', schemasEnable: true });
+    // Debezium's value representations, with its default modes.
+    expect(config.target).toMatchObject({ valueRepresentations: { decimal: 'precise', time: 'adaptive', binary: 'bytes', interval: 'numeric', hstore: 'json', moneyFractionDigits: 2 } });
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toContain('tasks.max');
     expect(warnings[0]).toContain('header.converter');
@@ -95,6 +97,23 @@ describe('connector configurations', () => {
     expect(await captured({ 'schema.include.list': 'sales', 'column.include.list': '.*\\.note' })).toEqual(['sales.orders(note)']);
     expect(await captured({ 'table.include.list': 'public.items' })).toEqual(['public.items(id,note)']);
     expect(problemsOf({ ...BASE, 'column.include.list': 'public.orders.id', 'column.exclude.list': 'public.orders.note' }).map((p) => p.property)).toEqual(['column.include.list']);
+  });
+
+  it("maps Debezium's handling modes to the Kafka target's valueRepresentations, refusing a mode pgcdc does not write", async () => {
+    const config = await load({
+      ...BASE,
+      'decimal.handling.mode': 'string',
+      'time.precision.mode': 'connect',
+      'binary.handling.mode': 'base64-url-safe',
+      'interval.handling.mode': 'string',
+      'hstore.handling.mode': 'map',
+      'money.fraction.digits': '4',
+    });
+    expect(config.target).toMatchObject({ valueRepresentations: { decimal: 'string', time: 'connect', binary: 'base64-url-safe', interval: 'string', hstore: 'map', moneyFractionDigits: 4 } });
+    expect(problemsOf({ ...BASE, 'time.precision.mode': 'isostring' })).toEqual([
+      { property: 'time.precision.mode', message: 'time.precision.mode is "isostring", which pgcdc does not write; set it to one of: adaptive, adaptive_time_microseconds, connect' },
+    ]);
+    expect(problemsOf({ ...BASE, 'money.fraction.digits': 'two' })[0]!.property).toBe('money.fraction.digits');
   });
 
   it('passes tasks.max 1 silently', () => {

@@ -80,6 +80,9 @@ describe('Debezium Server configurations', () => {
     await expect(load([...SOURCE, ...HTTP, 'debezium.sink.http.ulr=x'])).rejects.toThrow(/debezium\.sink\.http\.ulr is not a key of Debezium Server's http sink pgcdc knows; did you mean debezium\.sink\.http\.url\?/);
     await expect(load([...SOURCE, ...HTTP, 'debezium.sinc.type=x'])).rejects.toThrow(/debezium\.sinc\.type is not a Debezium Server key pgcdc knows; did you mean debezium\.sink\.type\?/);
     await expect(load([...SOURCE, 'debezium.sink.type=http'])).rejects.toThrow(/debezium\.sink\.http\.url is missing/);
+    // Debezium's value representations are the Kafka target's: the http sink writes to_jsonb's values (hstore's map is its object).
+    await expect(load([...SOURCE, ...HTTP, 'debezium.source.decimal.handling.mode=string'])).rejects.toThrow(/debezium\.source\.decimal\.handling\.mode is set, but with the http sink pgcdc writes values as PostgreSQL's to_jsonb does/);
+    expect((await load([...SOURCE, ...HTTP, 'debezium.source.hstore.handling.mode=map'])).target.type).toBe('CloudEvent');
     await expect(load([...SOURCE, 'debezium.sink.type=kafka'])).rejects.toThrow(/debezium\.sink\.kafka\.producer\.bootstrap\.servers is missing/);
   });
 });

@@ -251,6 +251,53 @@ describe('Avro with a schema registry', () => {
     expect(byColumnType('timestamptz')?.type).toEqual(['null', { type: 'string', 'connect.version': 1, 'connect.name': 'io.debezium.time.ZonedTimestamp' }]);
   }, 300_000);
 
+  it("writes Debezium's value representations (valueRepresentations) with converter: avro, decoded to what the JSON converter writes", async () => {
+    const url = await createDatabase(server(), 'avroreps');
+    await sql(
+      url,
+      `create extension if not exists hstore;
+       create table reps (id int primary key, n numeric(10,2), nv numeric, m money, d date, t3 time(3), t6 time(6), ts3 timestamp(3), ts6 timestamp(6), iv interval, b bytea, h hstore);
+       insert into reps values
+         (1, 1234.5, 1.500, 12.34, '2024-02-29', '10:20:30.123', '23:59:59.999999', '2024-01-15 10:20:30.123', '2024-01-15 10:20:30.123456', '1 year 2 mons 3 days 04:05:06.789', '\\x00ff10', 'a=>1, b=>NULL'),
+         (2, -0.01, -123456789012345678901234567890.5, -1234.56, '0044-03-15 BC', '24:00:00', '00:00:00', '1900-01-01 00:00:00', '1969-12-31 23:59:59.999999', '-1 days -02:00:00', '\\x', ''),
+         (3, null, null, null, null, null, null, null, null, null, null, null)`,
+    );
+    const stream = async (name: string, kafkaSettings: Record<string, unknown>) => {
+      const { specFile } = await targetStream({
+        url,
+        name,
+        dir: tempDir(),
+        source: { snapshotMode: 'initial' },
+        target: { type: 'Kafka', kafka: { bootstrapServers: kafka().bootstrapServers, topicPrefix: name, valueRepresentations: {}, ...kafkaSettings } },
+      });
+      const result = await runCli(['run', '-c', specFile, '--stop-at', 'now'], {}, 120_000);
+      expect(result.code, result.stderr).toBe(0);
+    };
+    await stream('repsjson', { schemasEnable: true });
+    await stream('repsavro', { converter: 'avro', schemaRegistry: { url: registry().url } });
+    const json = (await kafka().consume('repsjson\\.public\\.reps', { expect: 3, timeoutMs: 60_000 })).map((record) => JSON.parse(record.value!));
+    const avro = await readAvroTopics(kafka().bootstrapServers, registry().url, 'repsavro\\.public\\.reps', 3);
+    expect(avro).toHaveLength(3);
+    // Bytes (Decimal, VariableScaleDecimal's value, bytea): JsonConverter's base64, Avro's GenericData JSON a string of code points 0-255.
+    const latin1 = (base64: unknown) => (typeof base64 === 'string' ? Buffer.from(base64, 'base64').toString('latin1') : base64);
+    const decoded = (after: Record<string, any>) => ({
+      ...after,
+      n: latin1(after.n),
+      m: latin1(after.m),
+      b: latin1(after.b),
+      nv: after.nv === null ? null : { scale: after.nv.scale, value: latin1(after.nv.value) },
+    });
+    const jsonById = new Map(json.map((v) => [v.payload.after.id, decoded(v.payload.after)]));
+    for (const record of avro) expect(record.value.after, `row ${record.key.id}`).toEqual(jsonById.get(record.key.id));
+    // The registered schema has the logical types: Decimal with its scale and precision, Debezium's time names.
+    const valueSchema = JSON.parse((await registry().schema('repsavro.public.reps-value', 'latest')).schema);
+    const fields = valueSchema.fields.find((f: any) => f.name === 'before').type[1].fields;
+    const typeOf = (name: string) => fields.find((f: any) => f.name === name)?.type[1];
+    expect(typeOf('n')).toEqual({ type: 'bytes', scale: 2, precision: 10, 'connect.version': 1, 'connect.parameters': { scale: '2', 'connect.decimal.precision': '10' }, 'connect.name': 'org.apache.kafka.connect.data.Decimal', logicalType: 'decimal' });
+    expect(typeOf('d')).toEqual({ type: 'int', 'connect.version': 1, 'connect.name': 'io.debezium.time.Date' });
+    expect(typeOf('ts6')).toEqual({ type: 'long', 'connect.version': 1, 'connect.name': 'io.debezium.time.MicroTimestamp' });
+  }, 300_000);
+
   it("derives from Debezium's Connect schemas the Avro schemas Apicurio's AvroConverter registers for Debezium, over every built-in column type", async () => {
     await promisify(execFile)('bash', ['test/jvm/resolve.sh', 'apicurio-converter'], { timeout: 15 * 60_000 });
     const url = await createDatabase(server(), 'avrodbz');

@@ -15,12 +15,12 @@ import { ensureSlot } from '../../source/slot-manager.js';
 import { assertChecksPass, checkSource } from '../../source/source-prerequisites.js';
 import { ensureSignalTable, signalTableName } from '../../snapshot/signals.js';
 import { streamStateStore } from '../../state/state-store.js';
-import { loadSpec, loggerFor, withSpecOptions, type SpecOptions } from '../cli-context.js';
+import { loadDatabaseSourcedSpec, loggerFor, withSpecOptions, type SpecOptions } from '../cli-context.js';
 
 export function initCommand(program: Command): void {
   withSpecOptions(program.command('init').description('create the publication and replication slot')).action(async (options: SpecOptions, command: Command) => {
     const logger = loggerFor(command);
-    const config = await loadSpec(options);
+    const config = await loadDatabaseSourcedSpec(options, 'init');
     const catalog = await CatalogConnection.open(config.source.connection);
     try {
       const facts = await checkSource(catalog, config);

@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { PgcdcError } from '../../errors/pgcdc-error.js';
 import { SIGNAL_TYPES, sendSignal } from '../../snapshot/signals.js';
 import { CatalogConnection } from '../../source/catalog-connection.js';
-import { loadSpec, withSpecOptions, type SpecOptions } from '../cli-context.js';
+import { loadDatabaseSourcedSpec, withSpecOptions, type SpecOptions } from '../cli-context.js';
 
 export function signalCommand(program: Command): void {
   withSpecOptions(
@@ -17,7 +17,7 @@ export function signalCommand(program: Command): void {
       .argument('<type>', 'signal type')
       .argument('[data]', 'signal data as JSON, e.g. {"data-collections": ["public.orders"]}; for command, the SQL to run on the target'),
   ).action(async (type: string, data: string | undefined, options: SpecOptions) => {
-    const config = await loadSpec(options);
+    const config = await loadDatabaseSourcedSpec(options, 'signal');
     if (type === 'command' && config.target.type !== 'Postgres') {
       throw new PgcdcError('CONFIG_INVALID', `command signals run SQL on a Postgres target; this stream's target is ${config.target.type}`, {
         hint: 'send SQL for the target only to streams whose spec.target.type is Postgres (or SGCluster)',

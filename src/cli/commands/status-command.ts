@@ -11,7 +11,7 @@ import type { SnapshotTableStats } from '../../metrics/stream-stats.js';
 import { rowsCopied } from '../../snapshot/snapshot-progress-reporter.js';
 import { streamStateStore, type SnapshotRecord } from '../../state/state-store.js';
 import { counted } from '../../text/counts.js';
-import { loadSpec, withSpecOptions, type SpecOptions } from '../cli-context.js';
+import { loadDatabaseSourcedSpec, withSpecOptions, type SpecOptions } from '../cli-context.js';
 
 export interface StreamStatus {
   readonly stream: string;
@@ -44,7 +44,7 @@ export function statusCommand(program: Command): void {
   withSpecOptions(program.command('status').description('show the slot position, lag and activity'))
     .option('--json', 'print JSON')
     .action(async (options: SpecOptions & { json?: boolean }) => {
-      const config = await loadSpec(options);
+      const config = await loadDatabaseSourcedSpec(options, 'status');
       const catalog = await CatalogConnection.open(config.source.connection);
       let status: StreamStatus;
       try {

@@ -7,13 +7,13 @@ import type { Command } from 'commander';
 import { PgcdcError } from '../../errors/pgcdc-error.js';
 import { CatalogConnection } from '../../source/catalog-connection.js';
 import { createTarget } from '../../targets/create-target.js';
-import { loadSpec, loggerFor, withSpecOptions, type SpecOptions } from '../cli-context.js';
+import { loadDatabaseSourcedSpec, loggerFor, withSpecOptions, type SpecOptions } from '../cli-context.js';
 
 export function syncSequencesCommand(program: Command): void {
   withSpecOptions(program.command('sync-sequences').description("set the Postgres target's sequences to the source's values (cut-over)")).action(
     async (options: SpecOptions, command: Command) => {
       const logger = loggerFor(command);
-      const config = await loadSpec(options);
+      const config = await loadDatabaseSourcedSpec(options, 'sync-sequences');
       const target = await createTarget(config, logger);
       if (!target.syncSequences) {
         throw new PgcdcError('CONFIG_INVALID', `sync-sequences needs a Postgres target; this stream's target is ${config.target.type}`, {

@@ -7,11 +7,11 @@
 import type { Command } from 'commander';
 import { dropUnusedPgcdcSchema, tearDownStream } from '../../pipeline/stream-teardown.js';
 import { CatalogConnection } from '../../source/catalog-connection.js';
-import { loadSpec, withSpecOptions, type SpecOptions } from '../cli-context.js';
+import { loadDatabaseSourcedSpec, withSpecOptions, type SpecOptions } from '../cli-context.js';
 
 export function teardownCommand(program: Command): void {
   withSpecOptions(program.command('teardown').description('drop the replication slot and publication')).action(async (options: SpecOptions) => {
-    const config = await loadSpec(options);
+    const config = await loadDatabaseSourcedSpec(options, 'teardown');
     const catalog = await CatalogConnection.open(config.source.connection);
     try {
       const { slotDropped, publicationDropped, ddlCapture } = await tearDownStream(catalog, config);

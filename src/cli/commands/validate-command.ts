@@ -22,6 +22,18 @@ export function validateCommand(program: Command): void {
     await checkTarget(config, loggerFor(command));
     const lines = [`${MARK.ok} spec: ${config.apiVersion} stream "${config.name}" to ${config.target.type}`, `${MARK.ok} target: ready`];
     for (const warning of config.warnings) lines.push(`${MARK.warn} spec: ${warning}`);
+    if (config.kafkaSource !== undefined) {
+      const { ChangeTopicConsumer } = await import('../../kafka-source/change-topic-consumer.js');
+      const consumer = new ChangeTopicConsumer(config.kafkaSource, loggerFor(command));
+      try {
+        const topics = await consumer.topicsToRead();
+        lines.push(`${MARK.ok} source: Kafka at ${config.kafkaSource.bootstrapServers.join(',')}, topics ${topics.join(', ')}, group ${config.kafkaSource.groupId}`);
+      } finally {
+        await consumer.close();
+      }
+      process.stdout.write(`${lines.join('\n')}\n`);
+      return;
+    }
     const catalog = await CatalogConnection.open(config.source.connection);
     let failed = false;
     try {

@@ -8,7 +8,7 @@ import type { Logger } from '../../logging/logger.js';
 import type { TableProgress } from '../../verify/table-comparison.js';
 import { renderVerifyReport } from '../../verify/verify-report.js';
 import { VERIFY_DEFAULTS, verifyStream } from '../../verify/verify-stream.js';
-import { loadSpec, loggerFor, withSpecOptions, type SpecOptions } from '../cli-context.js';
+import { loadDatabaseSourcedSpec, loggerFor, withSpecOptions, type SpecOptions } from '../cli-context.js';
 
 interface VerifyCommandOptions extends SpecOptions {
   readonly parallel: number;
@@ -28,7 +28,7 @@ export function verifyCommand(program: Command): void {
     .option('--json', 'print the report as JSON')
     .action(async (options: VerifyCommandOptions, command: Command) => {
       const logger = loggerFor(command);
-      const config = await loadSpec(options);
+      const config = await loadDatabaseSourcedSpec(options, 'verify');
       const report = await verifyStream(config, { parallel: options.parallel, rangeRows: options.rangeRows, onProgress: progressLogger(logger) });
       process.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : renderVerifyReport(report));
       process.exitCode = report.identical ? 0 : 1;

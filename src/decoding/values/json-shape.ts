@@ -21,7 +21,21 @@ export type JsonShape =
   /** json and jsonb: any JSON value. */
   | { readonly kind: 'json'; readonly type: string }
   | { readonly kind: 'array'; readonly items: JsonShape }
-  | { readonly kind: 'object'; readonly type: string; readonly fields: readonly { readonly name: string; readonly shape: JsonShape }[] };
+  | { readonly kind: 'object'; readonly type: string; readonly fields: readonly { readonly name: string; readonly shape: JsonShape }[] }
+  /**
+   * A value in one of Debezium's representations (debezium-representations.ts): its Kafka Connect
+   * type, logical name, parameters, and a struct's fields and doc as Connect's JSON schema text.
+   */
+  | {
+      readonly kind: 'connect';
+      readonly connectType: string;
+      readonly name?: string;
+      readonly parameters?: Readonly<Record<string, string>>;
+      readonly fields?: string;
+      readonly doc?: string;
+      /** Debezium's value of a NOT NULL field it has no value for (a key-only old row), as JSON. */
+      readonly fallback: string;
+    };
 
 const BASE_SHAPES: ReadonlyMap<number, JsonShape> = new Map<number, JsonShape>([
   [TYPE_OID.bool, { kind: 'boolean' }],

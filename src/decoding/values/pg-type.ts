@@ -28,6 +28,8 @@ export interface PgType {
   readonly elementOid: number;
   /** The base type of a domain, else 0. */
   readonly baseOid: number;
+  /** A domain's type modifier over its base type (`numeric(8,3)`: its typmod), -1 or absent without one. */
+  readonly baseTypeModifier?: number;
   /** pg_type.typdelim. An array literal separates elements with its element type's delimiter. */
   readonly delimiter: string;
   /** Fields of a composite: its non-dropped attributes in attnum order; empty for other kinds. */

@@ -38,6 +38,7 @@ SELECT
   (t.typelem <> 0 AND t.typsubscript = 'pg_catalog.array_subscript_handler'::pg_catalog.regproc) AS is_array,
   t.typelem::pg_catalog.int8::pg_catalog.text AS element_oid,
   t.typbasetype::pg_catalog.int8::pg_catalog.text AS base_oid,
+  t.typtypmod::pg_catalog.text AS base_typmod,
   t.typdelim::pg_catalog.text AS delimiter,
   (
     SELECT pg_catalog.json_agg(pg_catalog.json_build_object('name', a.attname, 'typeOid', a.atttypid::pg_catalog.int8) ORDER BY a.attnum)::pg_catalog.text
@@ -146,6 +147,7 @@ function typeFromRow(row: any): PgType {
     kind,
     elementOid: isArray ? Number(row.element_oid) : 0,
     baseOid: kind === 'domain' ? Number(row.base_oid) : 0,
+    ...(kind === 'domain' && row.base_typmod !== undefined && Number(row.base_typmod) >= 0 ? { baseTypeModifier: Number(row.base_typmod) } : {}),
     delimiter: String(row.delimiter),
     fields,
     ...(labels === undefined ? {} : { labels }),

@@ -12,6 +12,7 @@ import type { Logger } from '../../logging/logger.js';
 import * as kafka from '@platformatic/kafka';
 import type { ChangeRecord as KafkaRecord } from '../records/change-records.js';
 import { partitionForKey } from './key-partitioner.js';
+import { describeKafkaError, kafkaClientOptions } from './kafka-client-options.js';
 
 /** Record batch attribute bits (Kafka's protocol): the batch belongs to a transaction; it holds a transaction marker. */
 const IS_TRANSACTIONAL = 1 << 4;
@@ -102,7 +103,7 @@ export class KafkaProducer {
             await admin.createTopics({ topics: [topic], partitions, replicas: create.replicationFactor, configs });
             this.#logger.info({ topic, partitions }, 'created Kafka topic');
           } catch (error) {
-            if (!/already exists|TOPIC_ALREADY_EXISTS/i.test(describe(error))) throw this.#asTargetError(error, topic, 'create');
+            if (!/already exists|TOPIC_ALREADY_EXISTS/i.test(describeKafkaError(error))) throw this.#asTargetError(error, topic, 'create');
           }
         }
         for (const [topic, count] of await this.#partitionCounts(missing)) known.set(topic, count);
@@ -218,7 +219,7 @@ export class KafkaProducer {
 
   /** A fenced producer stops the stream (another producer owns the transactional id); the rest as `#asTargetError`. */
   #transactionError(error: unknown, topic: string | undefined): PgcdcError {
-    const text = describe(error);
+    const text = describeKafkaError(error);
     const transactionalId = this.#config.exactlyOnce?.transactionalId;
     if (transactionalId && /PRODUCER_FENCED|INVALID_PRODUCER_EPOCH|fence/i.test(text)) {
       return new PgcdcError('TARGET_FAILED', `another Kafka producer took over transactional id "${transactionalId}" (a second pgcdc running this stream?): ${text}`, {
@@ -258,33 +259,13 @@ export class KafkaProducer {
   }
 
   #baseOptions() {
-    const config = this.#config;
-    const tls = config.tls;
-    return {
-      clientId: config.clientId,
-      bootstrapBrokers: [...config.bootstrapServers],
-      timeout: config.requestTimeoutMs,
-      requestTimeout: config.requestTimeoutMs,
-      connectTimeout: Math.min(config.requestTimeoutMs, 10_000),
-      retries: 5,
-      retryDelay: 500,
-      ...(tls
-        ? {
-            tls: {
-              ...(tls.caCertificate ? { ca: tls.caCertificate } : {}),
-              ...(tls.certificate ? { cert: tls.certificate, key: tls.key } : {}),
-              ...(tls.skipHostnameVerification ? { checkServerIdentity: () => undefined } : {}),
-            },
-          }
-        : {}),
-      ...(config.sasl ? { sasl: { mechanism: config.sasl.mechanism, username: config.sasl.username, password: config.sasl.password } } : {}),
-    };
+    return kafkaClientOptions(this.#config);
   }
 
   /** One line saying what went wrong with `topic` and how to fix it; unreachable brokers are retried. */
   #asTargetError(error: unknown, topic: string | undefined, action: 'create' | 'write' = 'write'): PgcdcError {
     if (error instanceof PgcdcError) return error;
-    const text = describe(error);
+    const text = describeKafkaError(error);
     const config = this.#config;
     const servers = config.bootstrapServers.join(',');
     const on = topic === undefined ? '' : ` (topic "${topic}")`;
@@ -347,31 +328,6 @@ export class KafkaProducer {
       hint: `check spec.target.kafka.bootstrapServers and that the brokers are up${config.tls ? '' : ' (a TLS listener also needs spec.target.kafka.tls)'}; pgcdc retries, acknowledging nothing Kafka does not hold`,
     });
   }
-}
-
-/**
- * The messages of an error and of what it wraps (the client nests the brokers' errors several
- * levels deep: attempts, brokers, connection, SASL, response), each with the Kafka error's name
- * (MESSAGE_TOO_LARGE, not its number) or the system's code (ECONNREFUSED) and the broker's own
- * message; the client's generic codes (PLT_KFK_*) say nothing and are left out.
- */
-function describe(error: unknown): string {
-  const parts: string[] = [];
-  const visit = (e: unknown, depth: number): void => {
-    if (depth > 8 || e === null || e === undefined) return;
-    if (e instanceof Error) {
-      const { apiId, code, serverErrorMessage } = e as { apiId?: unknown; code?: unknown; serverErrorMessage?: unknown };
-      const name = apiId ?? code;
-      let part = e.message.replace(/\.$/, '');
-      if (typeof serverErrorMessage === 'string' && serverErrorMessage !== '' && serverErrorMessage !== e.message) part += `: ${serverErrorMessage.replace(/\.$/, '')}`;
-      if (name !== undefined && !String(name).startsWith('PLT_KFK_')) part += ` [${String(name)}]`;
-      parts.push(part);
-      if (e instanceof AggregateError) for (const inner of e.errors) visit(inner, depth + 1);
-      visit((e as { cause?: unknown }).cause, depth + 1);
-    } else parts.push(String(e));
-  };
-  visit(error, 0);
-  return [...new Set(parts)].join('; ');
 }
 
 /** What `headers` add to a record in a request (an upper bound). */

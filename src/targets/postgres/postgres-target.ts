@@ -15,6 +15,8 @@ import { JsonWriter } from '../../encoding/json-writer.js';
 import type { MessageEvent, StreamEvent, TableInfo, TruncateEvent } from '../../events/stream-event.js';
 import type { Logger } from '../../logging/logger.js';
 import { formatLsn, parseLsn, type Lsn } from '../../source/lsn.js';
+import { quoteLiteral } from '../../source/sql-quoting.js';
+import { sleepUnlessAborted } from '../../pipeline/abortable-waits.js';
 import type { StatementsOutcome, WireConnection } from '../../source/wire/wire-connection.js';
 import { ChangeFilter } from '../../pipeline/change-filter.js';
 import type { SnapshotLoader, TableLoad, Target, WrittenBatch } from '../target.js';
@@ -48,6 +50,31 @@ interface ApplyState {
 
 const SEGMENT_SAVEPOINT = 'pgcdc_segment';
 
+export interface PostgresTargetOptions {
+  /** The name the applied position is kept under (the stream's name by default). */
+  readonly positionName?: string;
+  /**
+   * Apply only while holding a session advisory lock on the position's name, taken before the
+   * applied position is read: when several processes may apply to one position in turn (a Kafka
+   * partition moving between the members of a consumer group), the next one reads the position
+   * only once the previous one's last transaction ended and it let go (or its connection died).
+   * Waiting for it stops with `signal`.
+   */
+  readonly ownership?: { readonly signal: AbortSignal };
+}
+
+/** Waits, polling, for the advisory lock of position `name` on `connection`. */
+async function acquireOwnership(connection: WireConnection, name: string, ownership: { readonly signal: AbortSignal }, logger: Logger): Promise<void> {
+  const lock = `SELECT pg_try_advisory_lock(hashtextextended(${quoteLiteral(`pgcdc.applied_positions:${name}`)}, 0))::text AS taken`;
+  for (let waited = 0; ; waited++) {
+    const rows = await connection.query(lock);
+    if (rows[rows.length - 1]?.rows[0]?.[0] === 'true') return;
+    if (waited === 0) logger.info({ position: name }, 'waiting for the previous writer of this position to finish (another pgcdc process still holds it)');
+    await sleepUnlessAborted(200, ownership.signal);
+    if (ownership.signal.aborted) throw new PgcdcError('STOPPED', `stopped while waiting to take over the position ${name} on the target`);
+  }
+}
+
 export class PostgresTarget implements Target {
   readonly #config: PostgresTargetConfig;
   readonly #stream: string;
@@ -75,9 +102,13 @@ export class PostgresTarget implements Target {
   #commitAfterTransaction = false;
   #state: ApplyState = { inSourceTxn: false, skipping: false, pending: 0 };
 
-  constructor(config: PostgresTargetConfig, stream: StreamConfig, logger: Logger) {
+  /** Held on the connection while applying: one writer per position (a Kafka partition), see `PostgresTargetOptions`. */
+  readonly #ownership: PostgresTargetOptions['ownership'];
+
+  constructor(config: PostgresTargetConfig, stream: StreamConfig, logger: Logger, options: PostgresTargetOptions = {}) {
     this.#config = config;
-    this.#stream = stream.name;
+    this.#stream = options.positionName ?? stream.name;
+    this.#ownership = options.ownership;
     this.#logger = logger;
     const filter = new ChangeFilter(stream.source.includes, stream.source.excludes);
     this.#schema = new TargetSchema({ config, stream: stream.name, filter, logger });
@@ -218,6 +249,7 @@ export class PostgresTarget implements Target {
     }
     const connection = await openTargetConnection(this.#config.connection, this.#logger, { prepare: true, asynchronousCommit: this.#flushes !== undefined });
     try {
+      if (this.#ownership) await acquireOwnership(connection, this.#stream, this.#ownership, this.#logger);
       this.#applied = await readAppliedPosition(connection, this.#stream);
       await this.#schema.load(connection);
     } catch (error) {

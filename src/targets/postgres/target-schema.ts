@@ -26,9 +26,10 @@ import type { WireConnection } from '../../source/wire/wire-connection.js';
 import type { MessageApplier } from './postgres-target.js';
 import type { CopyFormat } from '../../snapshot/snapshot-plan.js';
 import type { TableLoad } from '../target.js';
-import { asTargetError, queryRows, serverFields } from './target-session.js';
+import { asTargetError, BOOKKEEPING_LOCK_SQL, queryRows, serverFields } from './target-session.js';
 
 const SCHEMA_TABLES_SQL = `
+  ${BOOKKEEPING_LOCK_SQL}
   CREATE TABLE IF NOT EXISTS pgcdc.replicated_schema (stream text PRIMARY KEY, state jsonb NOT NULL, updated_at timestamptz NOT NULL DEFAULT now());
   CREATE TABLE IF NOT EXISTS pgcdc.deferred_tables (stream text NOT NULL, table_oid bigint NOT NULL, PRIMARY KEY (stream, table_oid));
   CREATE TABLE IF NOT EXISTS pgcdc.table_positions (stream text NOT NULL, table_oid bigint NOT NULL, lsn pg_lsn NOT NULL, PRIMARY KEY (stream, table_oid))`;

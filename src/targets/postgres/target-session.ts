@@ -20,11 +20,19 @@ const POSITION_TABLE = 'pgcdc.applied_positions';
 export const MISSING_ROWS_SQLSTATE = 'P0002';
 
 /**
+ * Starts a statement list creating pgcdc's tables on the target (run as one implicit
+ * transaction): connections preparing at once (one per Kafka partition, several processes) take
+ * turns, so none trips over a table another is creating.
+ */
+export const BOOKKEEPING_LOCK_SQL = "SELECT pg_advisory_xact_lock(hashtext('pgcdc.bookkeeping'));";
+
+/**
  * The target's own bookkeeping: applied positions, chunks of the initial load, a row whose update
  * forces a WAL flush, and `pgcdc.expect_rows`, which fails a statement that changed fewer rows than
  * it was sent for (a target table that is no longer equal to the source: the stream must stop).
  */
 const BOOKKEEPING_SQL = `
+  ${BOOKKEEPING_LOCK_SQL}
   CREATE SCHEMA IF NOT EXISTS pgcdc;
   CREATE TABLE IF NOT EXISTS ${POSITION_TABLE} (stream text PRIMARY KEY, lsn pg_lsn NOT NULL, applied_at timestamptz NOT NULL DEFAULT now());
   CREATE TABLE IF NOT EXISTS pgcdc.flush_marks (stream text PRIMARY KEY, at timestamptz NOT NULL);

@@ -3,7 +3,8 @@
  * `schemas.enable=true` (`{"schema":…,"payload":…}`): Debezium's envelope (`<topic>.Envelope`,
  * version 2) with `before`/`after` structs of the table's columns, Debezium's `source` block and
  * transaction block, and its logical type names where pgcdc's values have the same meaning
- * (ZonedTimestamp, Uuid, Json …). Built once per table description and topic.
+ * (ZonedTimestamp, Uuid, Json …), or the schemas of Debezium's value representations when the
+ * stream writes them (Decimal, io.debezium.time.*, …). Built once per table description and topic.
  */
 import type { JsonShape } from '../../decoding/values/json-shape.js';
 import type { ColumnInfo, TableInfo } from '../../events/stream-event.js';
@@ -26,8 +27,8 @@ const STRING_LOGICAL_NAMES: Readonly<Record<string, string>> = {
  * field (the key bytes, and so the partition, depend on it).
  */
 function shapeSchema(shape: JsonShape, optional: boolean, field: string | undefined): string {
-  const tail = (name?: string, parameters?: string) =>
-    `,"optional":${optional}${name === undefined ? '' : `,"name":"${name}","version":1`}${parameters ?? ''}${field === undefined ? '' : `,"field":${JSON.stringify(field)}`}}`;
+  const tail = (name?: string, parameters?: string, doc?: string) =>
+    `,"optional":${optional}${name === undefined ? '' : `,"name":"${name}","version":1`}${doc === undefined ? '' : `,"doc":${JSON.stringify(doc)}`}${parameters ?? ''}${field === undefined ? '' : `,"field":${JSON.stringify(field)}`}}`;
   switch (shape.kind) {
     case 'boolean':
       return `{"type":"boolean"${tail()}`;
@@ -51,6 +52,9 @@ function shapeSchema(shape: JsonShape, optional: boolean, field: string | undefi
       return `{"type":"array","items":${shapeSchema(shape.items, true, undefined)}${tail()}`;
     case 'object':
       return `{"type":"struct","fields":[${shape.fields.map((f) => shapeSchema(f.shape, true, f.name)).join(',')}]${tail()}`;
+    case 'connect':
+      // One of Debezium's representations (Decimal, io.debezium.time.*, …): its schema as given.
+      return `{"type":"${shape.connectType}"${shape.fields === undefined ? '' : `,"fields":${shape.fields}`}${tail(shape.name, shape.parameters === undefined ? undefined : `,"parameters":${JSON.stringify(shape.parameters)}`, shape.doc)}`;
   }
 }
 

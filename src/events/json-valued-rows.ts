@@ -1,0 +1,174 @@
+/**
+ * Row events whose values are JSON texts rather than a PostgreSQL table's text output: tables whose
+ * columns are of type json and render the stored JSON text unchanged (so every encoder writes each
+ * value exactly as it was given: big integers, `1.00`, nested documents), and pgoutput-layout
+ * tuples holding those texts. Used for what a transform function returns and for the changes a
+ * Kafka source reads from change topics.
+ */
+import type { TupleRef } from '../decoding/pgoutput-messages.js';
+import { writeJsonNull } from '../decoding/values/column-masks.js';
+import type { ValueRenderer } from '../decoding/values/value-renderer.js';
+import type { JsonWriter } from '../encoding/json-writer.js';
+import { UNCHANGED, type ColumnValue } from '../kafka-source/decoded-change.js';
+import { asciiJson } from '../transform/table-shortcuts.js';
+import type { ColumnInfo, TableInfo } from './stream-event.js';
+
+const KIND_TEXT = 0x74; // t
+const KIND_NULL = 0x6e; // n
+const KIND_UNCHANGED = 0x75; // u
+
+/** The oid of PostgreSQL's json type: the type every JSON-valued column claims. */
+export const JSON_TYPE_OID = 114;
+
+/** Debezium's default placeholder of an unchanged TOASTed value (`unavailable.value.placeholder`). */
+export const DEFAULT_UNAVAILABLE_VALUE_PLACEHOLDER = '__debezium_unavailable_value';
+
+/** Writes a value as the JSON text stored in the tuple. */
+export const writeJsonText: ValueRenderer = (w, src, start, end) => w.bytes(src, start, end);
+
+/** Writes a value as a JSON string holding its JSON text (a field of Kafka Connect's `io.debezium.data.Json` schema). */
+export const writeJsonTextAsString: ValueRenderer = (w, src, start, end) => w.stringFromBytes(src, start, end);
+
+/** How a JSON-valued column is described: by default a json column; `from` keeps a real column's type and key flag. */
+export interface JsonValuedColumnOptions {
+  /** The column this one stands for: its type, modifier, shape and replica identity flag are kept. */
+  readonly from?: ColumnInfo;
+  /** Part of the replica identity (when there is no `from`). */
+  readonly isKey?: boolean;
+  /** Write values as JSON strings holding their text instead of the JSON itself. */
+  readonly asString?: boolean;
+  /** Writes an unchanged TOASTed value; default: null. */
+  readonly renderUnchanged?: (w: JsonWriter) => void;
+}
+
+/** A column named `name` whose tuple values are JSON texts. */
+export function jsonValuedColumn(name: string, options: JsonValuedColumnOptions = {}): ColumnInfo {
+  const { from } = options;
+  const jsonKey = `${asciiJson(name)}:`;
+  return {
+    name,
+    typeOid: from?.typeOid ?? JSON_TYPE_OID,
+    typeModifier: from?.typeModifier ?? -1,
+    typeName: from?.typeName ?? 'json',
+    isReplicaIdentity: from?.isReplicaIdentity ?? options.isKey ?? false,
+    notNull: false,
+    included: true,
+    jsonKey,
+    jsonKeyAfterComma: `,${jsonKey}`,
+    shape: from?.shape ?? { kind: 'json', type: 'json' },
+    render: options.asString === true ? writeJsonTextAsString : writeJsonText,
+    renderUnchanged: options.renderUnchanged ?? writeJsonNull,
+    renderNull: writeJsonNull,
+  };
+}
+
+/** First synthetic oid: far above the oids a database hands out early, to stay recognisable. */
+const FIRST_SYNTHETIC_OID = 0xf000_0000;
+
+/** The tables seen for one `schema.table`: its synthetic oid, and one TableInfo per column and key list. */
+interface TableEntry {
+  readonly oid: number;
+  /** The TableInfo returned last (most events reuse it: checked without building a cache key). */
+  last: TableInfo | undefined;
+  lastColumns: readonly string[];
+  lastKeyColumns: readonly string[];
+  readonly byLists: Map<string, TableInfo>;
+}
+
+/**
+ * TableInfos of JSON-valued columns for tables known by name only (no catalog): one per table and
+ * column list, each distinct table with a synthetic oid of its own. An unchanged TOASTed value is
+ * written as Debezium's placeholder string.
+ */
+export class JsonValuedTables {
+  readonly #tables = new Map<string, Map<string, TableEntry>>();
+  readonly #renderUnchanged: (w: JsonWriter) => void;
+  #nextOid = FIRST_SYNTHETIC_OID;
+
+  constructor(unavailableValuePlaceholder: string = DEFAULT_UNAVAILABLE_VALUE_PLACEHOLDER) {
+    const placeholder = Buffer.from(JSON.stringify(unavailableValuePlaceholder), 'utf8');
+    this.#renderUnchanged = (w) => w.bytes(placeholder, 0, placeholder.length);
+  }
+
+  /** A TableInfo for `schema.table` with `columns` (JSON-valued) and the key columns by name (no key when the columns lack one of them). */
+  table(schema: string, table: string, columns: readonly string[], keyColumns: readonly string[]): TableInfo {
+    const entry = this.#entry(schema, table);
+    if (entry.last !== undefined && sameNames(entry.lastColumns, columns) && sameNames(entry.lastKeyColumns, keyColumns)) return entry.last;
+    const cacheKey = `${columns.join('\u0000')}\u0001${keyColumns.join('\u0000')}`;
+    let info = entry.byLists.get(cacheKey);
+    if (info === undefined) {
+      info = this.#build(entry.oid, schema, table, columns, keyColumns);
+      entry.byLists.set(cacheKey, info);
+    }
+    entry.last = info;
+    entry.lastColumns = columns;
+    entry.lastKeyColumns = keyColumns;
+    return info;
+  }
+
+  #entry(schema: string, table: string): TableEntry {
+    let bySchema = this.#tables.get(schema);
+    if (bySchema === undefined) {
+      bySchema = new Map();
+      this.#tables.set(schema, bySchema);
+    }
+    let entry = bySchema.get(table);
+    if (entry === undefined) {
+      entry = { oid: this.#nextOid++, last: undefined, lastColumns: [], lastKeyColumns: [], byLists: new Map() };
+      bySchema.set(table, entry);
+    }
+    return entry;
+  }
+
+  #build(oid: number, schema: string, table: string, names: readonly string[], keyNames: readonly string[]): TableInfo {
+    const found = keyNames.map((name) => names.indexOf(name));
+    const keyColumns = found.includes(-1) ? [] : found;
+    const columns = names.map((name, index) => jsonValuedColumn(name, { isKey: keyColumns.includes(index), renderUnchanged: this.#renderUnchanged }));
+    return {
+      oid,
+      schema,
+      table,
+      replicaIdentity: keyColumns.length > 0 ? 'd' : 'f',
+      columns,
+      keyColumns,
+      included: true,
+      isSignalTable: false,
+      sourceJson: `"schema":${asciiJson(schema)},"table":${asciiJson(table)}`,
+    };
+  }
+}
+
+function sameNames(a: readonly string[], b: readonly string[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * A TupleData (kind `N`, `O` or `K`) holding each value's JSON text (`t`), null (`n`) or unchanged
+ * TOAST (`u`), written into one Buffer.
+ */
+export function jsonValuedTuple(values: readonly ColumnValue[], kind: 'N' | 'O' | 'K'): TupleRef {
+  const count = values.length;
+  let size = 2;
+  for (let i = 0; i < count; i++) {
+    const value = values[i]!;
+    size += typeof value === 'string' ? 5 + Buffer.byteLength(value, 'utf8') : 1;
+  }
+  const buf = Buffer.allocUnsafe(size);
+  buf.writeUInt16BE(count, 0);
+  let pos = 2;
+  for (let i = 0; i < count; i++) {
+    const value = values[i]!;
+    if (typeof value === 'string') {
+      buf[pos] = KIND_TEXT;
+      const length = buf.write(value, pos + 5, 'utf8');
+      buf.writeUInt32BE(length, pos + 1);
+      pos += 5 + length;
+    } else {
+      buf[pos++] = value === UNCHANGED ? KIND_UNCHANGED : KIND_NULL;
+    }
+  }
+  return { buf, offset: 0, kind };
+}

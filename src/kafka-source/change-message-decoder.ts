@@ -1,0 +1,551 @@
+/**
+ * Decodes one record of a change topic (written by pgcdc's Kafka target or by Debezium on Kafka
+ * Connect) into a `DecodedChange`: Debezium envelopes (op c/u/d/r, t, m) in JsonConverter's JSON,
+ * with `{"schema","payload"}` or the payload alone, or Avro in Confluent's wire format; tombstones;
+ * transaction metadata (BEGIN/END); heartbeats. Row images keep each column's value as its JSON
+ * text sliced from the record (`json-scanner`), never read through JavaScript numbers; with a
+ * Connect schema, Debezium's logical types become pgcdc's representation (`connect-value-decoder`,
+ * `avro-record-decoder`). Debezium's unavailable-value placeholder is UNCHANGED. Anything else is
+ * a NotAChangeEvent with one line saying what the record is.
+ */
+import {
+  type ColumnValue,
+  type DecodedChange,
+  type DecodedControl,
+  type DecodedRow,
+  type KafkaMessage,
+  NotAChangeEvent,
+  UNCHANGED,
+} from './decoded-change.js';
+import { decodeString, integerAt, isNullAt, JsonScanError, MemberCursor, MemberNameHint, objectMembers, type ObjectMembers, skipWhitespace } from './json-scanner.js';
+import { type ConnectSchemaJson, type JsonValueRenderer, structRenderers } from './connect-value-decoder.js';
+import { AvroRecordDecoder, type AvroValueRenderer, avroValueRenderer, decodeDatum, isConfluentFramed, recordFields, type WriterSchema } from './avro-record-decoder.js';
+
+export interface ChangeMessageDecoderOptions {
+  /** Debezium's unavailable.value.placeholder: a column whose value is this string is UNCHANGED (default '__debezium_unavailable_value'). */
+  readonly unavailableValuePlaceholder: string;
+  /** Avro records (Confluent wire format): where to fetch writer schemas by id, optional basic auth. Absent: Avro records are NotAChangeEvent. */
+  readonly schemaRegistry?: { readonly url: string; readonly basicAuth?: { user: string; password: string } };
+}
+
+/** The key field Debezium's ByLogicalTableRouter (and pgcdc's topic routing) adds: not a column. */
+const ROUTED_KEY_FIELD = '__dbz__physicalTableIdentifier';
+const HEARTBEAT_TOPIC_PREFIX = '__debezium-heartbeat';
+
+const TOMBSTONE: DecodedControl = Object.freeze({ kind: 'tombstone' });
+const TRANSACTION: DecodedControl = Object.freeze({ kind: 'transaction' });
+const HEARTBEAT: DecodedControl = Object.freeze({ kind: 'heartbeat' });
+
+const SNAPSHOT_MARKS: ReadonlyMap<string, DecodedRow['snapshot']> = new Map<string, DecodedRow['snapshot']>([
+  ['true', 'true'],
+  ['first', 'first'],
+  ['last', 'last'],
+  ['incremental', 'incremental'],
+  ['first_in_data_collection', 'true'],
+  ['last_in_data_collection', 'true'],
+]);
+
+/** A row image: column names and values, in the record's order. */
+interface RowImage {
+  readonly names: readonly string[];
+  readonly values: ColumnValue[];
+}
+
+/** What the `source` block says. */
+interface SourceFacts {
+  readonly schema: string | undefined;
+  readonly table: string | undefined;
+  readonly lsn: number | undefined;
+  readonly txId: number | undefined;
+  readonly tsMs: number | undefined;
+  readonly snapshot: DecodedRow['snapshot'];
+}
+
+/** A record value's envelope, from JSON or Avro: what a DecodedChange is built from. */
+interface Envelope {
+  readonly op: string | undefined;
+  readonly before: RowImage | null;
+  readonly after: RowImage | null;
+  readonly source: SourceFacts | undefined;
+  readonly message: { readonly prefix: string; readonly content: Buffer } | undefined;
+  /** Transaction metadata's BEGIN/END. */
+  readonly status: string | undefined;
+  /** Members of the payload, to name what a record without `op` holds. */
+  readonly members: readonly string[];
+}
+
+/** A JsonConverter schema met last on a topic (as bytes) and the renderers it gives. */
+interface CachedSchema {
+  readonly bytes: Buffer;
+  readonly renderers: ReadonlyMap<string, JsonValueRenderer>;
+}
+
+/** What the decoder keeps per topic and role (key, value): the last schema, and the member names of each object met. */
+class DocumentMemo {
+  schema: CachedSchema | undefined;
+  readonly top = new MemberNameHint();
+  readonly payload = new MemberNameHint();
+  readonly before = new MemberNameHint();
+  readonly after = new MemberNameHint();
+  readonly source = new MemberNameHint();
+}
+
+interface TopicMemo {
+  readonly key: DocumentMemo;
+  readonly value: DocumentMemo;
+}
+
+const NO_RENDERERS: ReadonlyMap<string, JsonValueRenderer> = new Map();
+
+export class ChangeMessageDecoder {
+  /** JSON texts that are the placeholder: a string, an array of it, bytea's `\x` hex, bytes' base64. */
+  readonly #placeholderTexts: readonly Buffer[];
+  readonly #placeholder: string;
+  readonly #placeholderBytes: Buffer;
+  readonly #avro: AvroRecordDecoder | undefined;
+  readonly #topics = new Map<string, TopicMemo>();
+  readonly #cursor = new MemberCursor();
+
+  constructor(options: ChangeMessageDecoderOptions) {
+    const placeholder = options.unavailableValuePlaceholder;
+    this.#placeholder = placeholder;
+    this.#placeholderBytes = Buffer.from(placeholder, 'utf8');
+    this.#placeholderTexts = [
+      JSON.stringify(placeholder),
+      `[${JSON.stringify(placeholder)}]`,
+      JSON.stringify(`\\x${this.#placeholderBytes.toString('hex')}`),
+      JSON.stringify(this.#placeholderBytes.toString('base64')),
+    ].map((text) => Buffer.from(text, 'utf8'));
+    this.#avro = options.schemaRegistry === undefined ? undefined : new AvroRecordDecoder(options.schemaRegistry);
+  }
+
+  /** Decodes one record; throws NotAChangeEvent for a record that is not a change event. Async only while an Avro schema is fetched. */
+  decode(message: KafkaMessage): DecodedChange | Promise<DecodedChange> {
+    const { value, key } = message;
+    if (value === null) return TOMBSTONE;
+    try {
+      if (!isConfluentFramed(value) && !isConfluentFramed(key)) return this.#decodeJson(message, value);
+      const decoded = this.#decodeAvro(message);
+      return decoded instanceof Promise ? decoded.catch((error: unknown) => Promise.reject(notAChangeEventOf(message, error))) : decoded;
+    } catch (error) {
+      throw notAChangeEventOf(message, error);
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // JSON
+
+  #decodeJson(message: KafkaMessage, value: Buffer): DecodedChange {
+    const start = skipWhitespace(value, 0);
+    if (value[start] !== 0x7b) throw new NotAChangeEvent(`${describeRecord(message)} is not a JSON object (it starts with ${JSON.stringify(value.toString('utf8', start, start + 12))}): the Kafka source reads Debezium change events in JSON or Avro; leave other topics out of its topic list`);
+    const memo = this.#memoOf(message.topic);
+    const document = this.#payload(value, start, memo.value, envelopeImageSchema);
+    if (document === null) return TOMBSTONE;
+    const envelope = this.#jsonEnvelope(value, document.payloadStart, document.renderers, memo.value);
+    return this.#change(message, envelope, () => this.#keyImage(message, memo.key));
+  }
+
+  #memoOf(topic: string): TopicMemo {
+    let memo = this.#topics.get(topic);
+    if (memo === undefined) this.#topics.set(topic, (memo = { key: new DocumentMemo(), value: new DocumentMemo() }));
+    return memo;
+  }
+
+  /**
+   * Where the payload object of a JsonConverter document at `start` (a `{"schema","payload"}`
+   * envelope or the payload alone) starts, with the renderers of its row fields (`fieldsOf` picks
+   * the struct whose fields are columns); null for a null payload.
+   */
+  #payload(buf: Buffer, start: number, memo: DocumentMemo, fieldsOf: (schema: ConnectSchemaJson) => ConnectSchemaJson | undefined): { payloadStart: number; renderers: ReadonlyMap<string, JsonValueRenderer> } | null {
+    const known = knownSchemaPayload(buf, start, memo.schema);
+    if (known >= 0) {
+      if (buf[known] !== 0x7b) return nullOrNotObject(buf, known);
+      return { payloadStart: known, renderers: memo.schema!.renderers };
+    }
+    if (!startsWithSchemaOrPayload(buf, start)) return { payloadStart: start, renderers: NO_RENDERERS };
+    const top = objectMembers(buf, start, memo.top);
+    if (top.names.length !== 2 || !top.names.includes('schema') || !top.names.includes('payload')) return { payloadStart: start, renderers: NO_RENDERERS };
+    const schemaAt = top.names.indexOf('schema');
+    const payloadAt = 1 - schemaAt;
+    const payloadStart = top.starts[payloadAt]!;
+    if (buf[payloadStart] !== 0x7b) return nullOrNotObject(buf, payloadStart);
+    const renderers = this.#renderersOf(buf, top.starts[schemaAt]!, top.ends[schemaAt]!, memo, fieldsOf);
+    return { payloadStart, renderers };
+  }
+
+  /** The renderers of a schema, cached per topic and role while the schema's bytes stay the same. */
+  #renderersOf(buf: Buffer, start: number, end: number, memo: DocumentMemo, fieldsOf: (schema: ConnectSchemaJson) => ConnectSchemaJson | undefined): ReadonlyMap<string, JsonValueRenderer> {
+    const cached = memo.schema;
+    if (cached !== undefined && cached.bytes.length === end - start && bytesAt(buf, start, cached.bytes)) return cached.renderers;
+    const bytes = Buffer.from(buf.subarray(start, end));
+    const schema = JSON.parse(bytes.toString('utf8')) as ConnectSchemaJson | null;
+    const renderers = schema === null ? NO_RENDERERS : structRenderers(fieldsOf(schema));
+    memo.schema = { bytes, renderers };
+    return renderers;
+  }
+
+  #jsonEnvelope(buf: Buffer, payloadStart: number, renderers: ReadonlyMap<string, JsonValueRenderer>, memo: DocumentMemo): Envelope {
+    let op: string | undefined;
+    let before: RowImage | null = null;
+    let after: RowImage | null = null;
+    let source: SourceFacts | undefined;
+    let message: Envelope['message'];
+    let status: string | undefined;
+    const names: string[] = [];
+    const cursor = this.#cursor;
+    cursor.open(buf, payloadStart, memo.payload);
+    while (cursor.next()) {
+      const start = cursor.valueStart;
+      names.push(cursor.name);
+      if (buf[start] === 0x6e) {
+        cursor.skipValue(); // null
+        continue;
+      }
+      switch (cursor.name) {
+        case 'op':
+          op = stringAt(buf, start, cursor.skipValue());
+          break;
+        case 'before': {
+          const members = objectMembers(buf, start, memo.before);
+          cursor.valueRead(members.end);
+          before = this.#imageOf(buf, members, renderers);
+          break;
+        }
+        case 'after': {
+          const members = objectMembers(buf, start, memo.after);
+          cursor.valueRead(members.end);
+          after = this.#imageOf(buf, members, renderers);
+          break;
+        }
+        case 'source': {
+          const members = objectMembers(buf, start, memo.source);
+          cursor.valueRead(members.end);
+          source = jsonSource(buf, members);
+          break;
+        }
+        case 'message': {
+          const members = objectMembers(buf, start);
+          cursor.valueRead(members.end);
+          const prefix = memberString(buf, members, 'prefix') ?? '';
+          const content = memberString(buf, members, 'content');
+          message = { prefix, content: Buffer.from(content ?? '', 'base64') };
+          break;
+        }
+        case 'status':
+          status = stringAt(buf, start, cursor.skipValue());
+          break;
+        default:
+          cursor.skipValue();
+      }
+    }
+    return { op, before, after, source, message, status, members: names };
+  }
+
+  #imageOf(buf: Buffer, members: ObjectMembers, renderers: ReadonlyMap<string, JsonValueRenderer>): RowImage {
+    const { names, starts, ends } = members;
+    const values: ColumnValue[] = new Array(names.length);
+    const texts = this.#placeholderTexts;
+    for (let i = 0; i < names.length; i++) {
+      const s = starts[i]!;
+      const e = ends[i]!;
+      if (isNullAt(buf, s, e)) {
+        values[i] = null;
+        continue;
+      }
+      let unchanged = false;
+      for (const text of texts) {
+        if (text.length === e - s && buf.compare(text, 0, text.length, s, e) === 0) {
+          unchanged = true;
+          break;
+        }
+      }
+      if (unchanged) {
+        values[i] = UNCHANGED;
+        continue;
+      }
+      const render = renderers.size === 0 ? undefined : renderers.get(names[i]!);
+      values[i] = render === undefined ? buf.toString('utf8', s, e) : render(buf, s, e);
+    }
+    return { names, values };
+  }
+
+  /** The record key's image (null: no key), read when a row change needs it. */
+  /** The record key's image (null: no key), JSON or Avro (its writer schema fetched already), read when a change needs it. */
+  #keyImage(message: KafkaMessage, memo: DocumentMemo): RowImage | null {
+    const key = message.key;
+    if (key === null) return null;
+    if (isConfluentFramed(key)) {
+      const schema = this.#avro?.cachedSchema(key);
+      if (schema === undefined) throw new NotAChangeEvent(`${describeRecord(message)} has an Avro key but no schema registry is set: set the Kafka source's schemaRegistry to read it`);
+      const datum = avroDatum(message, schema, key, 'key');
+      return datum === null || typeof datum !== 'object' ? null : this.#avroImage(schema, schema.json, datum as Record<string, unknown>);
+    }
+    const start = skipWhitespace(key, 0);
+    if (key[start] !== 0x7b) {
+      if (isNullAt(key, start, key.length)) return null;
+      throw new NotAChangeEvent(`${describeRecord(message)} has a key that is not a JSON object (${JSON.stringify(key.toString('utf8', 0, 40))}): a change event's key holds the table's key columns`);
+    }
+    const document = this.#payload(key, start, memo, (schema) => schema);
+    return document === null ? null : this.#imageOf(key, objectMembers(key, document.payloadStart, memo.payload), document.renderers);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Avro
+
+  #decodeAvro(message: KafkaMessage): DecodedChange | Promise<DecodedChange> {
+    const avro = this.#avro;
+    if (avro === undefined) throw new NotAChangeEvent(`${describeRecord(message)} is Avro (Confluent wire format, schema id ${(isConfluentFramed(message.value) ? message.value! : message.key!).readUInt32BE(1)}) but no schema registry is set: set the Kafka source's schemaRegistry to read it`);
+    const value = message.value!;
+    const key = message.key;
+    const valueSchema = isConfluentFramed(value) ? avro.cachedSchema(value) : undefined;
+    if ((isConfluentFramed(value) && valueSchema === undefined) || (isConfluentFramed(key) && avro.cachedSchema(key!) === undefined)) {
+      return Promise.all([isConfluentFramed(value) ? avro.schemaOf(value) : undefined, isConfluentFramed(key) ? avro.schemaOf(key!) : undefined]).then(() => this.#decodeAvro(message));
+    }
+    if (valueSchema === undefined) return this.#decodeJson(message, value);
+    const datum = avroDatum(message, valueSchema, value, 'value');
+    if (datum === null || typeof datum !== 'object') throw new NotAChangeEvent(`${describeRecord(message)} is an Avro ${typeof datum}, not a change event record`);
+    const envelope = this.#avroEnvelope(valueSchema, datum as Record<string, unknown>);
+    return this.#change(message, envelope, () => this.#keyImage(message, this.#memoOf(message.topic).key));
+  }
+
+  #avroEnvelope(writer: WriterSchema, datum: Record<string, unknown>): Envelope {
+    const fields = recordFields(writer, writer.json) ?? [];
+    const field = (name: string) => fields.find((f) => f.name === name);
+    const image = (name: string): RowImage | null => {
+      const value = datum[name];
+      const schema = field(name);
+      return value === null || value === undefined || schema === undefined ? null : this.#avroImage(writer, schema.type, value as Record<string, unknown>);
+    };
+    const source = datum.source as Record<string, unknown> | null | undefined;
+    const message = datum.message as { prefix?: string | null; content?: Buffer | null } | null | undefined;
+    return {
+      op: typeof datum.op === 'string' ? datum.op : undefined,
+      before: image('before'),
+      after: image('after'),
+      source: source ? avroSource(source) : undefined,
+      message: message ? { prefix: message.prefix ?? '', content: message.content ?? Buffer.alloc(0) } : undefined,
+      status: typeof datum.status === 'string' ? datum.status : undefined,
+      members: fields.map((f) => f.name),
+    };
+  }
+
+  /** The renderer of each field of the writer schemas met, by the field's schema object. */
+  readonly #avroRenderers = new WeakMap<object, AvroValueRenderer>();
+
+  #avroImage(writer: WriterSchema, schema: Parameters<typeof recordFields>[1], value: Record<string, unknown>): RowImage {
+    const fields = recordFields(writer, schema) ?? [];
+    const names: string[] = [];
+    const values: ColumnValue[] = [];
+    for (const field of fields) {
+      names.push(field.name);
+      const v = value[field.name];
+      if (v === null || v === undefined) values.push(null);
+      else if (this.#isAvroPlaceholder(v)) values.push(UNCHANGED);
+      else {
+        let render = this.#avroRenderers.get(field);
+        if (render === undefined) this.#avroRenderers.set(field, (render = avroValueRenderer(writer, field.type)));
+        values.push(render(v));
+      }
+    }
+    return { names, values };
+  }
+
+  #isAvroPlaceholder(value: unknown): boolean {
+    if (typeof value === 'string') return value === this.#placeholder || value === `\\x${this.#placeholderBytes.toString('hex')}`;
+    if (Buffer.isBuffer(value)) return value.equals(this.#placeholderBytes);
+    return Array.isArray(value) && value.length === 1 && value[0] === this.#placeholder;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Envelope → change
+
+  #change(message: KafkaMessage, envelope: Envelope, keyImage: () => RowImage | null): DecodedChange {
+    const { op } = envelope;
+    if (op === undefined) {
+      if (envelope.status === 'BEGIN' || envelope.status === 'END') return TRANSACTION;
+      if (message.topic.startsWith(HEARTBEAT_TOPIC_PREFIX) || keyNames(keyImage).includes('serverName')) return HEARTBEAT;
+      if (envelope.members.includes('schemaChange')) throw new NotAChangeEvent(`${describeRecord(message)} is a schema change record (pgcdc's captureDdl), not a row change: leave the schema change topic (the topic prefix alone) out of the Kafka source's topics`);
+      throw new NotAChangeEvent(`${describeRecord(message)} has no "op" (its members: ${envelope.members.slice(0, 8).join(', ') || 'none'}): not a Debezium change event; leave this topic out of the Kafka source's topics`);
+    }
+    const source = envelope.source;
+    switch (op) {
+      case 'c':
+      case 'u':
+      case 'd':
+      case 'r': {
+        if (source?.schema === undefined || source.table === undefined) throw new NotAChangeEvent(`${describeRecord(message)} (op "${op}") has no source.schema and source.table: not a Debezium PostgreSQL change event`);
+        const { before, after } = envelope;
+        const shape = after ?? before;
+        if (shape === null) throw new NotAChangeEvent(`${describeRecord(message)} (op "${op}") has neither "before" nor "after"`);
+        const key = keyImage();
+        const keyColumns: string[] = [];
+        const keyValues: ColumnValue[] = [];
+        if (key !== null) {
+          for (let i = 0; i < key.names.length; i++) {
+            if (key.names[i] === ROUTED_KEY_FIELD) continue;
+            keyColumns.push(key.names[i]!);
+            keyValues.push(key.values[i]!);
+          }
+        }
+        return {
+          kind: 'row',
+          op,
+          schema: source.schema,
+          table: source.table,
+          columns: shape.names,
+          keyColumns,
+          key: keyValues,
+          before: before === null ? null : alignedValues(shape.names, before),
+          after: after === null ? null : after.values,
+          sourceLsn: source.lsn,
+          txId: source.txId,
+          tsMs: source.tsMs,
+          snapshot: source.snapshot,
+        };
+      }
+      case 't':
+        if (source?.schema === undefined || source.table === undefined) throw new NotAChangeEvent(`${describeRecord(message)} (op "t") has no source.schema and source.table: not a Debezium PostgreSQL truncate event`);
+        return { kind: 'truncate', schema: source.schema, table: source.table, sourceLsn: source.lsn, txId: source.txId, tsMs: source.tsMs };
+      case 'm':
+        if (envelope.message === undefined) throw new NotAChangeEvent(`${describeRecord(message)} (op "m") has no "message" block`);
+        return { kind: 'message', prefix: envelope.message.prefix, content: envelope.message.content, transactional: source?.txId !== undefined, sourceLsn: source?.lsn };
+      default:
+        throw new NotAChangeEvent(`${describeRecord(message)} has an unknown op ${JSON.stringify(op)} (expected c, u, d, r, t or m)`);
+    }
+  }
+}
+
+/** Whether `buf` holds `bytes` at `at`. */
+function bytesAt(buf: Buffer, at: number, bytes: Buffer): boolean {
+  if (at + bytes.length > buf.length) return false;
+  // A short pattern compares faster in a loop than through a native call.
+  if (bytes.length > 32) return buf.compare(bytes, 0, bytes.length, at, at + bytes.length) === 0;
+  for (let k = 0; k < bytes.length; k++) if (buf[at + k] !== bytes[k]) return false;
+  return true;
+}
+
+const SCHEMA_MEMBER = Buffer.from('"schema"');
+const PAYLOAD_MEMBER = Buffer.from('"payload"');
+
+/**
+ * Where the payload starts in `{"schema":<the cached schema>,"payload":…}` (JsonConverter's order),
+ * found without scanning the schema (its bytes compared with the cached ones at once); -1 when
+ * the document is not laid out so or has another schema.
+ */
+function knownSchemaPayload(buf: Buffer, start: number, cached: CachedSchema | undefined): number {
+  if (cached === undefined) return -1;
+  let i = skipWhitespace(buf, start + 1);
+  if (!bytesAt(buf, i, SCHEMA_MEMBER)) return -1;
+  i = skipWhitespace(buf, i + SCHEMA_MEMBER.length);
+  if (buf[i] !== 0x3a) return -1;
+  i = skipWhitespace(buf, i + 1);
+  const bytes = cached.bytes;
+  if (!bytesAt(buf, i, bytes)) return -1;
+  i = skipWhitespace(buf, i + bytes.length);
+  if (buf[i] !== 0x2c) return -1;
+  i = skipWhitespace(buf, i + 1);
+  if (!bytesAt(buf, i, PAYLOAD_MEMBER)) return -1;
+  i = skipWhitespace(buf, i + PAYLOAD_MEMBER.length);
+  return buf[i] === 0x3a ? skipWhitespace(buf, i + 1) : -1;
+}
+
+/** Whether the object at `start` begins with a member named "schema" or "payload" (JsonConverter's envelope). */
+function startsWithSchemaOrPayload(buf: Buffer, start: number): boolean {
+  const i = skipWhitespace(buf, start + 1);
+  return (
+    bytesAt(buf, i, SCHEMA_MEMBER) || bytesAt(buf, i, PAYLOAD_MEMBER)
+  );
+}
+
+/** A payload that is not an object: null (a tombstone's), or a scan error. */
+function nullOrNotObject(buf: Buffer, at: number): null {
+  if (isNullAt(buf, at, at + 4)) return null;
+  throw new JsonScanError(`the payload at byte ${at} is not an object`);
+}
+
+/** The renderers of an envelope's row fields: the struct of `after` (or `before`). */
+function envelopeImageSchema(schema: ConnectSchemaJson): ConnectSchemaJson | undefined {
+  const fields = schema.fields ?? [];
+  return fields.find((field) => field.field === 'after' && field.type === 'struct') ?? fields.find((field) => field.field === 'before' && field.type === 'struct');
+}
+
+/** The record key's field names; none when the key is not a JSON or Avro object (it only tells heartbeats apart). */
+function keyNames(keyImage: () => RowImage | null): readonly string[] {
+  try {
+    return keyImage()?.names ?? [];
+  } catch (error) {
+    if (error instanceof NotAChangeEvent || error instanceof JsonScanError || error instanceof SyntaxError) return [];
+    throw error;
+  }
+}
+
+/** `before`'s values in the order of `names` (the same order in every record Debezium and pgcdc write). */
+function alignedValues(names: readonly string[], image: RowImage): ColumnValue[] {
+  if (image.names === names) return image.values;
+  if (image.names.length === names.length && image.names.every((name, i) => name === names[i])) return image.values;
+  return names.map((name) => {
+    const at = image.names.indexOf(name);
+    return at < 0 ? null : image.values[at]!;
+  });
+}
+
+function stringAt(buf: Buffer, start: number, end: number): string | undefined {
+  return buf[start] === 0x22 ? decodeString(buf, start, end) : undefined;
+}
+
+function memberString(buf: Buffer, members: ObjectMembers, name: string): string | undefined {
+  const at = members.names.indexOf(name);
+  return at < 0 ? undefined : stringAt(buf, members.starts[at]!, members.ends[at]!);
+}
+
+function memberNumber(buf: Buffer, members: ObjectMembers, name: string): number | undefined {
+  const at = members.names.indexOf(name);
+  return at < 0 ? undefined : integerAt(buf, members.starts[at]!, members.ends[at]!);
+}
+
+function jsonSource(buf: Buffer, members: ObjectMembers): SourceFacts {
+  const snapshot = memberString(buf, members, 'snapshot');
+  return {
+    schema: memberString(buf, members, 'schema'),
+    table: memberString(buf, members, 'table'),
+    lsn: memberNumber(buf, members, 'lsn'),
+    txId: memberNumber(buf, members, 'txId'),
+    tsMs: memberNumber(buf, members, 'ts_ms'),
+    snapshot: snapshot === undefined ? undefined : SNAPSHOT_MARKS.get(snapshot),
+  };
+}
+
+function optionalNumber(value: unknown): number | undefined {
+  return typeof value === 'number' || typeof value === 'bigint' ? Number(value) : undefined;
+}
+
+function avroSource(source: Record<string, unknown>): SourceFacts {
+  return {
+    schema: typeof source.schema === 'string' ? source.schema : undefined,
+    table: typeof source.table === 'string' ? source.table : undefined,
+    lsn: optionalNumber(source.lsn),
+    txId: optionalNumber(source.txId),
+    tsMs: optionalNumber(source.ts_ms),
+    snapshot: typeof source.snapshot === 'string' ? SNAPSHOT_MARKS.get(source.snapshot) : undefined,
+  };
+}
+
+/** The Avro datum of a framed key or value. */
+function avroDatum(message: KafkaMessage, schema: WriterSchema, bytes: Buffer, role: 'key' | 'value'): unknown {
+  try {
+    return decodeDatum(schema, bytes);
+  } catch (error) {
+    throw new NotAChangeEvent(`${describeRecord(message)} has a ${role} that does not decode with its Avro writer schema ${schema.id} (${(error as Error).message}): check that the topic was written with this schema registry`);
+  }
+}
+
+/** A scan error as the NotAChangeEvent it means; other errors as they are. */
+function notAChangeEventOf(message: KafkaMessage, error: unknown): unknown {
+  if (!(error instanceof JsonScanError || error instanceof SyntaxError)) return error;
+  return new NotAChangeEvent(`${describeRecord(message)} is not valid JSON (${error.message}): the Kafka source reads JsonConverter or Avro change events; leave other topics out of its topic list`);
+}
+
+/** `the record at <topic>[<partition>]@<offset>`, for reasons. */
+function describeRecord(message: KafkaMessage): string {
+  return `the record at ${message.topic}[${message.partition}]@${message.offset}`;
+}

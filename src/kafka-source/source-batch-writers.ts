@@ -1,0 +1,228 @@
+/**
+ * How the Kafka source hands decoded changes to its target. Targets that receive events get one
+ * batch of row events over JSON-valued tables (each value written as the record held it), named by
+ * the record's `topic:partition:offset`. A Postgres target applies each partition on its own
+ * (`PostgresTarget` with the partition as its position: each record is a source transaction whose
+ * position is its offset + 1, recorded in the target transaction applying it), holding the
+ * partition's advisory lock on the target while it does: exactly once, also when a partition moves
+ * to another process of the group. Its rows are typed by the target's own tables.
+ */
+import type { ConnectionConfig, StreamConfig } from '../config/stream-config.js';
+import { PgcdcError } from '../errors/pgcdc-error.js';
+import { JsonValuedTables, jsonValuedTuple } from '../events/json-valued-rows.js';
+import type { StreamEvent, TransactionInfo } from '../events/stream-event.js';
+import type { Logger } from '../logging/logger.js';
+import { PostgresTarget } from '../targets/postgres/postgres-target.js';
+import { postgresTextTuple, type TargetTable, TargetTableShapes } from '../targets/postgres/json-row-text.js';
+import { asTargetError } from '../targets/postgres/target-session.js';
+import { CatalogConnection } from '../source/catalog-connection.js';
+import type { Target } from '../targets/target.js';
+import type { DecodedMessage, DecodedRow, DecodedTruncate, KafkaMessage } from './decoded-change.js';
+import { partitionName } from './change-topic-consumer.js';
+
+/** A change to deliver, with the record it came from. */
+export interface SourceRecord {
+  readonly message: KafkaMessage;
+  readonly change: DecodedRow | DecodedTruncate | DecodedMessage;
+}
+
+/** Records a target took: `durable` settles once it made them durable. */
+export interface WrittenRecords {
+  readonly durable: Promise<void>;
+}
+
+export interface SourceBatchWriter {
+  open(): Promise<void>;
+  /** Writes the records in order; resolves once the target took them, with what settles when they are durable. */
+  write(records: readonly SourceRecord[]): Promise<WrittenRecords>;
+  /** Lets go of what is kept for partitions no longer held (their writes have settled). */
+  release(partitions: ReadonlySet<string>): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The transaction of a record: its source's xid and time when it has them, its offset + 1 as position. */
+function recordTransaction(record: SourceRecord): TransactionInfo {
+  const change = record.change;
+  const position = Number(record.message.offset) + 1;
+  const tsMs = change.kind === 'message' ? undefined : change.tsMs;
+  return {
+    xid: change.kind === 'message' ? 0 : (change.txId ?? 0),
+    commitLsn: position,
+    commitTimeMicros: (tsMs ?? Number(record.message.timestamp)) * 1000,
+    previousCommitLsn: 0,
+    origin: undefined,
+  };
+}
+
+function recordId(message: KafkaMessage): string {
+  return `${message.topic}:${message.partition}:${message.offset}`;
+}
+
+/** Events for targets that receive them: rows over JSON-valued tables, truncates, messages. */
+export class EventTargetWriter implements SourceBatchWriter {
+  readonly #target: Target;
+  readonly #tables = new JsonValuedTables();
+
+  constructor(target: Target) {
+    this.#target = target;
+  }
+
+  open(): Promise<void> {
+    return this.#target.open();
+  }
+
+  async write(records: readonly SourceRecord[]): Promise<WrittenRecords> {
+    const events: StreamEvent[] = [];
+    for (const record of records) {
+      const change = record.change;
+      const txn = recordTransaction(record);
+      const lsn = (change.kind === 'message' ? change.sourceLsn : change.sourceLsn) ?? txn.commitLsn;
+      if (change.kind === 'row') {
+        const table = this.#tables.table(change.schema, change.table, change.columns, change.keyColumns);
+        events.push({
+          kind: 'row',
+          op: change.op,
+          table,
+          lsn,
+          txn,
+          before: change.before === null ? null : jsonValuedTuple(change.before, 'O'),
+          after: change.after === null ? null : jsonValuedTuple(change.after, 'N'),
+          ...(change.snapshot === undefined ? {} : { snapshot: change.snapshot }),
+          recordId: recordId(record.message),
+        });
+      } else if (change.kind === 'truncate') {
+        const table = this.#tables.table(change.schema, change.table, [], []);
+        events.push({ kind: 'truncate', table, lsn, txn, cascade: false, restartIdentity: false, recordId: recordId(record.message) });
+      } else {
+        events.push({ kind: 'message', lsn, txn: change.transactional ? txn : null, prefix: change.prefix, content: change.content });
+      }
+    }
+    if (events.length === 0) return { durable: Promise.resolve() };
+    const written = await this.#target.write({ events });
+    return { durable: written ? written.durable : Promise.resolve() };
+  }
+
+  async release(): Promise<void> {}
+
+  close(): Promise<void> {
+    return this.#target.close();
+  }
+}
+
+/** A Postgres target per partition held, each applying its partition's records exactly once. */
+export class PostgresPartitionWriter implements SourceBatchWriter {
+  readonly #stream: StreamConfig;
+  readonly #logger: Logger;
+  readonly #signal: AbortSignal;
+  readonly #targets = new Map<string, PostgresTarget>();
+  readonly #connection: ConnectionConfig;
+  #catalog: CatalogConnection | undefined;
+  readonly #shapes: TargetTableShapes;
+  /** Resolved target tables by `schema.table` and record key. */
+  readonly #tables = new Map<string, TargetTable>();
+
+  constructor(stream: StreamConfig, logger: Logger, signal: AbortSignal) {
+    if (stream.target.type !== 'Postgres') throw new Error('PostgresPartitionWriter needs a Postgres target');
+    this.#stream = stream;
+    this.#logger = logger;
+    this.#signal = signal;
+    this.#connection = stream.target.connection;
+    this.#shapes = new TargetTableShapes(async (text, params) => {
+      try {
+        this.#catalog ??= await CatalogConnection.open(this.#connection);
+        return await this.#catalog.query(text, params);
+      } catch (error) {
+        throw asTargetError(error, this.#connection, 'cannot read the tables of the target');
+      }
+    }, { unavailableValuePlaceholder: stream.source.unavailableValuePlaceholder });
+  }
+
+  async open(): Promise<void> {}
+
+  async write(records: readonly SourceRecord[]): Promise<WrittenRecords> {
+    const byPartition = new Map<string, StreamEvent[]>();
+    for (const record of records) {
+      const change = record.change;
+      if (change.kind === 'message') continue; // logical messages carry nothing a table holds
+      const table = await this.#table(change.schema, change.table, change.kind === 'row' ? change.keyColumns : []);
+      const txn = recordTransaction(record);
+      const name = partitionName(record.message.topic, record.message.partition);
+      let events = byPartition.get(name);
+      if (events === undefined) byPartition.set(name, (events = []));
+      events.push({ kind: 'begin', txn });
+      if (change.kind === 'row') {
+        const key = change.keyColumns.length > 0 ? postgresTextTuple(table, change.keyColumns, change.key, 'K') : null;
+        const before = change.op === 'd' || change.op === 'u' ? (key ?? (change.before && postgresTextTuple(table, change.columns, change.before, 'O'))) : null;
+        events.push({
+          kind: 'row',
+          op: change.op,
+          table,
+          lsn: txn.commitLsn,
+          txn,
+          before,
+          after: change.after === null ? null : postgresTextTuple(table, change.columns, change.after, 'N'),
+        });
+      } else {
+        events.push({ kind: 'truncate', table, lsn: txn.commitLsn, txn, cascade: false, restartIdentity: false });
+      }
+      events.push({ kind: 'commit', txn, endLsn: txn.commitLsn });
+    }
+    const durable: Promise<void>[] = [];
+    await Promise.all(
+      [...byPartition].map(async ([name, events]) => {
+        const target = await this.#partitionTarget(name);
+        const written = await target.write({ events });
+        if (written) {
+          // Observed here too: when another partition's write fails, nobody waits for this one.
+          written.durable.catch(() => undefined);
+          durable.push(written.durable);
+        }
+      }),
+    );
+    return { durable: Promise.all(durable).then(() => undefined) };
+  }
+
+  async release(held: ReadonlySet<string>): Promise<void> {
+    for (const [name, target] of this.#targets) {
+      if (held.has(name)) continue;
+      this.#targets.delete(name);
+      await target.close();
+      this.#logger.info({ partition: name }, 'partition moved to another member of the group: let go of it on the target');
+    }
+  }
+
+  async close(): Promise<void> {
+    const targets = [...this.#targets.values()];
+    this.#targets.clear();
+    await Promise.all(targets.map((target) => target.close()));
+    await this.#catalog?.close();
+  }
+
+  async #table(schema: string, table: string, keyColumns: readonly string[]): Promise<TargetTable> {
+    const cacheKey = `${schema}\u0000${table}\u0000${keyColumns.join('\u0000')}`;
+    let info = this.#tables.get(cacheKey);
+    if (info === undefined) {
+      info = await this.#shapes.table(schema, table, keyColumns);
+      if (info === undefined) {
+        throw new PgcdcError('TARGET_FAILED', `the target has no table ${schema}.${table} for the changes read from Kafka`, {
+          hint: `create it on the target (e.g. pg_dump --schema-only --table '${schema}.${table}' of the source database, applied to the target); nothing from this record on was committed`,
+        });
+      }
+      this.#tables.set(cacheKey, info);
+    }
+    return info;
+  }
+
+  async #partitionTarget(name: string): Promise<PostgresTarget> {
+    let target = this.#targets.get(name);
+    if (target === undefined) {
+      target = new PostgresTarget(this.#stream.target as Extract<StreamConfig['target'], { type: 'Postgres' }>, this.#stream, this.#logger.child({ partition: name }), {
+        positionName: `${this.#stream.name}/${name}`,
+        ownership: { signal: this.#signal },
+      });
+      this.#targets.set(name, target);
+      await target.open();
+    }
+    return target;
+  }
+}
