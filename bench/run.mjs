@@ -21,6 +21,7 @@ const available = {
   webhooks: './webhook-throughput.mjs',
   sandbox: './function-sandbox.mjs',
   kafka: './kafka-throughput.mjs',
+  'kafka-source': './kafka-source-throughput.mjs',
   nats: './nats-throughput.mjs',
   redis: './redis-throughput.mjs',
   rabbitmq: './rabbitmq-throughput.mjs',

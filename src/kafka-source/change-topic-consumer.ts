@@ -100,13 +100,12 @@ export class ChangeTopicConsumer {
 
   /**
    * Up to `max` records, waiting for the first; resolves empty when `signal` aborts or the
-   * partitions held change meanwhile (the caller lets go of those it lost without waiting for
-   * records).
+   * partitions held are no longer `held` (what the caller last saw: it lets go of those it lost
+   * without waiting for records).
    *
    * @throws PgcdcError when reading failed
    */
-  async next(max: number, signal: AbortSignal): Promise<KafkaMessage[]> {
-    const held = this.#assigned;
+  async next(max: number, signal: AbortSignal, held: ReadonlySet<string>): Promise<KafkaMessage[]> {
     while (this.#bufferedHead >= this.#buffered.length) {
       if (this.#failure) throw this.#failure;
       if (signal.aborted || this.#assigned !== held) return [];

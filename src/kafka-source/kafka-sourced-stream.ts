@@ -106,7 +106,7 @@ class GroupMember {
           await this.#settle(pending, consumer);
           pending = undefined;
         }
-        const messages = await consumer.next(source.maxBatchRecords, signal);
+        const messages = await consumer.next(source.maxBatchRecords, signal, held);
         if (signal.aborted && messages.length === 0) break;
         // Partitions moved: what was written settles (its offsets committed), then the writer lets go.
         if (consumer.assigned !== held) {

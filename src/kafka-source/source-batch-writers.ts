@@ -2,10 +2,11 @@
  * How the Kafka source hands decoded changes to its target. Targets that receive events get one
  * batch of row events over JSON-valued tables (each value written as the record held it), named by
  * the record's `topic:partition:offset`. A Postgres target applies each partition on its own
- * (`PostgresTarget` with the partition as its position: each record is a source transaction whose
- * position is its offset + 1, recorded in the target transaction applying it), holding the
- * partition's advisory lock on the target while it does: exactly once, also when a partition moves
- * to another process of the group. Its rows are typed by the target's own tables.
+ * (`PostgresTarget` with the partition as its position: a batch's records of the partition not
+ * applied yet are one source transaction whose position is the last one's offset + 1, recorded in
+ * the target transaction applying them), holding the partition's advisory lock on the target while
+ * it does: exactly once, also when a partition moves to another process of the group. Its rows are
+ * typed by the target's own tables.
  */
 import type { ConnectionConfig, StreamConfig } from '../config/stream-config.js';
 import { PgcdcError } from '../errors/pgcdc-error.js';
@@ -19,6 +20,8 @@ import { CatalogConnection } from '../source/catalog-connection.js';
 import type { Target } from '../targets/target.js';
 import type { DecodedMessage, DecodedRow, DecodedTruncate, KafkaMessage } from './decoded-change.js';
 import { partitionName } from './change-topic-consumer.js';
+
+const NO_COLUMNS: readonly string[] = [];
 
 /** A change to deliver, with the record it came from. */
 export interface SourceRecord {
@@ -118,8 +121,8 @@ export class PostgresPartitionWriter implements SourceBatchWriter {
   readonly #connection: ConnectionConfig;
   #catalog: CatalogConnection | undefined;
   readonly #shapes: TargetTableShapes;
-  /** Resolved target tables by `schema.table` and record key. */
-  readonly #tables = new Map<string, TargetTable>();
+  /** Resolved target tables by the records' column list (the decoder's array, the same while a table's columns stay), then by `schema.table` and record key. */
+  readonly #tablesByColumns = new WeakMap<readonly string[], Map<string, TargetTable>>();
 
   constructor(stream: StreamConfig, logger: Logger, signal: AbortSignal) {
     if (stream.target.type !== 'Postgres') throw new Error('PostgresPartitionWriter needs a Postgres target');
@@ -140,37 +143,20 @@ export class PostgresPartitionWriter implements SourceBatchWriter {
   async open(): Promise<void> {}
 
   async write(records: readonly SourceRecord[]): Promise<WrittenRecords> {
-    const byPartition = new Map<string, StreamEvent[]>();
+    const byPartition = new Map<string, SourceRecord[]>();
     for (const record of records) {
-      const change = record.change;
-      if (change.kind === 'message') continue; // logical messages carry nothing a table holds
-      const table = await this.#table(change.schema, change.table, change.kind === 'row' ? change.keyColumns : []);
-      const txn = recordTransaction(record);
+      if (record.change.kind === 'message') continue; // logical messages carry nothing a table holds
       const name = partitionName(record.message.topic, record.message.partition);
-      let events = byPartition.get(name);
-      if (events === undefined) byPartition.set(name, (events = []));
-      events.push({ kind: 'begin', txn });
-      if (change.kind === 'row') {
-        const key = change.keyColumns.length > 0 ? postgresTextTuple(table, change.keyColumns, change.key, 'K') : null;
-        const before = change.op === 'd' || change.op === 'u' ? (key ?? (change.before && postgresTextTuple(table, change.columns, change.before, 'O'))) : null;
-        events.push({
-          kind: 'row',
-          op: change.op,
-          table,
-          lsn: txn.commitLsn,
-          txn,
-          before,
-          after: change.after === null ? null : postgresTextTuple(table, change.columns, change.after, 'N'),
-        });
-      } else {
-        events.push({ kind: 'truncate', table, lsn: txn.commitLsn, txn, cascade: false, restartIdentity: false });
-      }
-      events.push({ kind: 'commit', txn, endLsn: txn.commitLsn });
+      const list = byPartition.get(name);
+      if (list === undefined) byPartition.set(name, [record]);
+      else list.push(record);
     }
     const durable: Promise<void>[] = [];
     await Promise.all(
-      [...byPartition].map(async ([name, events]) => {
+      [...byPartition].map(async ([name, list]) => {
         const target = await this.#partitionTarget(name);
+        const events = await this.#partitionEvents(list, target.appliedPosition);
+        if (events.length === 0) return;
         const written = await target.write({ events });
         if (written) {
           // Observed here too: when another partition's write fails, nobody waits for this one.
@@ -180,6 +166,35 @@ export class PostgresPartitionWriter implements SourceBatchWriter {
       }),
     );
     return { durable: Promise.all(durable).then(() => undefined) };
+  }
+
+  /**
+   * One source transaction holding a partition's records not applied yet (those at or below the
+   * applied position were, before a crash or by the partition's previous holder), its position the
+   * last one's offset + 1: the target applies them in one transaction, in multi-row statements,
+   * and records that position with them.
+   */
+  async #partitionEvents(records: readonly SourceRecord[], applied: number): Promise<StreamEvent[]> {
+    let first = 0;
+    while (first < records.length && Number(records[first]!.message.offset) + 1 <= applied) first++;
+    if (first === records.length) return [];
+    const txn = recordTransaction(records[records.length - 1]!);
+    const events: StreamEvent[] = [{ kind: 'begin', txn }];
+    for (let i = first; i < records.length; i++) {
+      const change = records[i]!.change;
+      if (change.kind === 'message') continue;
+      const table = await this.#table(change.schema, change.table, change.kind === 'row' ? change.keyColumns : [], change.kind === 'row' ? change.columns : NO_COLUMNS);
+      if (change.kind === 'truncate') {
+        events.push({ kind: 'truncate', table, lsn: txn.commitLsn, txn, cascade: false, restartIdentity: false });
+        continue;
+      }
+      const key = change.keyColumns.length > 0 ? postgresTextTuple(table, change.keyColumns, change.key, 'K') : null;
+      const before = change.op === 'd' || change.op === 'u' ? (key ?? (change.before && postgresTextTuple(table, change.columns, change.before, 'O'))) : null;
+      const after = change.after === null ? null : postgresTextTuple(table, change.columns, change.after, 'N');
+      events.push({ kind: 'row', op: change.op, table, lsn: txn.commitLsn, txn, before, after });
+    }
+    events.push({ kind: 'commit', txn, endLsn: txn.commitLsn });
+    return events;
   }
 
   async release(held: ReadonlySet<string>): Promise<void> {
@@ -198,9 +213,16 @@ export class PostgresPartitionWriter implements SourceBatchWriter {
     await this.#catalog?.close();
   }
 
-  async #table(schema: string, table: string, keyColumns: readonly string[]): Promise<TargetTable> {
+  /**
+   * The target table of a change, one object per list of columns the records carry: the target
+   * groups inserts of one table object into one statement naming the first row's columns, so rows
+   * carrying other columns (a column added on the source meanwhile) must not join them.
+   */
+  async #table(schema: string, table: string, keyColumns: readonly string[], columns: readonly string[]): Promise<TargetTable> {
     const cacheKey = `${schema}\u0000${table}\u0000${keyColumns.join('\u0000')}`;
-    let info = this.#tables.get(cacheKey);
+    let byTable = this.#tablesByColumns.get(columns);
+    if (byTable === undefined) this.#tablesByColumns.set(columns, (byTable = new Map()));
+    let info = byTable.get(cacheKey);
     if (info === undefined) {
       info = await this.#shapes.table(schema, table, keyColumns);
       if (info === undefined) {
@@ -208,7 +230,8 @@ export class PostgresPartitionWriter implements SourceBatchWriter {
           hint: `create it on the target (e.g. pg_dump --schema-only --table '${schema}.${table}' of the source database, applied to the target); nothing from this record on was committed`,
         });
       }
-      this.#tables.set(cacheKey, info);
+      info = { ...info };
+      byTable.set(cacheKey, info);
     }
     return info;
   }

@@ -223,6 +223,33 @@ describe('Kafka source: consumer groups', () => {
     }
   }, 300_000);
 
+  it('applies each row with its own columns when the records of one batch carry different ones (a column added meanwhile)', async () => {
+    const targetUrl = await createDatabase(server(), 'ks_dst');
+    await sql(targetUrl, "create table items (id int primary key, qty int, note text default 'none')");
+    const dir = tempDir();
+    const topic = 'ks6.public.items';
+    await kafka().createTopic(topic, { partitions: 1 });
+    const insert = (after: Record<string, unknown>, lsn: number) => ({
+      key: JSON.stringify({ id: after.id }),
+      value: JSON.stringify({ before: null, after, source: { schema: 'public', table: 'items', lsn, txId: lsn }, op: 'c', ts_ms: 1 }),
+    });
+    await kafka().produce(topic, [insert({ id: 1, qty: 1 }, 10), insert({ id: 2, qty: 2, note: 'two' }, 20), insert({ id: 3, qty: 3 }, 30), insert({ id: 4, qty: 4, note: null }, 40)]);
+    const run = startCli(['run', '-c', kafkaSourcedSpec(dir, 'ks6', { bootstrapServers: kafka().bootstrapServers, topics: [topic] }, { type: 'Postgres', postgres: { url: targetUrl } })]);
+    try {
+      await waitFor(async () => ((await sql(targetUrl, 'select count(*)::int as n from items')).rows[0].n === 4 ? true : undefined), 60_000, 'the four rows on the target');
+    } finally {
+      run.child.kill('SIGTERM');
+      await run.finished();
+    }
+    const { rows } = await sql(targetUrl, 'select id, qty, note from items order by id');
+    expect(rows).toEqual([
+      { id: 1, qty: 1, note: 'none' },
+      { id: 2, qty: 2, note: 'two' },
+      { id: 3, qty: 3, note: 'none' },
+      { id: 4, qty: 4, note: null },
+    ]);
+  }, 120_000);
+
   it('stops with one line for a missing topic and for unreachable brokers', async () => {
     const dir = tempDir();
     const missing = kafkaSourcedSpec(dir, 'ks2', { bootstrapServers: kafka().bootstrapServers, topics: ['no.such.topic'] }, { type: 'File', file: { path: path.join(dir, 'out.ndjson') } }, 0);
