@@ -146,10 +146,11 @@ function sameNames(a: readonly string[], b: readonly string[]): boolean {
 }
 
 /**
- * A TupleData (kind `N`, `O` or `K`) holding each value's JSON text (`t`), null (`n`) or unchanged
- * TOAST (`u`), written into one Buffer.
+ * A TupleData (kind `N`, `O` or `K`) holding each value's text (`t`: a JSON text here, a
+ * PostgreSQL input text for the Postgres target), null (`n`) or unchanged TOAST (`u`), written
+ * into one Buffer.
  */
-export function jsonValuedTuple(values: readonly ColumnValue[], kind: 'N' | 'O' | 'K'): TupleRef {
+export function textTuple(values: readonly ColumnValue[], kind: 'N' | 'O' | 'K'): TupleRef {
   const count = values.length;
   let size = 2;
   for (let i = 0; i < count; i++) {

@@ -10,7 +10,7 @@
  */
 import type { ConnectionConfig, StreamConfig } from '../config/stream-config.js';
 import { PgcdcError } from '../errors/pgcdc-error.js';
-import { JsonValuedTables, jsonValuedTuple } from '../events/json-valued-rows.js';
+import { JsonValuedTables, textTuple } from '../events/json-valued-rows.js';
 import type { StreamEvent, TransactionInfo } from '../events/stream-event.js';
 import type { Logger } from '../logging/logger.js';
 import { PostgresTarget } from '../targets/postgres/postgres-target.js';
@@ -88,8 +88,8 @@ export class EventTargetWriter implements SourceBatchWriter {
           table,
           lsn,
           txn,
-          before: change.before === null ? null : jsonValuedTuple(change.before, 'O'),
-          after: change.after === null ? null : jsonValuedTuple(change.after, 'N'),
+          before: change.before === null ? null : textTuple(change.before, 'O'),
+          after: change.after === null ? null : textTuple(change.after, 'N'),
           ...(change.snapshot === undefined ? {} : { snapshot: change.snapshot }),
           recordId: recordId(record.message),
         });

@@ -10,7 +10,7 @@
 import type { ColumnInfo, RowEvent, StreamEvent, TableInfo } from '../events/stream-event.js';
 import { JsonWriter } from '../encoding/json-writer.js';
 import { writeTupleJson } from '../events/tuple-json.js';
-import { jsonValuedColumn, jsonValuedTuple } from '../events/json-valued-rows.js';
+import { jsonValuedColumn, textTuple } from '../events/json-valued-rows.js';
 import type { TupleRef } from '../decoding/pgoutput-messages.js';
 import { PgcdcError } from '../errors/pgcdc-error.js';
 import { formatLsn } from '../source/lsn.js';
@@ -248,7 +248,7 @@ function tupleOf(image: Record<string, unknown>, names: readonly string[], kind:
     texts[i] =
       value === undefined || value === null ? null : typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value)) ? String(value) : JSON.stringify(value);
   }
-  return jsonValuedTuple(texts, kind);
+  return textTuple(texts, kind);
 }
 
 /** A table whose columns are `names`, values written as their JSON text; the source's key columns kept by name. */

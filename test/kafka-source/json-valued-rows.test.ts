@@ -9,7 +9,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { JsonWriter } from '../../src/encoding/json-writer.js';
 import { DebeziumJsonEncoder, type DebeziumEncoderOptions } from '../../src/events/debezium-json-encoder.js';
-import { JsonValuedTables, jsonValuedTuple } from '../../src/events/json-valued-rows.js';
+import { JsonValuedTables, textTuple } from '../../src/events/json-valued-rows.js';
 import type { RowEvent, StreamEvent, TableInfo, TransactionInfo } from '../../src/events/stream-event.js';
 import { UNCHANGED, type ColumnValue } from '../../src/kafka-source/decoded-change.js';
 import { silentLogger } from '../../src/logging/logger.js';
@@ -41,7 +41,7 @@ function expectedImage(columns: readonly string[], values: readonly (string | nu
 }
 
 function rowEvent(table: TableInfo, op: RowEvent['op'], before: ColumnValue[] | null, after: ColumnValue[] | null, lsn: number): RowEvent {
-  return { kind: 'row', op, table, lsn, txn, before: before === null ? null : jsonValuedTuple(before, op === 'd' ? 'K' : 'O'), after: after === null ? null : jsonValuedTuple(after, 'N') };
+  return { kind: 'row', op, table, lsn, txn, before: before === null ? null : textTuple(before, op === 'd' ? 'K' : 'O'), after: after === null ? null : textTuple(after, 'N') };
 }
 
 describe('Kafka source: JSON-valued rows', () => {

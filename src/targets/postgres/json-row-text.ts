@@ -13,15 +13,11 @@ import { unchangedToastRenderer, valueRenderer } from '../../decoding/values/val
 import { targetDescriptions } from '../../ddl/describe-tables.js';
 import type { TableDescription } from '../../ddl/table-description.js';
 import { PgcdcError } from '../../errors/pgcdc-error.js';
-import { DEFAULT_UNAVAILABLE_VALUE_PLACEHOLDER } from '../../events/json-valued-rows.js';
+import { DEFAULT_UNAVAILABLE_VALUE_PLACEHOLDER, textTuple } from '../../events/json-valued-rows.js';
 import type { ColumnInfo, TableInfo } from '../../events/stream-event.js';
 import { UNCHANGED, type ColumnValue } from '../../kafka-source/decoded-change.js';
 import { asciiJson } from '../../transform/table-shortcuts.js';
 import { inputTypeOf, postgresInputText, UnconvertibleValue, type InputType } from './postgres-input-text.js';
-
-const KIND_TEXT = 0x74; // t
-const KIND_NULL = 0x6e; // n
-const KIND_UNCHANGED = 0x75; // u
 
 /** A target table as the Postgres target sees it, with how each column's JSON values are input. */
 export interface TargetTable extends TableInfo {
@@ -188,7 +184,7 @@ const texts: (string | null | typeof UNCHANGED)[] = [];
 export function postgresTextTuple(table: TargetTable, columns: readonly string[], values: readonly ColumnValue[], kind: 'N' | 'O' | 'K'): TupleRef {
   const positions = layoutOf(table, columns).positions;
   const count = table.columns.length;
-  let size = 2;
+  texts.length = count;
   for (let i = 0; i < count; i++) {
     const at = positions[i]!;
     const value = at < 0 ? UNCHANGED : values[at]!;
@@ -197,24 +193,10 @@ export function postgresTextTuple(table: TargetTable, columns: readonly string[]
     else if (!table.columns[i]!.included) text = null;
     else text = inputText(table, i, value);
     texts[i] = text;
-    size += typeof text === 'string' ? 5 + Buffer.byteLength(text, 'utf8') : 1;
   }
-  const buf = Buffer.allocUnsafe(size);
-  buf.writeUInt16BE(count, 0);
-  let pos = 2;
-  for (let i = 0; i < count; i++) {
-    const text = texts[i]!;
-    if (typeof text === 'string') {
-      buf[pos] = KIND_TEXT;
-      const length = buf.write(text, pos + 5, 'utf8');
-      buf.writeUInt32BE(length, pos + 1);
-      pos += 5 + length;
-    } else {
-      buf[pos++] = text === UNCHANGED ? KIND_UNCHANGED : KIND_NULL;
-    }
-    texts[i] = null;
-  }
-  return { buf, offset: 0, kind };
+  const tuple = textTuple(texts, kind);
+  texts.fill(null);
+  return tuple;
 }
 
 function inputText(table: TargetTable, index: number, json: string): string | null {

@@ -6,6 +6,7 @@
  * keep the JSON text, arrays become array literals, objects record literals (composites) or hstore
  * text.
  */
+import { decimalText, twosComplement } from '../../kafka-source/connect-value-decoder.js';
 import type { PgType } from '../../decoding/values/pg-type.js';
 import type { TypeCatalog } from '../../decoding/values/type-catalog.js';
 import { dateTextOfEpochDays, epochUnitOf, timestampTextOfEpoch, timeTextOfEpoch, type EpochUnit } from './epoch-temporal-text.js';
@@ -28,12 +29,17 @@ export type InputType =
   | { readonly kind: 'interval'; readonly name: string }
   | { readonly kind: 'array'; readonly name: string; readonly element: InputType; readonly delimiter: string }
   | { readonly kind: 'composite'; readonly name: string; readonly fields: readonly { readonly name: string; readonly type: InputType }[] }
-  | { readonly kind: 'hstore'; readonly name: string };
+  | { readonly kind: 'hstore'; readonly name: string }
+  /**
+   * Debezium's numeric values read back: a VariableScaleDecimal `{"scale":…,"value":<base64>}`,
+   * and for a declared scale, Decimal's base64 unscaled bytes (a string that is no number).
+   */
+  | { readonly kind: 'numeric'; readonly name: string; readonly scale: number | undefined };
 
 /** A JSON value that cannot be input to its type. */
 export class UnconvertibleValue extends Error {}
 
-const OID = { json: 114, jsonb: 3802, bytea: 17, date: 1082, time: 1083, timestamp: 1114, timestamptz: 1184, interval: 1186 } as const;
+const OID = { json: 114, jsonb: 3802, numeric: 1700, bytea: 17, date: 1082, time: 1083, timestamp: 1114, timestamptz: 1184, interval: 1186 } as const;
 
 /** How values of `typeOid` (loaded in `catalog`) with this type modifier are input. */
 export function inputTypeOf(catalog: TypeCatalog, typeOid: number, typeModifier: number): InputType {
@@ -63,6 +69,8 @@ function baseInputType(type: PgType, typeModifier: number): InputType {
       return { kind: 'json', name };
     case OID.bytea:
       return { kind: 'bytea', name };
+    case OID.numeric:
+      return { kind: 'numeric', name, scale: typeModifier >= 4 ? (typeModifier - 4) & 0xffff : undefined };
     case OID.date:
       return { kind: 'date', name };
     case OID.time:
@@ -89,14 +97,54 @@ export function postgresInputText(json: string, type: InputType): string | null 
   switch (type.kind) {
     case 'json':
       return json;
+    case 'hstore':
+      if (json.charCodeAt(0) === 0x22) return hstoreOfString(jsonStringValue(json), type);
+      return nodeText(json, parse(json), type);
     case 'array':
     case 'composite':
-    case 'hstore':
       if (json.charCodeAt(0) === 0x22) return jsonStringValue(json);
       return nodeText(json, parse(json), type);
+    case 'numeric':
+      if (json.charCodeAt(0) === 0x7b) return variableScaleDecimal(json, parse(json), type);
+      return json.charCodeAt(0) === 0x22 ? numericOfString(jsonStringValue(json), type) : json;
     default:
       return json.charCodeAt(0) === 0x22 ? scalarString(jsonStringValue(json), type) : scalarLiteral(json, type);
   }
+}
+
+/**
+ * An hstore given as a string: Debezium's `hstore.handling.mode=json` writes the map as a JSON
+ * object's text; anything else is hstore's own text (which never parses as a JSON object).
+ */
+function hstoreOfString(text: string, type: InputType): string | null {
+  if (text.charCodeAt(0) !== 0x7b) return text;
+  let node: JsonNode;
+  try {
+    node = readJsonValue(text);
+  } catch {
+    return text;
+  }
+  return node.kind === 'object' ? nodeText(text, node, type) : text;
+}
+
+const NUMERIC_TEXT = /^\s*[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\s*$|^\s*(?:NaN|[+-]?Infinity|[+-]?inf)\s*$/i;
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** A numeric given as a string: a number's text, or Decimal's base64 unscaled bytes when the column declares its scale. */
+function numericOfString(text: string, type: Extract<InputType, { kind: 'numeric' }>): string {
+  if (NUMERIC_TEXT.test(text) || type.scale === undefined || !BASE64.test(text)) return text;
+  return decimalText(twosComplement(Buffer.from(text, 'base64')), type.scale);
+}
+
+/** Debezium's VariableScaleDecimal `{"scale":…,"value":"<base64>"}` as numeric text. */
+function variableScaleDecimal(json: string, node: JsonNode, type: InputType): string {
+  if (node.kind !== 'object') throw new UnconvertibleValue(`${quoteForMessage(json)} is no value of ${type.name}`);
+  const scale = node.values[node.keys.indexOf('scale')];
+  const value = node.values[node.keys.indexOf('value')];
+  if (scale?.kind !== 'literal' || value?.kind !== 'string' || !BASE64.test(value.value)) {
+    throw new UnconvertibleValue(`${quoteForMessage(json)} is no value of ${type.name} (an object must be Debezium's VariableScaleDecimal {"scale":…,"value":"<base64>"})`);
+  }
+  return decimalText(twosComplement(Buffer.from(value.value, 'base64')), Number(json.slice(scale.start, scale.end)));
 }
 
 function parse(json: string): JsonNode {
