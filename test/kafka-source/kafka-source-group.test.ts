@@ -223,6 +223,38 @@ describe('Kafka source: consumer groups', () => {
     }
   }, 300_000);
 
+  it('lets go of a partition moved to a process that joins while the topic is idle, without waiting for records of its own', async () => {
+    const targetUrl = await createDatabase(server(), 'ks_dst');
+    await sql(targetUrl, 'create table items (id int primary key, qty int, note text)');
+    const dir = tempDir();
+    const topic = 'ks7.public.items';
+    await kafka().createTopic(topic, { partitions: 2 });
+    const insert = (id: number, partition: number) => ({
+      partition,
+      key: JSON.stringify({ id }),
+      value: JSON.stringify({ before: null, after: { id, qty: id, note: null }, source: { schema: 'public', table: 'items', lsn: id, txId: id }, op: 'c', ts_ms: 1 }),
+    });
+    const count = async () => (await sql(targetUrl, 'select count(*)::int as n from items')).rows[0].n as number;
+    const spec = kafkaSourcedSpec(dir, 'ks7', { bootstrapServers: kafka().bootstrapServers, topics: [topic] }, { type: 'Postgres', postgres: { url: targetUrl } });
+    await kafka().produce(topic, [insert(1, 0), insert(2, 1)]);
+    const first = startCli(['run', '-c', spec]);
+    const second = { program: undefined as StartedProgram | undefined };
+    try {
+      await waitFor(async () => ((await count()) === 2 ? true : undefined), 60_000, 'both partitions applied by the first process');
+      second.program = startCli(['run', '-c', spec]);
+      // The partition the second process is given; the first keeps the other, which gets no record.
+      const taken = await waitFor(() => /"partitions":\["ks7\.public\.items:(\d)"\],"generation":\d+,"msg":"joined the group/.exec(second.program!.output().stderr)?.[1], 60_000, 'the second process holding one partition');
+      await kafka().produce(topic, [insert(3, Number(taken)), insert(4, Number(taken))]);
+      await waitFor(async () => ((await count()) === 4 ? true : undefined), 60_000, "the moved partition's records applied by the second process").catch((error) => {
+        throw new Error(`${(error as Error).message}; the first process logged:\n${first.output().stderr.split('\n').slice(-6).join('\n')}\nthe second:\n${second.program!.output().stderr.split('\n').slice(-6).join('\n')}`);
+      });
+    } finally {
+      first.child.kill('SIGTERM');
+      second.program?.child.kill('SIGTERM');
+      await Promise.all([first.finished(), second.program?.finished()]);
+    }
+  }, 180_000);
+
   it('applies each row with its own columns when the records of one batch carry different ones (a column added meanwhile)', async () => {
     const targetUrl = await createDatabase(server(), 'ks_dst');
     await sql(targetUrl, "create table items (id int primary key, qty int, note text default 'none')");
