@@ -364,6 +364,13 @@ export class PostgresTarget implements Target {
       await this.#control(`ROLLBACK TO SAVEPOINT ${ROW_SAVEPOINT}`);
       this.#logger.error({ table: tableName(failed.table), key: rowKey(failed), statement: failed.kind, error: describeFailure(outcome.failure) }, 'the target rejected a row; skipped (rowErrorPolicy: skip)');
       index += outcome.commands.length + 2; // past the failed statement and its RELEASE
+      if (index >= expectations.length) {
+        // The rejected row ended a segment that does not commit (its source transaction goes on in
+        // the next batch): nothing is left to run, the target transaction stays open. A committing
+        // segment always ends with its position and COMMIT, so it never gets here.
+        this.#txnOpen = true;
+        return;
+      }
     }
   }
 
