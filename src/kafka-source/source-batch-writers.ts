@@ -79,7 +79,7 @@ export class EventTargetWriter implements SourceBatchWriter {
     for (const record of records) {
       const change = record.change;
       const txn = recordTransaction(record);
-      const lsn = (change.kind === 'message' ? change.sourceLsn : change.sourceLsn) ?? txn.commitLsn;
+      const lsn = change.sourceLsn ?? txn.commitLsn;
       if (change.kind === 'row') {
         const table = this.#tables.table(change.schema, change.table, change.columns, change.keyColumns);
         events.push({

@@ -23,8 +23,6 @@
  * - a BC date in Debezium's snapshot (read through JDBC) is written as the same date AD (day count
  *   -703383 for 0044-03-15 BC); its streamed changes are right. Snapshot rows that stay hold no BC date.
  */
-import fs from 'node:fs';
-import path from 'node:path';
 import { Admin } from '@platformatic/kafka';
 import { parse as parseLossless, stringify as stringifyLossless } from 'lossless-json';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -33,7 +31,7 @@ import { startDebeziumConnect, type DebeziumConnect } from '../support/debezium-
 import { waitForDebeziumWrites } from '../support/debezium-writes.js';
 import { useKafkaCluster } from '../support/kafka-cluster.js';
 import { createDatabase, sql, useTestServer, waitFor } from '../support/postgres.js';
-import { tempDir } from '../support/stream-fixtures.js';
+import { kafkaSourcedSpec, tempDir } from '../support/stream-fixtures.js';
 
 const TIMEOUT_MS = 600_000;
 
@@ -195,23 +193,6 @@ async function corpusRows(url: string, jsonText: boolean): Promise<string> {
   return JSON.stringify(tables);
 }
 
-/** A native stream reading Debezium's topics (`topics` or `topicPattern`) into the Postgres database `targetUrl`. */
-function kafkaSourcedSpec(dir: string, name: string, bootstrapServers: string, topics: { topics: string[] } | { topicPattern: string }, targetUrl: string): string {
-  const specFile = path.join(dir, `${name}.yaml`);
-  const spec = {
-    apiVersion: 'pgcdc/v1',
-    kind: 'Stream',
-    metadata: { name },
-    spec: {
-      source: { type: 'Kafka', kafka: { bootstrapServers, ...topics, groupId: name, sessionTimeout: '6s', heartbeatInterval: '1s', rebalanceTimeout: '15s' } },
-      target: { type: 'Postgres', postgres: { url: targetUrl } },
-      maxRetries: 0,
-      stateDir: path.join(dir, `${name}-state`),
-    },
-  };
-  fs.writeFileSync(specFile, JSON.stringify(spec, null, 2));
-  return specFile;
-}
 
 /** The offsets group `groupId` committed, by `topic:partition`, as the brokers tell them. */
 async function committedOffsets(bootstrapServers: string, groupId: string): Promise<Map<string, bigint>> {
@@ -352,7 +333,13 @@ describe("Kafka source: Debezium's topics", () => {
     expect([...endOffsets.keys()].sort()).toEqual([`__debezium-heartbeat.${prefix}:0`, `${prefix}.public.corpus:0`, `${prefix}.public.marker:0`, `${prefix}.public.snapshot_kept:0`, `${prefix}.transaction:0`]);
 
     const dir = tempDir();
-    const specFile = kafkaSourcedSpec(dir, `${prefix}-pgcdc`, kafka().bootstrapServers, { topicPattern: `${prefix}\\..*|__debezium-heartbeat\\.${prefix}` }, targetUrl);
+    const specFile = kafkaSourcedSpec(
+      dir,
+      `${prefix}-pgcdc`,
+      { bootstrapServers: kafka().bootstrapServers, topicPattern: `${prefix}\\..*|__debezium-heartbeat\\.${prefix}`, groupId: `${prefix}-pgcdc` },
+      { type: 'Postgres', postgres: { url: targetUrl } },
+      0,
+    );
     pgcdc = startCli(['run', '-c', specFile]);
     const running = pgcdc;
     const expected = await corpusRows(sourceUrl, jsonText);

@@ -9,7 +9,6 @@
  * or dead-lettered with its topic, partition and offset), unreachable brokers.
  */
 import * as kafkaClient from '@platformatic/kafka';
-import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { errorLine, runCli, startCli, type StartedProgram } from '../support/cli.js';
@@ -17,25 +16,7 @@ import { useKafkaCluster } from '../support/kafka-cluster.js';
 import { changesPerKey, ITEMS_ONLY, ITEMS_TABLE, itemsWorkload, loggedChanges, sourceTable } from '../support/change-oracles.js';
 import { createDatabase, sql, useTestServer, waitFor } from '../support/postgres.js';
 import { below, testRandom } from '../support/seeded-random.js';
-import { readEvents, targetStream, tempDir } from '../support/stream-fixtures.js';
-
-/** A native stream reading `topics` from Kafka in group `group` into `target`; returns its spec file. */
-function kafkaSourcedSpec(dir: string, name: string, kafka: Record<string, unknown>, target: Record<string, unknown>, maxRetries = 5): string {
-  const specFile = path.join(dir, `${name}.yaml`);
-  const spec = {
-    apiVersion: 'pgcdc/v1',
-    kind: 'Stream',
-    metadata: { name },
-    spec: {
-      source: { type: 'Kafka', kafka: { sessionTimeout: '6s', heartbeatInterval: '1s', rebalanceTimeout: '15s', ...kafka } },
-      target,
-      maxRetries,
-      stateDir: path.join(dir, `${name}-state`),
-    },
-  };
-  fs.writeFileSync(specFile, JSON.stringify(spec, null, 2));
-  return specFile;
-}
+import { kafkaSourcedSpec, readEvents, targetStream, tempDir } from '../support/stream-fixtures.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -88,3 +88,24 @@ export function readEvents(file: string): any[] {
     .filter((line) => line.length > 0)
     .map((line) => JSON.parse(line));
 }
+
+/**
+ * Writes a native stream spec reading change topics from Kafka (`spec.source.kafka`, with a group
+ * that notices a member leaving within seconds) into `target`; returns the spec file.
+ */
+export function kafkaSourcedSpec(dir: string, name: string, kafka: Record<string, unknown>, target: Record<string, unknown>, maxRetries = 5): string {
+  const specFile = path.join(dir, `${name}.yaml`);
+  const spec = {
+    apiVersion: 'pgcdc/v1',
+    kind: 'Stream',
+    metadata: { name },
+    spec: {
+      source: { type: 'Kafka', kafka: { sessionTimeout: '6s', heartbeatInterval: '1s', rebalanceTimeout: '15s', ...kafka } },
+      target,
+      maxRetries,
+      stateDir: path.join(dir, `${name}-state`),
+    },
+  };
+  fs.writeFileSync(specFile, JSON.stringify(spec, null, 2));
+  return specFile;
+}
