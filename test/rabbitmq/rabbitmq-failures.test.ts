@@ -4,14 +4,15 @@
  * broker's size limit each stop the run with one line saying what is wrong and how to fix it, and
  * the slot is not acknowledged past the failing change (the oracle: pg_replication_slots, the
  * source's change log and rows); once fixed, the next run delivers everything. Also TLS: publishing
- * over amqps:// with the broker's CA, one line when the CA is not trusted.
+ * over amqps:// with the broker's CA, one line when the CA is not trusted. A login refused after
+ * the broker accepted it in this run (as while a broker boots after a crash) is retried instead.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { type CliResult, errorLine, runCli } from '../support/cli.js';
+import { type CliResult, errorLine, runCli, startCli } from '../support/cli.js';
 import { CHANGE_LOG_SQL, changesPerKey, ITEMS_ONLY, loggedChanges, rebuild, recordedChanges, sourceTable } from '../support/change-oracles.js';
-import { createDatabase, sql, useTestServer } from '../support/postgres.js';
+import { createDatabase, sql, useTestServer, waitFor } from '../support/postgres.js';
 import { asKafkaRecords, deduplicated, RABBITMQ_PASSWORD, RABBITMQ_USER, type RabbitMQMessage, useRabbitMQServer } from '../support/rabbitmq-server.js';
 import { freeLoopbackPort } from '../support/server-process.js';
 import { targetStream, tempDir } from '../support/stream-fixtures.js';
@@ -93,6 +94,30 @@ describe('RabbitMQ target, bad input', () => {
     writePassword(RABBITMQ_PASSWORD);
     expect((await run(specFile, args)).code).toBe(0);
     await expectAllDelivered(url, await rabbit().consume('faq'));
+  }, 240_000);
+
+  it('retries a login refused after the broker accepted it in this run (a broker booting), and delivers everything once it is accepted again', async () => {
+    const { url, specFile } = await stream('fg', {});
+    expect((await run(specFile)).code).toBe(0); // the slot, the exchange and the queue
+    const running = startCli(['run', '-c', specFile]);
+    try {
+      await sql(url, "insert into items values (1, 'a')");
+      await waitFor(async () => ((await rabbit().queueDepth('fgq')) >= 1 ? true : undefined), 60_000, 'the first message');
+      rabbit().ctl('change_password', RABBITMQ_USER, 'not-the-password');
+      rabbit().ctl('close_all_connections', 'test: the broker refuses the login for a while');
+      const before = await walPosition(url);
+      await sql(url, "insert into items values (2, 'b')");
+      await waitFor(() => ((running.output().stderr.match(/refused the login/g) ?? []).length >= 3 ? true : undefined), 60_000, 'refused logins retried');
+      expect(running.child.exitCode).toBeNull();
+      expect(await confirmedAtMost(url, before)).toBe(true);
+      rabbit().ctl('change_password', RABBITMQ_USER, RABBITMQ_PASSWORD);
+      await sql(url, "insert into items values (3, 'c')");
+      const end = await walPosition(url);
+      await waitFor(async () => (!(await confirmedAtMost(url, end)) ? true : undefined), 120_000, 'the stream to go on');
+    } finally {
+      running.child.kill('SIGTERM');
+    }
+    await expectAllDelivered(url, await rabbit().consume('fgq'));
   }, 240_000);
 
   it('stops on an unreachable broker with one line, acknowledging nothing', async () => {

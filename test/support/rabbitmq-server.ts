@@ -44,12 +44,20 @@ export class RabbitMQServer {
   caFile: string | undefined;
   readonly #epmd: ServerProcess;
   readonly #server: ServerProcess;
+  readonly #env: NodeJS.ProcessEnv;
 
-  private constructor(port: number, dir: string, epmd: ServerProcess, server: ServerProcess) {
+  private constructor(port: number, dir: string, epmd: ServerProcess, server: ServerProcess, env: NodeJS.ProcessEnv) {
     this.port = port;
     this.dir = dir;
     this.#epmd = epmd;
     this.#server = server;
+    this.#env = env;
+  }
+
+  /** Runs `rabbitmqctl` against this broker (its node name, cookie and epmd); returns its output. */
+  ctl(...args: string[]): string {
+    const program = fs.existsSync('/usr/lib/rabbitmq/bin/rabbitmqctl') ? '/usr/lib/rabbitmq/bin/rabbitmqctl' : 'rabbitmqctl';
+    return execFileSync(program, args, { env: { ...process.env, ...this.#env }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   }
 
   /** `amqp://user:password@127.0.0.1:port` (other credentials when given). */
@@ -134,7 +142,7 @@ export class RabbitMQServer {
           return true;
         },
       });
-      const started = new RabbitMQServer(port, dir, epmd, server);
+      const started = new RabbitMQServer(port, dir, epmd, server, env);
       started.tlsPort = tlsPort;
       started.caFile = certificates?.ca;
       return started;

@@ -26,13 +26,17 @@ function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/** The failure of connecting (and logging in, opening the confirm channel). */
-export function connectFailure(error: unknown, broker: BrokerName, user: string): DeliveryFailure {
+/**
+ * The failure of connecting (and logging in, opening the confirm channel). A login refused by a
+ * broker that accepted it earlier in this run is retried: a broker restarting after a crash refuses
+ * logins for a moment while it boots; a login refused from the start is a configuration error.
+ */
+export function connectFailure(error: unknown, broker: BrokerName, user: string, loggedInBefore: boolean): DeliveryFailure {
   const text = messageOf(error);
   const code = (error as { code?: unknown }).code;
   if (/ACCESS.REFUSED|403/.test(text)) {
-    return new DeliveryFailure(`RabbitMQ at ${broker.address} refused the login of user "${user}" (ACCESS_REFUSED)`, {
-      retryable: false,
+    return new DeliveryFailure(`RabbitMQ at ${broker.address} refused the login of user "${user}" (ACCESS_REFUSED${loggedInBefore ? ', after accepting it earlier in this run' : ''})`, {
+      retryable: loggedInBefore,
       scope: 'target',
       hint: `check the user and password (${SETTINGS}.username/password, or the URL's) and the user's permissions on vhost "${broker.vhost}"`,
       cause: error,

@@ -34,6 +34,8 @@ export class RabbitMQPublisher {
   /** False for a check before start: what `declare` would create is left alone. */
   readonly #mayDeclare: boolean;
   #connection: amqp.ChannelModel | undefined;
+  /** A login succeeded in this run (a later refusal is then retried: the broker may be booting). */
+  #loggedIn = false;
   #connectionError: unknown;
   #state: ChannelState | undefined;
   #opening: Promise<ChannelState> | undefined;
@@ -240,8 +242,9 @@ export class RabbitMQPublisher {
     try {
       connection = await amqp.connect(url.toString(), socketOptions);
     } catch (error) {
-      throw connectFailure(error, this.#broker, this.#user);
+      throw connectFailure(error, this.#broker, this.#user, this.#loggedIn);
     }
+    this.#loggedIn = true;
     this.#connectionError = undefined;
     connection.on('error', (error: unknown) => {
       this.#connectionError = error;
