@@ -194,7 +194,7 @@ export class ChangeStatements {
 
   /**
    * UPDATE or DELETE of one row of a table without a key (REPLICA IDENTITY FULL): one row whose
-   * every column has the old value's text.
+   * every column has the old value (compared by the target's output text).
    */
   withoutKey(table: TableInfo, before: TupleRef, after: TupleRef | null): void {
     const w = this.#w;
@@ -214,10 +214,14 @@ export class ChangeStatements {
       if (!table.columns[i]!.included) continue;
       const value = field(before, i);
       if (value.kind === KIND_UNCHANGED) continue;
-      w.utf8(`${first ? '' : ' AND '}${columnName(table, i)}::text IS NOT DISTINCT FROM `);
+      // Compared as the target's output text of both (json and other types have no equality);
+      // the old value goes through its type's input first, so a text that is not the server's own
+      // output (to_jsonb's timestamps, floats, arrays from a Kafka source) still finds the row.
+      w.utf8(`${first ? '' : ' AND '}${columnName(table, i)}::text IS NOT DISTINCT FROM (`);
       first = false;
       if (value.kind === KIND_TEXT) w.sqlLiteralFromBytes(value.buf, value.start, value.end);
       else w.raw('NULL');
+      w.utf8(`::${table.columns[i]!.typeName})::text`);
     }
     w.utf8(`${first ? 'true' : ''} LIMIT 1)`);
     this.#closeUpdate(checked, 1);
