@@ -34,7 +34,10 @@ export const kafkaSourceSettingsSchema = z
     topics: z.array(z.string().min(1)).optional().describe('Change topics to read (pgcdc\'s Kafka target\'s or Debezium\'s, e.g. `pg_repl.public.table1`). One of `topics` and `topicPattern`.'),
     topicPattern: regexSchema
       .optional()
-      .describe("A regular expression over topic names (the whole name must match, as Kafka Connect's `topics.regex`): the topics matching it when the stream starts are read. One of `topics` and `topicPattern`."),
+      .describe("A regular expression over topic names (the whole name must match, as Kafka Connect's `topics.regex`): the topics matching it are read, also those created later (looked for every `topicRefreshInterval`). One of `topics` and `topicPattern`."),
+    topicRefreshInterval: durationTextSchema
+      .default('30s')
+      .describe("With `topicPattern`: how often the brokers' topics are listed for new matches (Kafka's `metadata.max.age.ms` for a pattern subscription). A new match makes the process rejoin the group with it; its partitions start by `startFrom`."),
     startFrom: z
       .enum(['earliest', 'latest'])
       .default('earliest')
@@ -169,6 +172,7 @@ async function buildKafkaSource(
     groupId: settings.groupId ?? `pgcdc-${context.streamName}`,
     topics: settings.topics ?? [],
     topicPattern: settings.topicPattern,
+    topicRefreshIntervalMs: parseDurationMs(settings.topicRefreshInterval)!,
     startFrom: settings.startFrom,
     isolationLevel: settings.isolationLevel,
     tls,

@@ -390,9 +390,10 @@ export interface KafkaSourceConfig {
   readonly clientId: string;
   /** Kafka's `group.id`: processes with the same group share the topics' partitions. */
   readonly groupId: string;
-  /** Topics to read; with `topicPattern`, the topics whose whole name matches it, found at start. */
+  /** Topics to read; with `topicPattern`, the topics whose whole name matches it, found at start and every `topicRefreshIntervalMs`. */
   readonly topics: readonly string[];
   readonly topicPattern: string | undefined;
+  readonly topicRefreshIntervalMs: number;
   /** Where a partition the group has no committed offset for starts (Kafka's `auto.offset.reset`). */
   readonly startFrom: 'earliest' | 'latest';
   /** Kafka's `isolation.level`: read_committed skips the records of aborted transactions. */

@@ -37,6 +37,7 @@ export class ChangeTopicConsumer {
   #failure: PgcdcError | undefined;
   #assigned: ReadonlySet<string> = new Set();
   #highWater = 1;
+  #interrupted = false;
 
   constructor(config: KafkaSourceConfig, logger: Logger) {
     this.#config = config;
@@ -99,16 +100,16 @@ export class ChangeTopicConsumer {
   }
 
   /**
-   * Up to `max` records, waiting for the first; resolves empty when `signal` aborts or the
-   * partitions held are no longer `held` (what the caller last saw: it lets go of those it lost
-   * without waiting for records).
+   * Up to `max` records, waiting for the first; resolves empty when `signal` aborts, `interrupt`
+   * was called, or the partitions held are no longer `held` (what the caller last saw: it lets go
+   * of those it lost without waiting for records).
    *
    * @throws PgcdcError when reading failed
    */
   async next(max: number, signal: AbortSignal, held: ReadonlySet<string>): Promise<KafkaMessage[]> {
     while (this.#bufferedHead >= this.#buffered.length) {
       if (this.#failure) throw this.#failure;
-      if (signal.aborted || this.#assigned !== held) return [];
+      if (signal.aborted || this.#assigned !== held || this.#interrupted) return [];
       await new Promise<void>((resolve) => {
         const onAbort = (): void => resolve();
         this.#wake = () => {
@@ -128,6 +129,12 @@ export class ChangeTopicConsumer {
     }
     if (this.#stream?.isPaused() && this.#buffered.length - this.#bufferedHead < this.#highWater) this.#stream.resume();
     return taken;
+  }
+
+  /** Makes a waiting (or the next) `next` resolve at once, empty when nothing is buffered. */
+  interrupt(): void {
+    this.#interrupted = true;
+    this.#wake?.();
   }
 
   /**

@@ -35,8 +35,9 @@ export async function runKafkaSourcedStream(config: StreamConfig, options: RunSt
   for (;;) {
     const member = new GroupMember(config, options, counters);
     try {
-      await member.run(signal);
-      return { stopReason: 'signal', confirmedLsn: 0, counters };
+      const outcome = await member.run(signal);
+      if (outcome === 'stopped') return { stopReason: 'signal', confirmedLsn: 0, counters };
+      failures = 0; // new topics match the pattern: join again with them
     } catch (error) {
       const failure = error instanceof PgcdcError ? error : new PgcdcError('INTERNAL', (error as Error).message, { cause: error });
       if (failure.policy !== 'retry' || signal.aborted) throw failure;
@@ -79,7 +80,8 @@ class GroupMember {
     this.#filter = new ChangeFilter(config.source.includes, config.source.excludes);
   }
 
-  async run(signal: AbortSignal): Promise<void> {
+  /** Runs until stopped (`stopped`), or until new topics match the topic pattern (`new-topics`: what was read is settled). */
+  async run(signal: AbortSignal): Promise<'stopped' | 'new-topics'> {
     const source = this.#config.kafkaSource!;
     const decoder = new ChangeMessageDecoder({
       unavailableValuePlaceholder: this.#config.source.unavailableValuePlaceholder,
@@ -93,14 +95,29 @@ class GroupMember {
     signal.addEventListener('abort', onAbort, { once: true });
     let writer: SourceBatchWriter | undefined;
     let pending: PendingBatch | undefined;
+    let watch: NodeJS.Timeout | undefined;
+    let newTopics: readonly string[] | undefined;
     try {
       writer = await this.#writer(stopWriters.signal);
       await writer.open();
       const topics = await consumer.start(source.maxBatchRecords);
       this.#logger.info({ topics, group: source.groupId }, 'reading the change topics');
+      if (source.topicPattern !== undefined) {
+        watch = this.#watchTopics(consumer, topics, (found) => {
+          newTopics = found;
+          consumer.interrupt();
+        });
+      }
       let held = consumer.assigned;
       this.#logger.info({ partitions: [...held].sort(), generation: consumer.generation }, 'joined the group: holding these partitions');
       for (;;) {
+        // New topics: what was written settles; what was fetched and not written is read again by the next member.
+        if (newTopics !== undefined) {
+          if (pending) await this.#settle(pending, consumer);
+          pending = undefined;
+          this.#logger.info({ topics: newTopics }, 'new topics match spec.source.kafka.topicPattern: joining the group again with them');
+          return 'new-topics';
+        }
         // Nothing more to read at once: the last batch settles (its offsets committed) before waiting.
         if (pending && !consumer.hasBuffered) {
           await this.#settle(pending, consumer);
@@ -129,7 +146,9 @@ class GroupMember {
       }
       if (pending) await this.#settle(pending, consumer);
       pending = undefined;
+      return 'stopped';
     } finally {
+      clearInterval(watch);
       signal.removeEventListener('abort', onAbort);
       if (pending) await pending.durable.catch(() => undefined);
       stopWriters.abort();
@@ -137,6 +156,28 @@ class GroupMember {
       await writer?.close().catch(() => undefined);
       await this.#deadLetters?.close().catch(() => undefined);
     }
+  }
+
+  /** Lists the topics matching the pattern every `topicRefreshIntervalMs`; calls `found` once with the new matches. */
+  #watchTopics(consumer: ChangeTopicConsumer, reading: readonly string[], found: (topics: readonly string[]) => void): NodeJS.Timeout {
+    const known = new Set(reading);
+    let listing = false;
+    const timer = setInterval(() => {
+      if (listing) return;
+      listing = true;
+      consumer
+        .topicsToRead()
+        .then((topics) => {
+          const added = topics.filter((topic) => !known.has(topic));
+          if (added.length === 0) return;
+          clearInterval(timer);
+          found(added);
+        })
+        .catch((error: unknown) => this.#logger.debug({ error: (error as Error).message }, 'could not list the topics matching the pattern; trying again later'))
+        .finally(() => (listing = false));
+    }, this.#config.kafkaSource!.topicRefreshIntervalMs);
+    timer.unref();
+    return timer;
   }
 
   async #writer(signal: AbortSignal): Promise<SourceBatchWriter> {

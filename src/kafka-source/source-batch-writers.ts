@@ -65,6 +65,8 @@ function recordId(message: KafkaMessage): string {
 export class EventTargetWriter implements SourceBatchWriter {
   readonly #target: Target;
   readonly #tables = new JsonValuedTables();
+  /** The transaction of the last record of each partition: the next records of its source transaction share it (and what encoders cache per transaction). */
+  readonly #lastTransactions = new Map<string, TransactionInfo>();
 
   constructor(target: Target) {
     this.#target = target;
@@ -78,8 +80,8 @@ export class EventTargetWriter implements SourceBatchWriter {
     const events: StreamEvent[] = [];
     for (const record of records) {
       const change = record.change;
-      const txn = recordTransaction(record);
-      const lsn = change.sourceLsn ?? txn.commitLsn;
+      const txn = this.#transactionOf(record);
+      const lsn = change.sourceLsn ?? Number(record.message.offset) + 1;
       if (change.kind === 'row') {
         const table = this.#tables.table(change.schema, change.table, change.columns, change.keyColumns);
         events.push({
@@ -105,7 +107,23 @@ export class EventTargetWriter implements SourceBatchWriter {
     return { durable: written ? written.durable : Promise.resolve() };
   }
 
-  async release(): Promise<void> {}
+  /**
+   * The record's transaction: its partition's previous record's when it comes from the same source
+   * transaction (same xid and commit time), else a new one positioned at the record.
+   */
+  #transactionOf(record: SourceRecord): TransactionInfo {
+    const change = record.change;
+    const name = partitionName(record.message.topic, record.message.partition);
+    const last = this.#lastTransactions.get(name);
+    if (last !== undefined && change.kind !== 'message' && change.txId !== undefined && last.xid === change.txId && change.tsMs !== undefined && last.commitTimeMicros === change.tsMs * 1000) return last;
+    const txn = recordTransaction(record);
+    this.#lastTransactions.set(name, txn);
+    return txn;
+  }
+
+  async release(held: ReadonlySet<string>): Promise<void> {
+    for (const name of [...this.#lastTransactions.keys()]) if (!held.has(name)) this.#lastTransactions.delete(name);
+  }
 
   close(): Promise<void> {
     return this.#target.close();

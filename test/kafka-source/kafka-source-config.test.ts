@@ -32,6 +32,7 @@ describe('Kafka source settings', () => {
       groupId: 'pgcdc-fanout',
       topics: ['pg.public.orders'],
       topicPattern: undefined,
+      topicRefreshIntervalMs: 30_000,
       startFrom: 'earliest',
       isolationLevel: 'read_committed',
       tls: undefined,

@@ -263,6 +263,34 @@ describe('Kafka source: consumer groups', () => {
     ]);
   }, 120_000);
 
+  it('reads topics created after it started that match its topic pattern', async () => {
+    const targetUrl = await createDatabase(server(), 'ks_dst');
+    await sql(targetUrl, 'create table a (id int primary key, v text); create table b (id int primary key, v text)');
+    const dir = tempDir();
+    const record = (table: string, id: number) => ({
+      key: JSON.stringify({ id }),
+      value: JSON.stringify({ before: null, after: { id, v: `${table}${id}` }, source: { schema: 'public', table, lsn: id, txId: id }, op: 'c', ts_ms: 1 }),
+    });
+    await kafka().createTopic('ks8.public.a', { partitions: 1 });
+    await kafka().produce('ks8.public.a', [record('a', 1)]);
+    const spec = kafkaSourcedSpec(dir, 'ks8', { bootstrapServers: kafka().bootstrapServers, topicPattern: 'ks8\\.public\\..*', topicRefreshInterval: '1s' }, { type: 'Postgres', postgres: { url: targetUrl } });
+    const run = startCli(['run', '-c', spec]);
+    const rows = async () => (await sql(targetUrl, "select string_agg(v, ',' order by v) as v from (select v from a union all select v from b) t")).rows[0].v as string | null;
+    try {
+      await waitFor(async () => ((await rows()) === 'a1' ? true : undefined), 60_000, 'the first topic applied');
+      await kafka().createTopic('ks8.public.b', { partitions: 2 });
+      await kafka().produce('ks8.public.b', [record('b', 1), record('b', 2)]);
+      await kafka().produce('ks8.public.a', [record('a', 2)]);
+      await waitFor(async () => ((await rows()) === 'a1,a2,b1,b2' ? true : undefined), 60_000, 'the new topic applied');
+    } catch (error) {
+      throw new Error(`${(error as Error).message}; pgcdc logged:\n${run.output().stderr.split('\n').slice(-10).join('\n')}`);
+    } finally {
+      run.child.kill('SIGTERM');
+      await run.finished();
+    }
+    expect(run.output().stderr).toContain('new topics match spec.source.kafka.topicPattern');
+  }, 120_000);
+
   it('stops with one line for a missing topic and for unreachable brokers', async () => {
     const dir = tempDir();
     const missing = kafkaSourcedSpec(dir, 'ks2', { bootstrapServers: kafka().bootstrapServers, topics: ['no.such.topic'] }, { type: 'File', file: { path: path.join(dir, 'out.ndjson') } }, 0);
