@@ -118,8 +118,8 @@ export class JsonWriter {
   bytes(src: Buffer, start: number, end: number): void {
     const n = end - start;
     if (this.#pos + n > this.#buf.length) this.#grow(n);
-    if (n <= 16) {
-      // Short runs (numbers, dates) are copied faster by hand than through Buffer#copy.
+    if (n <= 40) {
+      // Short runs (numbers, dates, hashes) are copied faster by hand than through Buffer#copy.
       const buf = this.#buf;
       let pos = this.#pos;
       for (let i = start; i < end; i++) buf[pos++] = src[i]!;

@@ -9,7 +9,7 @@ import type { TupleRef } from '../decoding/pgoutput-messages.js';
 import { writeJsonNull } from '../decoding/values/column-masks.js';
 import type { ValueRenderer } from '../decoding/values/value-renderer.js';
 import type { JsonWriter } from '../encoding/json-writer.js';
-import { UNCHANGED, type ColumnValue } from '../kafka-source/decoded-change.js';
+import { NULL_SPAN, type RowValues, UNCHANGED, UNCHANGED_SPAN, type ColumnValue } from '../kafka-source/decoded-change.js';
 import { asciiJson } from '../transform/table-shortcuts.js';
 import type { ColumnInfo, TableInfo } from './stream-event.js';
 
@@ -169,6 +169,48 @@ export function textTuple(values: readonly ColumnValue[], kind: 'N' | 'O' | 'K')
       pos += 5 + length;
     } else {
       buf[pos++] = value === UNCHANGED ? KIND_UNCHANGED : KIND_NULL;
+    }
+  }
+  return { buf, offset: 0, kind };
+}
+
+/** Values up to this length are copied byte by byte (a native copy costs more for short ones). */
+const SHORT_COPY = 40;
+
+/** The TupleData (kind `N`, `O` or `K`) of a row image's values: each value's bytes copied as they are in the record. */
+export function valuesTuple(values: RowValues, kind: 'N' | 'O' | 'K'): TupleRef {
+  const { buf: src, starts, ends, rendered } = values;
+  const count = starts.length;
+  let size = 2;
+  for (let i = 0; i < count; i++) {
+    const start = starts[i]!;
+    const text = rendered?.[i];
+    if (text !== undefined) size += 5 + Buffer.byteLength(text, 'utf8');
+    else size += start < 0 ? 1 : 5 + ends[i]! - start;
+  }
+  const buf = Buffer.allocUnsafe(size);
+  buf.writeUInt16BE(count, 0);
+  let pos = 2;
+  for (let i = 0; i < count; i++) {
+    const start = starts[i]!;
+    const text = rendered?.[i];
+    if (text !== undefined) {
+      buf[pos] = KIND_TEXT;
+      const length = buf.write(text, pos + 5, 'utf8');
+      buf.writeUInt32BE(length, pos + 1);
+      pos += 5 + length;
+    } else if (start === NULL_SPAN) {
+      buf[pos++] = KIND_NULL;
+    } else if (start === UNCHANGED_SPAN) {
+      buf[pos++] = KIND_UNCHANGED;
+    } else {
+      const end = ends[i]!;
+      const length = end - start;
+      buf[pos] = KIND_TEXT;
+      buf.writeUInt32BE(length, pos + 1);
+      pos += 5;
+      if (length <= SHORT_COPY) for (let k = start; k < end; k++) buf[pos++] = src[k]!;
+      else pos += src.copy(buf, pos, start, end);
     }
   }
   return { buf, offset: 0, kind };

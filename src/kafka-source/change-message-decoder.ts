@@ -15,7 +15,10 @@ import {
   type DecodedRow,
   type KafkaMessage,
   NotAChangeEvent,
+  NULL_SPAN,
+  RowValues,
   UNCHANGED,
+  UNCHANGED_SPAN,
 } from './decoded-change.js';
 import { decodeString, integerAt, isNullAt, JsonScanError, MemberCursor, MemberNameHint, objectMembers, type ObjectMembers, skipWhitespace } from './json-scanner.js';
 import { type ConnectSchemaJson, type JsonValueRenderer, structRenderers } from './connect-value-decoder.js';
@@ -48,7 +51,7 @@ const SNAPSHOT_MARKS: ReadonlyMap<string, DecodedRow['snapshot']> = new Map<stri
 /** A row image: column names and values, in the record's order. */
 interface RowImage {
   readonly names: readonly string[];
-  readonly values: ColumnValue[];
+  readonly values: RowValues;
 }
 
 /** What the `source` block says. */
@@ -71,7 +74,7 @@ interface Envelope {
   /** Transaction metadata's BEGIN/END. */
   readonly status: string | undefined;
   /** Members of the payload, to name what a record without `op` holds. */
-  readonly members: readonly string[];
+  readonly members: () => readonly string[];
 }
 
 /** A JsonConverter schema met last on a topic (as bytes) and the renderers it gives. */
@@ -80,7 +83,23 @@ interface CachedSchema {
   readonly renderers: ReadonlyMap<string, JsonValueRenderer>;
 }
 
-/** What the decoder keeps per topic and role (key, value): the last schema, and the member names of each object met. */
+/** A string member's value met last, with its bytes: the next record's same bytes give the same string, not decoded again. */
+class RepeatedString {
+  #bytes: Buffer | undefined;
+  #text: string | undefined;
+
+  /** The string whose quotes span [start, end); undefined for another value. */
+  read(buf: Buffer, start: number, end: number): string | undefined {
+    if (buf[start] !== 0x22) return undefined;
+    const known = this.#bytes;
+    if (known !== undefined && known.length === end - start && bytesAt(buf, start, known)) return this.#text;
+    this.#text = decodeString(buf, start, end);
+    this.#bytes = Buffer.from(buf.subarray(start, end));
+    return this.#text;
+  }
+}
+
+/** What the decoder keeps per topic and role (key, value): the last schema, the member names of each object met, the source's repeated strings. */
 class DocumentMemo {
   schema: CachedSchema | undefined;
   readonly top = new MemberNameHint();
@@ -88,6 +107,9 @@ class DocumentMemo {
   readonly before = new MemberNameHint();
   readonly after = new MemberNameHint();
   readonly source = new MemberNameHint();
+  readonly sourceSchema = new RepeatedString();
+  readonly sourceTable = new RepeatedString();
+  readonly sourceSnapshot = new RepeatedString();
 }
 
 interface TopicMemo {
@@ -100,6 +122,8 @@ const NO_RENDERERS: ReadonlyMap<string, JsonValueRenderer> = new Map();
 export class ChangeMessageDecoder {
   /** JSON texts that are the placeholder: a string, an array of it, bytea's `\x` hex, bytes' base64. */
   readonly #placeholderTexts: readonly Buffer[];
+  readonly #placeholderLengths: ReadonlySet<number>;
+  readonly #sourceCursor = new SourceReader();
   readonly #placeholder: string;
   readonly #placeholderBytes: Buffer;
   readonly #avro: AvroRecordDecoder | undefined;
@@ -116,6 +140,7 @@ export class ChangeMessageDecoder {
       JSON.stringify(`\\x${this.#placeholderBytes.toString('hex')}`),
       JSON.stringify(this.#placeholderBytes.toString('base64')),
     ].map((text) => Buffer.from(text, 'utf8'));
+    this.#placeholderLengths = new Set(this.#placeholderTexts.map((text) => text.length));
     this.#avro = options.schemaRegistry === undefined ? undefined : new AvroRecordDecoder(options.schemaRegistry);
   }
 
@@ -191,12 +216,10 @@ export class ChangeMessageDecoder {
     let source: SourceFacts | undefined;
     let message: Envelope['message'];
     let status: string | undefined;
-    const names: string[] = [];
     const cursor = this.#cursor;
     cursor.open(buf, payloadStart, memo.payload);
     while (cursor.next()) {
       const start = cursor.valueStart;
-      names.push(cursor.name);
       if (buf[start] === 0x6e) {
         cursor.skipValue(); // null
         continue;
@@ -218,9 +241,9 @@ export class ChangeMessageDecoder {
           break;
         }
         case 'source': {
-          const members = objectMembers(buf, start, memo.source);
-          cursor.valueRead(members.end);
-          source = jsonSource(buf, members);
+          const facts = this.#sourceCursor.read(buf, start, memo);
+          cursor.valueRead(facts.end);
+          source = facts;
           break;
         }
         case 'message': {
@@ -238,35 +261,30 @@ export class ChangeMessageDecoder {
           cursor.skipValue();
       }
     }
-    return { op, before, after, source, message, status, members: names };
+    return { op, before, after, source, message, status, members: () => objectMembers(buf, payloadStart).names };
   }
 
+  /** The image of an object's members: its spans marked NULL_SPAN / UNCHANGED_SPAN, values with a logical type rendered. */
   #imageOf(buf: Buffer, members: ObjectMembers, renderers: ReadonlyMap<string, JsonValueRenderer>): RowImage {
     const { names, starts, ends } = members;
-    const values: ColumnValue[] = new Array(names.length);
     const texts = this.#placeholderTexts;
+    const placeholderLengths = this.#placeholderLengths;
+    let rendered: (string | undefined)[] | undefined;
     for (let i = 0; i < names.length; i++) {
       const s = starts[i]!;
       const e = ends[i]!;
       if (isNullAt(buf, s, e)) {
-        values[i] = null;
+        starts[i] = NULL_SPAN;
         continue;
       }
-      let unchanged = false;
-      for (const text of texts) {
-        if (text.length === e - s && buf.compare(text, 0, text.length, s, e) === 0) {
-          unchanged = true;
-          break;
-        }
-      }
-      if (unchanged) {
-        values[i] = UNCHANGED;
+      if (placeholderLengths.has(e - s) && texts.some((text) => text.length === e - s && buf.compare(text, 0, text.length, s, e) === 0)) {
+        starts[i] = UNCHANGED_SPAN;
         continue;
       }
       const render = renderers.size === 0 ? undefined : renderers.get(names[i]!);
-      values[i] = render === undefined ? buf.toString('utf8', s, e) : render(buf, s, e);
+      if (render !== undefined) (rendered ??= new Array<string | undefined>(names.length))[i] = render(buf, s, e);
     }
-    return { names, values };
+    return { names, values: new RowValues(buf, starts, ends, rendered) };
   }
 
   /** The record key's image (null: no key), read when a row change needs it. */
@@ -325,7 +343,7 @@ export class ChangeMessageDecoder {
       source: source ? avroSource(source) : undefined,
       message: message ? { prefix: message.prefix ?? '', content: message.content ?? Buffer.alloc(0) } : undefined,
       status: typeof datum.status === 'string' ? datum.status : undefined,
-      members: fields.map((f) => f.name),
+      members: () => fields.map((f) => f.name),
     };
   }
 
@@ -347,7 +365,7 @@ export class ChangeMessageDecoder {
         values.push(render(v));
       }
     }
-    return { names, values };
+    return { names, values: RowValues.ofTexts(values) };
   }
 
   #isAvroPlaceholder(value: unknown): boolean {
@@ -364,8 +382,9 @@ export class ChangeMessageDecoder {
     if (op === undefined) {
       if (envelope.status === 'BEGIN' || envelope.status === 'END') return TRANSACTION;
       if (message.topic.startsWith(HEARTBEAT_TOPIC_PREFIX) || keyNames(keyImage).includes('serverName')) return HEARTBEAT;
-      if (envelope.members.includes('schemaChange')) throw new NotAChangeEvent(`${describeRecord(message)} is a schema change record (pgcdc's captureDdl), not a row change: leave the schema change topic (the topic prefix alone) out of the Kafka source's topics`);
-      throw new NotAChangeEvent(`${describeRecord(message)} has no "op" (its members: ${envelope.members.slice(0, 8).join(', ') || 'none'}): not a Debezium change event; leave this topic out of the Kafka source's topics`);
+      const members = envelope.members();
+      if (members.includes('schemaChange')) throw new NotAChangeEvent(`${describeRecord(message)} is a schema change record (pgcdc's captureDdl), not a row change: leave the schema change topic (the topic prefix alone) out of the Kafka source's topics`);
+      throw new NotAChangeEvent(`${describeRecord(message)} has no "op" (its members: ${members.slice(0, 8).join(', ') || 'none'}): not a Debezium change event; leave this topic out of the Kafka source's topics`);
     }
     const source = envelope.source;
     switch (op) {
@@ -377,31 +396,7 @@ export class ChangeMessageDecoder {
         const { before, after } = envelope;
         const shape = after ?? before;
         if (shape === null) throw new NotAChangeEvent(`${describeRecord(message)} (op "${op}") has neither "before" nor "after"`);
-        const key = keyImage();
-        const keyColumns: string[] = [];
-        const keyValues: ColumnValue[] = [];
-        if (key !== null) {
-          for (let i = 0; i < key.names.length; i++) {
-            if (key.names[i] === ROUTED_KEY_FIELD) continue;
-            keyColumns.push(key.names[i]!);
-            keyValues.push(key.values[i]!);
-          }
-        }
-        return {
-          kind: 'row',
-          op,
-          schema: source.schema,
-          table: source.table,
-          columns: shape.names,
-          keyColumns,
-          key: keyValues,
-          before: before === null ? null : alignedValues(shape.names, before),
-          after: after === null ? null : after.values,
-          sourceLsn: source.lsn,
-          txId: source.txId,
-          tsMs: source.tsMs,
-          snapshot: source.snapshot,
-        };
+        return new DecodedRowChange(op, source, shape.names, keyImage(), before === null ? null : alignedValues(shape.names, before), after === null ? null : after.values);
       }
       case 't':
         if (source?.schema === undefined || source.table === undefined) throw new NotAChangeEvent(`${describeRecord(message)} (op "t") has no source.schema and source.table: not a Debezium PostgreSQL truncate event`);
@@ -480,14 +475,71 @@ function keyNames(keyImage: () => RowImage | null): readonly string[] {
 }
 
 /** `before`'s values in the order of `names` (the same order in every record Debezium and pgcdc write). */
-function alignedValues(names: readonly string[], image: RowImage): ColumnValue[] {
+function alignedValues(names: readonly string[], image: RowImage): RowValues {
   if (image.names === names) return image.values;
   if (image.names.length === names.length && image.names.every((name, i) => name === names[i])) return image.values;
-  return names.map((name) => {
-    const at = image.names.indexOf(name);
-    return at < 0 ? null : image.values[at]!;
-  });
+  const texts = image.values.texts();
+  return RowValues.ofTexts(
+    names.map((name) => {
+      const at = image.names.indexOf(name);
+      return at < 0 ? null : texts[at]!;
+    }),
+  );
 }
+
+/**
+ * A row change: the images' values as the record's bytes (`beforeValues`, `afterValues`), as texts
+ * when first asked (`before`, `after`, `key`).
+ */
+class DecodedRowChange implements DecodedRow {
+  readonly kind = 'row';
+  readonly op: DecodedRow['op'];
+  readonly schema: string;
+  readonly table: string;
+  readonly columns: readonly string[];
+  readonly keyColumns: readonly string[];
+  readonly beforeValues: RowValues | null;
+  readonly afterValues: RowValues | null;
+  readonly sourceLsn: number | undefined;
+  readonly txId: number | undefined;
+  readonly tsMs: number | undefined;
+  readonly snapshot: DecodedRow['snapshot'];
+  readonly #key: RowImage | null;
+  #keyValues: readonly ColumnValue[] | undefined;
+
+  constructor(op: DecodedRow['op'], source: SourceFacts, columns: readonly string[], key: RowImage | null, before: RowValues | null, after: RowValues | null) {
+    this.op = op;
+    this.schema = source.schema!;
+    this.table = source.table!;
+    this.columns = columns;
+    this.#key = key;
+    this.keyColumns = key === null ? NO_NAMES : key.names.includes(ROUTED_KEY_FIELD) ? key.names.filter((name) => name !== ROUTED_KEY_FIELD) : key.names;
+    this.beforeValues = before;
+    this.afterValues = after;
+    this.sourceLsn = source.lsn;
+    this.txId = source.txId;
+    this.tsMs = source.tsMs;
+    this.snapshot = source.snapshot;
+  }
+
+  get key(): readonly ColumnValue[] {
+    if (this.#keyValues !== undefined) return this.#keyValues;
+    const key = this.#key;
+    if (key === null) return (this.#keyValues = []);
+    const texts = key.values.texts();
+    return (this.#keyValues = key.names.includes(ROUTED_KEY_FIELD) ? texts.filter((_, i) => key.names[i] !== ROUTED_KEY_FIELD) : texts);
+  }
+
+  get before(): readonly ColumnValue[] | null {
+    return this.beforeValues === null ? null : this.beforeValues.texts();
+  }
+
+  get after(): readonly ColumnValue[] | null {
+    return this.afterValues === null ? null : this.afterValues.texts();
+  }
+}
+
+const NO_NAMES: readonly string[] = Object.freeze([]);
 
 function stringAt(buf: Buffer, start: number, end: number): string | undefined {
   return buf[start] === 0x22 ? decodeString(buf, start, end) : undefined;
@@ -498,21 +550,57 @@ function memberString(buf: Buffer, members: ObjectMembers, name: string): string
   return at < 0 ? undefined : stringAt(buf, members.starts[at]!, members.ends[at]!);
 }
 
-function memberNumber(buf: Buffer, members: ObjectMembers, name: string): number | undefined {
-  const at = members.names.indexOf(name);
-  return at < 0 ? undefined : integerAt(buf, members.starts[at]!, members.ends[at]!);
-}
+/**
+ * Reads the facts of a JSON `source` block in one pass over its members, without listing them; its
+ * strings are the topic's last record's when their bytes are the same. It returns itself: the
+ * facts hold until the next `read`.
+ */
+class SourceReader implements SourceFacts {
+  schema: string | undefined;
+  table: string | undefined;
+  lsn: number | undefined;
+  txId: number | undefined;
+  tsMs: number | undefined;
+  snapshot: DecodedRow['snapshot'];
+  /** Just past the block's `}`. */
+  end = 0;
+  readonly #cursor = new MemberCursor();
 
-function jsonSource(buf: Buffer, members: ObjectMembers): SourceFacts {
-  const snapshot = memberString(buf, members, 'snapshot');
-  return {
-    schema: memberString(buf, members, 'schema'),
-    table: memberString(buf, members, 'table'),
-    lsn: memberNumber(buf, members, 'lsn'),
-    txId: memberNumber(buf, members, 'txId'),
-    tsMs: memberNumber(buf, members, 'ts_ms'),
-    snapshot: snapshot === undefined ? undefined : SNAPSHOT_MARKS.get(snapshot),
-  };
+  read(buf: Buffer, start: number, memo: DocumentMemo): this {
+    this.schema = this.table = this.snapshot = undefined;
+    this.lsn = this.txId = this.tsMs = undefined;
+    const cursor = this.#cursor;
+    cursor.open(buf, start, memo.source);
+    while (cursor.next()) {
+      const at = cursor.valueStart;
+      switch (cursor.name) {
+        case 'schema':
+          this.schema = memo.sourceSchema.read(buf, at, cursor.skipValue());
+          break;
+        case 'table':
+          this.table = memo.sourceTable.read(buf, at, cursor.skipValue());
+          break;
+        case 'lsn':
+          this.lsn = integerAt(buf, at, cursor.skipValue());
+          break;
+        case 'txId':
+          this.txId = integerAt(buf, at, cursor.skipValue());
+          break;
+        case 'ts_ms':
+          this.tsMs = integerAt(buf, at, cursor.skipValue());
+          break;
+        case 'snapshot': {
+          const mark = memo.sourceSnapshot.read(buf, at, cursor.skipValue());
+          this.snapshot = mark === undefined ? undefined : SNAPSHOT_MARKS.get(mark);
+          break;
+        }
+        default:
+          cursor.skipValue();
+      }
+    }
+    this.end = cursor.objectEnd;
+    return this;
+  }
 }
 
 function optionalNumber(value: unknown): number | undefined {

@@ -1,9 +1,11 @@
 /**
- * The Kafka source's consumer: one member of the stream's consumer group (@platformatic/kafka),
- * reading the change topics from the group's committed offsets (or `startFrom` where it has
- * none), handing records over in batches with backpressure (the fetches pause while a batch's
- * worth waits), telling which partitions this member holds now, and committing the offsets of
- * what the target made durable. Offsets are never committed automatically.
+ * The Kafka source's consumer: one member of the stream's consumer group (@platformatic/kafka's
+ * Consumer for joining, heartbeats, rebalances and commits), reading the change topics with its
+ * own fetch loop (`partition-fetcher`, records read by `record-batch-reader`) from the group's
+ * committed offsets (or `startFrom` where it has none), handing records over in batches with
+ * backpressure (no new fetches while a batch's worth waits), telling which partitions this member
+ * holds now, and committing the offsets of what the target made durable. Offsets are never
+ * committed automatically.
  */
 import * as kafka from '@platformatic/kafka';
 import type { KafkaSourceConfig } from '../config/stream-config.js';
@@ -11,6 +13,7 @@ import { PgcdcError } from '../errors/pgcdc-error.js';
 import type { Logger } from '../logging/logger.js';
 import { describeKafkaError, kafkaClientOptions } from '../targets/kafka/kafka-client-options.js';
 import type { KafkaMessage } from './decoded-change.js';
+import { PartitionFetcher } from './partition-fetcher.js';
 
 /** `topic:partition`, how the consumer and the writers name a partition. */
 export function partitionName(topic: string, partition: number): string {
@@ -30,14 +33,20 @@ export class ChangeTopicConsumer {
   readonly #config: KafkaSourceConfig;
   readonly #logger: Logger;
   readonly #consumer: kafka.Consumer<Buffer, Buffer, Buffer, Buffer>;
-  #stream: kafka.MessagesStream<Buffer, Buffer, Buffer, Buffer> | undefined;
-  readonly #buffered: KafkaMessage[] = [];
+  #fetcher: PartitionFetcher | undefined;
+  #buffered: KafkaMessage[] = [];
   #bufferedHead = 0;
   #wake: (() => void) | undefined;
   #failure: PgcdcError | undefined;
   #assigned: ReadonlySet<string> = new Set();
   #highWater = 1;
   #interrupted = false;
+  #rejoining = false;
+  /** Since when commits to the group coordinator have failed without one succeeding (Date.now()). */
+  #coordinatorFailingSince: number | undefined;
+  /** The member id and generation of the assignment last seen. */
+  #memberId: string | null = null;
+  #generation = 0;
 
   constructor(config: KafkaSourceConfig, logger: Logger) {
     this.#config = config;
@@ -52,6 +61,10 @@ export class ChangeTopicConsumer {
     });
     this.#consumer.on('consumer:group:join', () => this.#refreshAssignments());
     this.#consumer.on('consumer:group:leave', () => this.#refreshAssignments());
+    // A rejoin that failed for good (the client emits it rather than throwing).
+    this.#consumer.on('error', (error: unknown) => this.#failed(this.asSourceError(error, 'rejoining the consumer group')));
+    this.#consumer.on('consumer:heartbeat:error', ({ error }: { error: unknown }) => this.#heartbeatFailed(error));
+    failMissingCoordinator(this.#consumer);
   }
 
   /** The partitions this member holds, as `topic:partition`. */
@@ -79,23 +92,26 @@ export class ChangeTopicConsumer {
   async start(highWater: number): Promise<readonly string[]> {
     this.#highWater = highWater;
     const topics = await this.topicsToRead();
+    const source = this.#config;
+    this.#fetcher = new PartitionFetcher({
+      consumer: this.#consumer,
+      connectionOptions: kafkaClientOptions({ ...source, requestTimeoutMs: REQUEST_TIMEOUT_MS }),
+      topics,
+      isolationLevel: source.isolationLevel,
+      startFrom: source.startFrom,
+      sessionTimeoutMs: source.sessionTimeoutMs,
+      logger: this.#logger,
+      received: (messages) => this.#received(messages),
+      failed: (error, doing) => this.#failed(this.asSourceError(error, doing)),
+    });
     try {
-      const stream = await this.#consumer.consume({
-        topics: [...topics],
-        mode: kafka.MessagesStreamModes.COMMITTED,
-        fallbackMode: this.#config.startFrom === 'earliest' ? kafka.MessagesStreamFallbackModes.EARLIEST : kafka.MessagesStreamFallbackModes.LATEST,
-        autocommit: false,
-        isolationLevel: this.#config.isolationLevel === 'read_committed' ? kafka.FetchIsolationLevels.READ_COMMITTED : kafka.FetchIsolationLevels.READ_UNCOMMITTED,
-        maxWaitTime: 500,
-      });
-      this.#stream = stream;
-      this.#refreshAssignments();
-      stream.on('data', (message: kafka.Message<Buffer, Buffer, Buffer, Buffer>) => this.#received(message));
-      stream.on('error', (error: unknown) => this.#failed(this.asSourceError(error, 'reading')));
-      stream.on('close', () => this.#failed(new PgcdcError('KAFKA_SOURCE_UNREACHABLE', 'the Kafka consumer stopped reading', { hint: 'pgcdc reconnects and goes on from the last committed offsets' })));
+      await this.#fetcher.start();
+      for (const topic of topics) this.#consumer.topics.track(topic);
+      await this.#consumer.joinGroup({});
     } catch (error) {
       throw this.asSourceError(error, 'joining the consumer group');
     }
+    this.#refreshAssignments();
     return topics;
   }
 
@@ -107,6 +123,7 @@ export class ChangeTopicConsumer {
    * @throws PgcdcError when reading failed
    */
   async next(max: number, signal: AbortSignal, held: ReadonlySet<string>): Promise<KafkaMessage[]> {
+    if (this.#failure) throw this.#failure;
     while (this.#bufferedHead >= this.#buffered.length) {
       if (this.#failure) throw this.#failure;
       if (signal.aborted || this.#assigned !== held || this.#interrupted) return [];
@@ -121,13 +138,13 @@ export class ChangeTopicConsumer {
       this.#wake = undefined;
     }
     const end = Math.min(this.#buffered.length, this.#bufferedHead + max);
-    const taken = this.#buffered.slice(this.#bufferedHead, end);
+    const taken = this.#bufferedHead === 0 && end === this.#buffered.length ? this.#buffered : this.#buffered.slice(this.#bufferedHead, end);
     this.#bufferedHead = end;
     if (this.#bufferedHead === this.#buffered.length) {
-      this.#buffered.length = 0;
+      this.#buffered = [];
       this.#bufferedHead = 0;
     }
-    if (this.#stream?.isPaused() && this.#buffered.length - this.#bufferedHead < this.#highWater) this.#stream.resume();
+    if (this.#fetcher?.paused && this.#buffered.length - this.#bufferedHead < this.#highWater) this.#fetcher.resume();
     return taken;
   }
 
@@ -146,20 +163,56 @@ export class ChangeTopicConsumer {
     if (held.length === 0) return;
     try {
       await this.#consumer.commit({ offsets: held.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset, leaderEpoch: -1 })) });
+      this.#coordinatorFailingSince = undefined;
     } catch (error) {
       // A rebalance under way: the partitions' next holder reads from the last commit, or the
       // target's own position; nothing is lost, at most read again.
       this.#logger.warn({ error: describeKafkaError(error) }, 'could not commit the consumed offsets to Kafka (a rebalance?); what they cover may be read again');
+      this.#commitFailed(error);
     }
   }
 
+  /**
+   * After a failed heartbeat (other than one asking to rejoin) the 1.x client sends no more: the
+   * group would give this member's partitions to others once its session expired while it went on
+   * reading them. So it joins again at once (a kept partition keeps its position); when that fails
+   * too, the member stops (the stream starts a new one, which reads on from the committed offsets).
+   */
+  #heartbeatFailed(error: unknown): void {
+    if (this.#rejoining || this.#failure !== undefined) return;
+    this.#rejoining = true;
+    this.#logger.warn({ error: describeKafkaError(error) }, 'a heartbeat to the consumer group failed: joining the group again');
+    this.#consumer.joinGroup({}).then(
+      () => (this.#rejoining = false),
+      (rejoin: unknown) =>
+        this.#failed(
+          new PgcdcError('KAFKA_SOURCE_UNREACHABLE', `a heartbeat to the consumer group's coordinator failed (${describeKafkaError(error)}), and so did joining the group again (${describeKafkaError(rejoin)})`, {
+            hint: 'pgcdc starts a new member of the group and reads on from the committed offsets',
+          }),
+        ),
+    );
+  }
+
+  /**
+   * A commit failed. Commits fail for a moment during a rebalance; once none has succeeded for a
+   * session timeout, the member stops (the stream joins again and reads on from the committed
+   * offsets). The client keeps its first coordinator for good (platformatic/kafka#290), so a new
+   * member is also what finds a new one.
+   */
+  #commitFailed(error: unknown): void {
+    const now = Date.now();
+    this.#coordinatorFailingSince ??= now;
+    if (now - this.#coordinatorFailingSince < this.#config.sessionTimeoutMs) return;
+    this.#failed(
+      new PgcdcError('KAFKA_SOURCE_UNREACHABLE', `the consumer group's coordinator has refused commits for ${Math.round((now - this.#coordinatorFailingSince) / 1000)} s (${describeKafkaError(error)})`, {
+        hint: 'pgcdc joins the group again and reads on from the committed offsets',
+      }),
+    );
+  }
+
   async close(): Promise<void> {
-    const stream = this.#stream;
-    this.#stream = undefined;
-    stream?.removeAllListeners('close');
-    stream?.removeAllListeners('error');
-    stream?.on('error', () => undefined);
-    if (stream) await new Promise<void>((resolve) => stream.close(() => resolve()));
+    await this.#fetcher?.close();
+    this.#fetcher = undefined;
     await new Promise<void>((resolve) => this.#consumer.close(true, () => resolve()));
   }
 
@@ -214,19 +267,14 @@ export class ChangeTopicConsumer {
     return topics;
   }
 
-  #received(message: kafka.Message<Buffer, Buffer, Buffer, Buffer>): void {
-    const headers = new Map<string, Buffer>();
-    for (const [name, value] of message.headers) headers.set(name.toString('utf8'), value);
-    this.#buffered.push({
-      topic: message.topic,
-      partition: message.partition,
-      offset: message.offset,
-      key: message.key ?? null,
-      value: message.value ?? null,
-      headers,
-      timestamp: message.timestamp,
-    });
-    if (this.#buffered.length - this.#bufferedHead >= this.#highWater * 2) this.#stream?.pause();
+  #received(messages: KafkaMessage[]): void {
+    if (this.#bufferedHead === this.#buffered.length) {
+      this.#buffered = messages;
+      this.#bufferedHead = 0;
+    } else {
+      for (const message of messages) this.#buffered.push(message);
+    }
+    if (this.#buffered.length - this.#bufferedHead >= this.#highWater * 2) this.#fetcher?.pause();
     this.#wake?.();
   }
 
@@ -235,10 +283,54 @@ export class ChangeTopicConsumer {
     this.#wake?.();
   }
 
+  /**
+   * The group's assignment changed: a new `assigned` set, the fetcher told, records of partitions
+   * let go dropped. A member that missed a generation (its session expired, or it joined anew) may
+   * have had its partitions read by another member meanwhile: it starts them all again from the
+   * committed offsets, as Kafka's Java consumer does when it loses its partitions.
+   */
   #refreshAssignments(): void {
-    const assigned = new Set<string>();
-    for (const { topic, partitions } of this.#consumer.assignments ?? []) for (const partition of partitions) assigned.add(partitionName(topic, partition));
-    this.#assigned = assigned;
+    const assigned = new Map<string, { topic: string; partition: number }>();
+    for (const { topic, partitions } of this.#consumer.assignments ?? []) for (const partition of partitions) assigned.set(partitionName(topic, partition), { topic, partition });
+    const { memberId, generationId } = this.#consumer;
+    const missedGeneration = memberId !== this.#memberId || generationId > this.#generation + 1;
+    const same = assigned.size === this.#assigned.size && [...assigned.keys()].every((name) => this.#assigned.has(name));
+    this.#memberId = memberId;
+    this.#generation = generationId;
+    if (same && !missedGeneration) return;
+    const names = new Set(assigned.keys());
+    this.#assigned = names;
+    if (missedGeneration) {
+      this.#buffered = [];
+      this.#fetcher?.assign(new Map());
+    } else {
+      this.#buffered = this.#buffered.slice(this.#bufferedHead).filter((message) => names.has(partitionName(message.topic, message.partition)));
+    }
+    this.#bufferedHead = 0;
+    this.#fetcher?.assign(assigned);
     this.#wake?.();
   }
+}
+
+/**
+ * @platformatic/kafka 1.x keeps the group coordinator's id for good (platformatic/kafka#290): once
+ * that broker has left the cluster's metadata, a group operation asks its connection pool for
+ * `undefined` and throws a TypeError out of a callback (an uncaught exception). This makes it an
+ * error of that operation (a failed heartbeat or commit), which stops the member.
+ */
+function failMissingCoordinator(consumer: object): void {
+  let symbol: symbol | undefined;
+  for (let proto = Object.getPrototypeOf(consumer) as object | null; proto !== null && symbol === undefined; proto = Object.getPrototypeOf(proto) as object | null) {
+    symbol = Object.getOwnPropertySymbols(proto).find((candidate) => candidate.description === 'plt.kafka.base.getConnection');
+  }
+  if (symbol === undefined) return;
+  const target = consumer as Record<symbol, (broker: unknown, callback: (error: unknown, connection?: unknown) => void) => void>;
+  const getConnection = target[symbol]!;
+  target[symbol] = function (this: unknown, broker, callback) {
+    if (broker === undefined) {
+      callback(new Error('the group coordinator is no longer among the cluster\'s brokers'));
+      return;
+    }
+    getConnection.call(this, broker, callback);
+  };
 }

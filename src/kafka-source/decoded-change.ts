@@ -11,6 +11,57 @@ export const UNCHANGED = Symbol('unchanged TOAST value');
 /** A column's value: its JSON text (`123`, `"a"`, `{"k":1}`), null for SQL NULL, or UNCHANGED. */
 export type ColumnValue = string | null | typeof UNCHANGED;
 
+/** `RowValues.starts` of a SQL NULL. */
+export const NULL_SPAN = -1;
+/** `RowValues.starts` of an unchanged TOASTed value. */
+export const UNCHANGED_SPAN = -2;
+
+/**
+ * The values of a row image as the record holds them: each value's JSON text is the bytes
+ * `[starts[i], ends[i])` of `buf` (NULL_SPAN, UNCHANGED_SPAN otherwise), or `rendered[i]` where a
+ * Connect schema's logical type was turned into pgcdc's representation. Targets taking JSON write
+ * the bytes as they are; `texts()` gives them as strings (made once, when first asked).
+ */
+export class RowValues {
+  readonly buf: Buffer;
+  readonly starts: readonly number[];
+  readonly ends: readonly number[];
+  readonly rendered: readonly (string | undefined)[] | undefined;
+  #texts: ColumnValue[] | undefined;
+
+  constructor(buf: Buffer, starts: readonly number[], ends: readonly number[], rendered: readonly (string | undefined)[] | undefined) {
+    this.buf = buf;
+    this.starts = starts;
+    this.ends = ends;
+    this.rendered = rendered;
+  }
+
+  /** Values given as texts (Avro records, realigned images). */
+  static ofTexts(texts: ColumnValue[]): RowValues {
+    const values = new RowValues(EMPTY, texts.map((text) => (text === null ? NULL_SPAN : text === UNCHANGED ? UNCHANGED_SPAN : 0)), [], texts.map((text) => (typeof text === 'string' ? text : undefined)));
+    values.#texts = texts;
+    return values;
+  }
+
+  get length(): number {
+    return this.starts.length;
+  }
+
+  /** The values as JSON texts, null and UNCHANGED. */
+  texts(): readonly ColumnValue[] {
+    if (this.#texts !== undefined) return this.#texts;
+    const { buf, starts, ends, rendered } = this;
+    const texts: ColumnValue[] = new Array(starts.length);
+    for (let i = 0; i < starts.length; i++) {
+      const start = starts[i]!;
+      texts[i] = start === NULL_SPAN ? null : start === UNCHANGED_SPAN ? UNCHANGED : (rendered?.[i] ?? buf.toString('utf8', start, ends[i]!));
+    }
+    return (this.#texts = texts);
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
 export interface DecodedRow {
   readonly kind: 'row';
   readonly op: 'c' | 'u' | 'd' | 'r';
@@ -25,6 +76,9 @@ export interface DecodedRow {
   /** Aligned with `columns`; null when the record has no such image. */
   readonly before: readonly ColumnValue[] | null;
   readonly after: readonly ColumnValue[] | null;
+  /** `before` and `after` as the record's bytes. */
+  readonly beforeValues: RowValues | null;
+  readonly afterValues: RowValues | null;
   /** `source.lsn`, `source.txId`, `source.ts_ms` of the change when the record has them. */
   readonly sourceLsn: number | undefined;
   readonly txId: number | undefined;
@@ -62,11 +116,14 @@ export type DecodedChange = DecodedRow | DecodedTruncate | DecodedMessage | Deco
 export interface KafkaMessage {
   readonly topic: string;
   readonly partition: number;
-  readonly offset: bigint;
+  /** The record's offset (below 2^53, as every offset a broker hands out in practice). */
+  readonly offset: number;
   readonly key: Buffer | null;
   readonly value: Buffer | null;
+  /** The record's headers (read when needed: only a dead letter writes them). */
   readonly headers: ReadonlyMap<string, Buffer>;
-  readonly timestamp: bigint;
+  /** The record's timestamp, in milliseconds since the epoch. */
+  readonly timestamp: number;
 }
 
 /** A record that is not a change event: dead-lettered (or stopping the stream) with its topic, partition and offset. */

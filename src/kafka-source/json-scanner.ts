@@ -249,6 +249,11 @@ export class MemberCursor {
     this.#index = 0;
   }
 
+  /** Just past the object's `}`, once `next` returned false. */
+  get objectEnd(): number {
+    return this.#at + 1;
+  }
+
   /** Moves to the next member (false at the object's end); the caller then reads its value and calls `valueRead`. */
   next(): boolean {
     const buf = this.#buf;

@@ -59,7 +59,8 @@ function isPassedOver(change: DecodedChange): change is DecodedControl {
 interface PendingBatch {
   readonly durable: Promise<void>;
   readonly offsets: Map<string, PartitionOffset>;
-  readonly records: readonly SourceRecord[];
+  /** How many changes it delivers (the records themselves are not kept: the target took them). */
+  readonly events: number;
 }
 
 /** One run of this process as a member of the group, from joining to stopping or failing. */
@@ -69,6 +70,7 @@ class GroupMember {
   readonly #logger: Logger;
   readonly #counters: StreamCounters;
   readonly #filter: ChangeFilter;
+  readonly #included = new Map<string, Map<string, boolean>>();
   #deadLetters: FileHandle | undefined;
   madeProgress = false;
 
@@ -136,7 +138,7 @@ class GroupMember {
         const { records, offsets, stop } = await this.#decode(messages, held, decoder);
         const { durable } = await writer.write(records);
         if (pending) await this.#settle(pending, consumer);
-        pending = { durable, offsets, records };
+        pending = { durable, offsets, events: records.length };
         if (stop) {
           // What came before the record is delivered and committed; the record and the rest are not.
           await this.#settle(pending, consumer);
@@ -191,7 +193,7 @@ class GroupMember {
     await batch.durable;
     await consumer.commit(batch.offsets.values());
     this.madeProgress = true;
-    this.#counters.events += batch.records.length;
+    this.#counters.events += batch.events;
   }
 
   /**
@@ -200,10 +202,22 @@ class GroupMember {
    */
   async #decode(messages: readonly KafkaMessage[], held: ReadonlySet<string>, decoder: ChangeMessageDecoder): Promise<{ records: SourceRecord[]; offsets: Map<string, PartitionOffset>; stop?: PgcdcError }> {
     const records: SourceRecord[] = [];
-    const offsets = new Map<string, PartitionOffset>();
+    // The last record read of each partition (its offset + 1 is what a commit records); records
+    // come in runs of one partition, so the partition's name is looked up once per run.
+    const lastRead = new Map<string, KafkaMessage>();
+    const offsets = () => new Map([...lastRead].map(([name, m]) => [name, { topic: m.topic, partition: m.partition, offset: BigInt(m.offset + 1) }]));
+    let runTopic: string | undefined;
+    let runPartition = -1;
+    let runName = '';
+    let runHeld = false;
     for (const message of messages) {
-      const name = partitionName(message.topic, message.partition);
-      if (!held.has(name)) continue; // fetched before the partition moved: its new holder reads it
+      if (message.partition !== runPartition || message.topic !== runTopic) {
+        runTopic = message.topic;
+        runPartition = message.partition;
+        runName = partitionName(runTopic, runPartition);
+        runHeld = held.has(runName);
+      }
+      if (!runHeld) continue; // fetched before the partition moved: its new holder reads it
       let change: DecodedChange;
       try {
         const decoded = decoder.decode(message);
@@ -211,19 +225,28 @@ class GroupMember {
       } catch (error) {
         if (!(error instanceof NotAChangeEvent)) throw error;
         const stop = await this.#invalid(message, error.message);
-        if (stop) return { records, offsets, stop };
-        offsets.set(name, { topic: message.topic, partition: message.partition, offset: message.offset + 1n });
+        if (stop) return { records, offsets: offsets(), stop };
+        lastRead.set(runName, message);
         continue;
       }
-      offsets.set(name, { topic: message.topic, partition: message.partition, offset: message.offset + 1n });
+      lastRead.set(runName, message);
       if (isPassedOver(change)) continue;
-      if (change.kind !== 'message' && !this.#filter.includesTable(change.schema, change.table)) {
+      if (change.kind !== 'message' && !this.#includesTable(change.schema, change.table)) {
         this.#counters.filtered++;
         continue;
       }
       records.push({ message, change });
     }
-    return { records, offsets };
+    return { records, offsets: offsets() };
+  }
+
+  /** Whether the stream passes on changes of `schema.table` (the filter's answer, kept per table). */
+  #includesTable(schema: string, table: string): boolean {
+    let bySchema = this.#included.get(schema);
+    if (bySchema === undefined) this.#included.set(schema, (bySchema = new Map()));
+    let included = bySchema.get(table);
+    if (included === undefined) bySchema.set(table, (included = this.#filter.includesTable(schema, table)));
+    return included;
   }
 
   /** A record that is not a change event: the error stopping the stream, or set aside durably (before its offset is committed). */

@@ -10,7 +10,7 @@
  */
 import type { ConnectionConfig, StreamConfig } from '../config/stream-config.js';
 import { PgcdcError } from '../errors/pgcdc-error.js';
-import { JsonValuedTables, textTuple } from '../events/json-valued-rows.js';
+import { JsonValuedTables, valuesTuple } from '../events/json-valued-rows.js';
 import type { StreamEvent, TransactionInfo } from '../events/stream-event.js';
 import type { Logger } from '../logging/logger.js';
 import { PostgresTarget } from '../targets/postgres/postgres-target.js';
@@ -46,12 +46,12 @@ export interface SourceBatchWriter {
 /** The transaction of a record: its source's xid and time when it has them, its offset + 1 as position. */
 function recordTransaction(record: SourceRecord): TransactionInfo {
   const change = record.change;
-  const position = Number(record.message.offset) + 1;
+  const position = record.message.offset + 1;
   const tsMs = change.kind === 'message' ? undefined : change.tsMs;
   return {
     xid: change.kind === 'message' ? 0 : (change.txId ?? 0),
     commitLsn: position,
-    commitTimeMicros: (tsMs ?? Number(record.message.timestamp)) * 1000,
+    commitTimeMicros: (tsMs ?? record.message.timestamp) * 1000,
     previousCommitLsn: 0,
     origin: undefined,
   };
@@ -81,7 +81,7 @@ export class EventTargetWriter implements SourceBatchWriter {
     for (const record of records) {
       const change = record.change;
       const txn = this.#transactionOf(record);
-      const lsn = change.sourceLsn ?? Number(record.message.offset) + 1;
+      const lsn = change.sourceLsn ?? record.message.offset + 1;
       if (change.kind === 'row') {
         const table = this.#tables.table(change.schema, change.table, change.columns, change.keyColumns);
         events.push({
@@ -90,8 +90,8 @@ export class EventTargetWriter implements SourceBatchWriter {
           table,
           lsn,
           txn,
-          before: change.before === null ? null : textTuple(change.before, 'O'),
-          after: change.after === null ? null : textTuple(change.after, 'N'),
+          before: change.beforeValues === null ? null : valuesTuple(change.beforeValues, 'O'),
+          after: change.afterValues === null ? null : valuesTuple(change.afterValues, 'N'),
           ...(change.snapshot === undefined ? {} : { snapshot: change.snapshot }),
           recordId: recordId(record.message),
         });
@@ -194,7 +194,7 @@ export class PostgresPartitionWriter implements SourceBatchWriter {
    */
   async #partitionEvents(records: readonly SourceRecord[], applied: number): Promise<StreamEvent[]> {
     let first = 0;
-    while (first < records.length && Number(records[first]!.message.offset) + 1 <= applied) first++;
+    while (first < records.length && records[first]!.message.offset + 1 <= applied) first++;
     if (first === records.length) return [];
     const txn = recordTransaction(records[records.length - 1]!);
     const events: StreamEvent[] = [{ kind: 'begin', txn }];

@@ -33,11 +33,11 @@ function kafkaMessage(record: KafkaRecord): KafkaMessage {
   return {
     topic: record.topic,
     partition: record.partition,
-    offset: BigInt(record.offset),
+    offset: record.offset,
     key: record.key === null ? null : Buffer.from(record.key, 'utf8'),
     value: record.value === null ? null : Buffer.from(record.value, 'utf8'),
     headers: new Map(Object.entries(record.headers).map(([name, value]) => [name, Buffer.from(value ?? '', 'utf8')])),
-    timestamp: BigInt(record.timestamp),
+    timestamp: record.timestamp,
   };
 }
 
@@ -51,11 +51,11 @@ async function rawRecords(bootstrapServers: string, topics: string[], expected: 
       messages.push({
         topic: message.topic,
         partition: message.partition,
-        offset: message.offset,
+        offset: Number(message.offset),
         key: message.key === undefined || message.key === null || (message.key as Buffer).length === 0 ? null : (message.key as Buffer),
         value: message.value === undefined || message.value === null || (message.value as Buffer).length === 0 ? null : (message.value as Buffer),
         headers: new Map([...message.headers].map(([name, value]) => [name.toString(), value as Buffer])),
-        timestamp: message.timestamp,
+        timestamp: Number(message.timestamp),
       });
       if (messages.length >= expected) break;
     }

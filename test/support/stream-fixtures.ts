@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseStreamConfig, type StreamConfigOptions } from '../../src/config/load-stream-config.js';
-import type { StreamConfig } from '../../src/config/stream-config.js';
+import type { KafkaSourceConfig, StreamConfig } from '../../src/config/stream-config.js';
 
 let counter = 0;
 
@@ -108,4 +108,28 @@ export function kafkaSourcedSpec(dir: string, name: string, kafka: Record<string
   };
   fs.writeFileSync(specFile, JSON.stringify(spec, null, 2));
   return specFile;
+}
+
+/** A Kafka source's settings as the config gives them, for tests driving ChangeTopicConsumer itself. */
+export function kafkaSourceConfig(bootstrapServers: string, groupId: string, topics: readonly string[], more: Partial<KafkaSourceConfig> = {}): KafkaSourceConfig {
+  return {
+    bootstrapServers: bootstrapServers.split(','),
+    clientId: `test-${groupId}`,
+    groupId,
+    topics,
+    topicPattern: undefined,
+    topicRefreshIntervalMs: 60_000,
+    startFrom: 'earliest',
+    isolationLevel: 'read_committed',
+    tls: undefined,
+    sasl: undefined,
+    schemaRegistry: undefined,
+    invalidRecords: 'stop',
+    deadLetterFile: '/dev/null',
+    maxBatchRecords: 50,
+    sessionTimeoutMs: 10_000,
+    rebalanceTimeoutMs: 10_000,
+    heartbeatIntervalMs: 1000,
+    ...more,
+  };
 }
