@@ -127,6 +127,7 @@ export class ChangeTopicConsumer {
     while (this.#bufferedHead >= this.#buffered.length) {
       if (this.#failure) throw this.#failure;
       if (signal.aborted || this.#assigned !== held || this.#interrupted) return [];
+      if (this.#fetcher?.paused) this.#fetcher.resume(); // nothing buffered: fetch
       await new Promise<void>((resolve) => {
         const onAbort = (): void => resolve();
         this.#wake = () => {
@@ -308,6 +309,8 @@ export class ChangeTopicConsumer {
     }
     this.#bufferedHead = 0;
     this.#fetcher?.assign(assigned);
+    // What was let go may have been what paused the fetches: with less than a batch's worth left, fetch again.
+    if (this.#fetcher?.paused && this.#buffered.length < this.#highWater) this.#fetcher.resume();
     this.#wake?.();
   }
 }

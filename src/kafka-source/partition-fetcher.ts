@@ -115,6 +115,7 @@ export class PartitionFetcher {
   #retryTimer: NodeJS.Timeout | undefined;
   #paused = false;
   #closed = false;
+  #rotation = 0;
 
   constructor(options: PartitionFetcherOptions) {
     this.#options = options;
@@ -253,7 +254,10 @@ export class PartitionFetcher {
       if (list === undefined) requests.set(leader, (list = []));
       list.push({ held, fetchOffset: held.position });
     }
-    for (const [leader, list] of requests) this.#fetch(leader, list);
+    // The broker fills a response in the order the partitions are asked for: each request starts
+    // one partition further, so a partition with much to read does not keep the others waiting.
+    this.#rotation++;
+    for (const [leader, list] of requests) this.#fetch(leader, list.length > 1 ? rotated(list, this.#rotation % list.length) : list);
     if (nextRetry !== Infinity) this.#retryAt(nextRetry);
   }
 
@@ -542,4 +546,9 @@ function parseFetchResponse(version: number, reader: kafka.Reader): FetchRespons
     topics.push({ topic, partitions });
   }
   return { errorCode, topics };
+}
+
+/** `list` starting at `first`, the elements before it moved to the end. */
+function rotated<T>(list: readonly T[], first: number): T[] {
+  return [...list.slice(first), ...list.slice(0, first)];
 }

@@ -13,6 +13,7 @@ import type { KafkaMessage } from '../../src/kafka-source/decoded-change.js';
 import { capturedLogger } from '../support/captured-logger.js';
 import { type KafkaRecord, type KafkaRecordToProduce, useKafkaCluster } from '../support/kafka-cluster.js';
 import { kafkaSourceConfig } from '../support/stream-fixtures.js';
+import { waitFor } from '../support/postgres.js';
 
 const WAIT_MS = 60_000;
 
@@ -151,6 +152,28 @@ describe('Kafka source: the fetch path', () => {
     const readUncommitted = await started(config('rb-txn-uncommitted', [topic], { isolationLevel: 'read_uncommitted' }));
     expect(byPartition((await read(readUncommitted, everything.length)).map(fromConsumer))).toEqual(byPartition(everything));
     expect(readUncommitted.hasBuffered).toBe(false);
+  }, 300_000);
+
+  it('fetches again when a rebalance takes away the partition whose records filled its buffer', async () => {
+    const topic = 'rb.refill';
+    await kafka().createTopic(topic, { partitions: 2 });
+    await kafka().produce(topic, Array.from({ length: 40 }, (_, i) => ({ key: `k${i}`, value: `old ${i}`, partition: i % 2 })));
+    // The group has partition 0 read already and partition 1 not at all.
+    const seed = await started(config('rb-refill', [topic]));
+    await read(seed, 40);
+    await seed.commit([{ topic, partition: 0, offset: 20n }, { topic, partition: 1, offset: 0n }]);
+    await seed.close();
+    open.splice(open.indexOf(seed), 1);
+    // A batch is 5 records: 20 of partition 1 buffered pause the fetches (nothing is taken).
+    const first = await started(config('rb-refill', [topic], { maxBatchRecords: 5 }));
+    await waitFor(() => (first.hasBuffered ? true : undefined), WAIT_MS, 'records buffered');
+    const second = await started(config('rb-refill', [topic], { maxBatchRecords: 5 }));
+    await waitFor(() => (first.assigned.size === 1 && second.assigned.size === 1 ? true : undefined), WAIT_MS, 'the partitions shared');
+    // The group's first member gets partition 0: what it had buffered (partition 1's) is let go.
+    expect([...first.assigned]).toEqual([`${topic}:0`]);
+    await kafka().produce(topic, Array.from({ length: 10 }, (_, i) => ({ key: `n${i}`, value: `new ${i}`, partition: i % 2 })));
+    expect((await read(first, 5)).map((m) => m.value?.toString()).sort()).toEqual(['new 0', 'new 2', 'new 4', 'new 6', 'new 8']);
+    expect((await read(second, 25)).filter((m) => m.partition === 1)).toHaveLength(25);
   }, 300_000);
 
   it('resumes after the committed offsets, and with startFrom latest skips what was there', async () => {
