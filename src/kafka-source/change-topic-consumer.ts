@@ -144,6 +144,11 @@ export class ChangeTopicConsumer {
     if (this.#bufferedHead === this.#buffered.length) {
       this.#buffered = [];
       this.#bufferedHead = 0;
+    } else if (this.#bufferedHead >= this.#highWater) {
+      // The records taken are let go: a buffer that never drains (fetches keep up with the
+      // target) would otherwise keep every record read since it last did.
+      this.#buffered = this.#buffered.slice(this.#bufferedHead);
+      this.#bufferedHead = 0;
     }
     if (this.#fetcher?.paused && this.#buffered.length - this.#bufferedHead < this.#highWater) this.#fetcher.resume();
     return taken;
