@@ -28,6 +28,8 @@ export interface PartitionOffset {
 }
 
 const REQUEST_TIMEOUT_MS = 30_000;
+/** Between attempts to join the group again after a failed heartbeat. */
+const REJOIN_RETRY_MS = 1000;
 
 export class ChangeTopicConsumer {
   readonly #config: KafkaSourceConfig;
@@ -42,6 +44,7 @@ export class ChangeTopicConsumer {
   #highWater = 1;
   #interrupted = false;
   #rejoining = false;
+  #closed = false;
   /** Since when commits to the group coordinator have failed without one succeeding (Date.now()). */
   #coordinatorFailingSince: number | undefined;
   /** The member id and generation of the assignment last seen. */
@@ -181,22 +184,34 @@ export class ChangeTopicConsumer {
   /**
    * After a failed heartbeat (other than one asking to rejoin) the 1.x client sends no more: the
    * group would give this member's partitions to others once its session expired while it went on
-   * reading them. So it joins again at once (a kept partition keeps its position); when that fails
-   * too, the member stops (the stream starts a new one, which reads on from the committed offsets).
+   * reading them. So it joins again at once (a kept partition keeps its position), trying for a
+   * session timeout; when that fails, the member stops (the stream starts a new one, which reads on
+   * from the committed offsets).
    */
   #heartbeatFailed(error: unknown): void {
     if (this.#rejoining || this.#failure !== undefined) return;
     this.#rejoining = true;
     this.#logger.warn({ error: describeKafkaError(error) }, 'a heartbeat to the consumer group failed: joining the group again');
-    this.#consumer.joinGroup({}).then(
-      () => (this.#rejoining = false),
-      (rejoin: unknown) =>
-        this.#failed(
-          new PgcdcError('KAFKA_SOURCE_UNREACHABLE', `a heartbeat to the consumer group's coordinator failed (${describeKafkaError(error)}), and so did joining the group again (${describeKafkaError(rejoin)})`, {
-            hint: 'pgcdc starts a new member of the group and reads on from the committed offsets',
-          }),
-        ),
-    );
+    const deadline = Date.now() + this.#config.sessionTimeoutMs;
+    const attempt = (): void => {
+      this.#consumer.joinGroup({}).then(
+        () => (this.#rejoining = false),
+        (rejoin: unknown) => {
+          if (this.#closed) return;
+          // A broker restarting answers COORDINATOR_LOAD_IN_PROGRESS for a while: try again within the session.
+          if (Date.now() < deadline) {
+            setTimeout(attempt, REJOIN_RETRY_MS).unref();
+            return;
+          }
+          this.#failed(
+            new PgcdcError('KAFKA_SOURCE_UNREACHABLE', `a heartbeat to the consumer group's coordinator failed (${describeKafkaError(error)}), and so did joining the group again (${describeKafkaError(rejoin)})`, {
+              hint: 'pgcdc starts a new member of the group and reads on from the committed offsets',
+            }),
+          );
+        },
+      );
+    };
+    attempt();
   }
 
   /**
@@ -217,6 +232,7 @@ export class ChangeTopicConsumer {
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
     await this.#fetcher?.close();
     this.#fetcher = undefined;
     await new Promise<void>((resolve) => this.#consumer.close(true, () => resolve()));
