@@ -123,7 +123,7 @@ export class ChangeMessageDecoder {
   /** JSON texts that are the placeholder: a string, an array of it, bytea's `\x` hex, bytes' base64. */
   readonly #placeholderTexts: readonly Buffer[];
   readonly #placeholderLengths: ReadonlySet<number>;
-  readonly #sourceCursor = new SourceReader();
+  readonly #sourceReader = new SourceReader();
   readonly #placeholder: string;
   readonly #placeholderBytes: Buffer;
   readonly #avro: AvroRecordDecoder | undefined;
@@ -241,7 +241,7 @@ export class ChangeMessageDecoder {
           break;
         }
         case 'source': {
-          const facts = this.#sourceCursor.read(buf, start, memo);
+          const facts = this.#sourceReader.read(buf, start, memo);
           cursor.valueRead(facts.end);
           source = facts;
           break;
