@@ -12,11 +12,8 @@ import { isIP } from 'node:net';
 import type { Command } from 'commander';
 import { PgcdcError } from '../../errors/pgcdc-error.js';
 import type { Logger } from '../../logging/logger.js';
-import { ServeMetrics } from '../../metrics/serve-metrics.js';
-import { serveRoutes } from '../../serve/serve-api.js';
 import type { ServeAuth } from '../../serve/serve-auth.js';
-import { ServeServer } from '../../serve/serve-server.js';
-import { StreamDirectory } from '../../serve/stream-directory.js';
+import type { ServeServer } from '../../serve/serve-server.js';
 import { EXIT_CODES } from '../exit-codes.js';
 import { loggerFor } from '../cli-context.js';
 import { relaunchWithoutSnapshot } from '../sandbox-relaunch.js';
@@ -70,6 +67,14 @@ async function serve(options: ServeOptions, listen: { host: string; port: number
   // A stream's stray rejection is logged; it never takes the other streams down with the process.
   const onStray = (error: unknown): void => logger.error({ err: error }, 'unhandled rejection (the process keeps running)');
   process.on('unhandledRejection', onStray);
+  // Loaded here, not at the top: the other commands do not pay for the server, the dashboard and
+  // the metrics exporters (OpenTelemetry's and Prometheus's libraries take a third of a second).
+  const [{ ServeMetrics }, { serveRoutes }, { ServeServer }, { StreamDirectory }] = await Promise.all([
+    import('../../metrics/serve-metrics.js'),
+    import('../../serve/serve-api.js'),
+    import('../../serve/serve-server.js'),
+    import('../../serve/stream-directory.js'),
+  ]);
   const metrics = new ServeMetrics({ logger });
   const kafkaBootstrapServers = options.kafkaBootstrapServers ?? (process.env.PGCDC_KAFKA_BOOTSTRAP_SERVERS || undefined);
   const directory = new StreamDirectory({
