@@ -129,12 +129,14 @@ async function streamOnce(
   let stopPolling: NodeJS.Timeout | undefined;
   let unsubscribe: (() => void) | undefined;
   let stopWaitingForWork: (() => void) | undefined;
+  let sessionProcessor: StreamProcessor | undefined;
   try {
     // After a reconnect the server resends everything after the confirmed position.
     await spill.reset();
     registry.clear();
     checkpointer.resetPending();
     const processor = new StreamProcessor({ ...parts, decoder: new PgoutputDecoder(session.protocolVersion) }, source);
+    sessionProcessor = processor;
     const onReceived = options.onReceived;
     processor.onReceived = onReceived
       ? (lsn) => {
@@ -186,6 +188,10 @@ async function streamOnce(
     else options.logger.info({ confirmed: formatLsn(checkpointer.confirmed), reason: stopReason, ...counters }, 'stopped');
     return stopReason;
   } finally {
+    // Messages this session received before it ended may still be waiting behind a pending step
+    // (a relation's catalog lookup): none may reach the queue, which the next session refills
+    // from the slot, nor the checkpointer.
+    sessionProcessor?.stop();
     options.observer?.connection?.('disconnected');
     clearInterval(stopPolling);
     unsubscribe?.();

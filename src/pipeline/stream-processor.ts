@@ -289,10 +289,12 @@ export class StreamProcessor implements ReplicationHandlers {
     this.counters.streamedTransactions++;
     await queue.push({ kind: 'begin', txn }, EVENT_OVERHEAD);
     await spill.replay(xid, (lsn, buf, start, end, aborted) => {
+      if (this.#stopped) return undefined; // nothing more is delivered (see stop)
       const message = decoder.decode(buf, start, end, true);
       if ('xid' in message && message.xid !== undefined && message.xid !== xid && aborted.has(message.xid)) return undefined;
       return this.#handle(message, lsn, end - start);
     });
+    if (this.#stopped) return;
     await this.#commit(txn, endLsn);
   }
 
