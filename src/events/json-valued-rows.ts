@@ -11,6 +11,7 @@ import type { ValueRenderer } from '../decoding/values/value-renderer.js';
 import type { JsonWriter } from '../encoding/json-writer.js';
 import { NULL_SPAN, type RowValues, UNCHANGED, UNCHANGED_SPAN, type ColumnValue } from '../kafka-source/decoded-change.js';
 import { asciiJson } from '../transform/table-shortcuts.js';
+import { closeRowImage } from './copy-row.js';
 import type { ColumnInfo, TableInfo } from './stream-event.js';
 
 const KIND_TEXT = 0x74; // t
@@ -178,7 +179,7 @@ export function textTuple(values: readonly ColumnValue[], kind: 'N' | 'O' | 'K')
 const SHORT_COPY = 40;
 
 /** The TupleData (kind `N`, `O` or `K`) of a row image's values: each value's bytes copied as they are in the record. */
-export function valuesTuple(values: RowValues, kind: 'N' | 'O' | 'K'): TupleRef {
+function valuesTuple(values: RowValues, kind: 'N' | 'O' | 'K'): TupleRef {
   const { buf: src, starts, ends, rendered } = values;
   const count = starts.length;
   let size = 2;
@@ -214,4 +215,54 @@ export function valuesTuple(values: RowValues, kind: 'N' | 'O' | 'K'): TupleRef 
     }
   }
   return { buf, offset: 0, kind };
+}
+
+/**
+ * A row image of a record read by the Kafka source, as a TupleRef: JSON encoders write it straight
+ * from the record's bytes (`writeRecordImageJson`); whatever reads `buf` (a key hash, a transform,
+ * the Postgres target) gets its TupleData, built once, when first read.
+ */
+export class RecordImageTuple implements TupleRef {
+  readonly offset = 0;
+  readonly kind: 'O' | 'N';
+  readonly values: RowValues;
+  #buf: Buffer | undefined;
+
+  constructor(values: RowValues, kind: 'O' | 'N') {
+    this.values = values;
+    this.kind = kind;
+  }
+
+  get buf(): Buffer {
+    return (this.#buf ??= valuesTuple(this.values, this.kind).buf);
+  }
+}
+
+/** writeTupleJson of a RecordImageTuple: each included column's value written from the record's bytes. */
+export function writeRecordImageJson(w: JsonWriter, table: TableInfo, tuple: RecordImageTuple, unchanged?: string[]): void {
+  const { buf, starts, ends, rendered } = tuple.values;
+  const columns = table.columns;
+  const count = starts.length;
+  let first = true;
+  w.raw('{');
+  for (let i = 0; i < count; i++) {
+    const column = columns[i]!;
+    if (!column.included) continue;
+    w.raw(first ? column.jsonKey : column.jsonKeyAfterComma);
+    first = false;
+    const start = starts[i]!;
+    const text = rendered?.[i];
+    if (text !== undefined) {
+      const bytes = Buffer.from(text, 'utf8');
+      column.render(w, bytes, 0, bytes.length);
+    } else if (start === NULL_SPAN) {
+      column.renderNull(w);
+    } else if (start === UNCHANGED_SPAN) {
+      column.renderUnchanged(w);
+      unchanged?.push(column.name);
+    } else {
+      column.render(w, buf, start, ends[i]!);
+    }
+  }
+  closeRowImage(w, table, first);
 }

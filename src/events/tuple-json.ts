@@ -5,6 +5,7 @@
 import type { TupleRef } from '../decoding/pgoutput-messages.js';
 import { JsonWriter } from '../encoding/json-writer.js';
 import { closeRowImage, copyRowField, writeCopyRowJson } from './copy-row.js';
+import { RecordImageTuple, writeRecordImageJson } from './json-valued-rows.js';
 import type { RowEvent, TableInfo } from './stream-event.js';
 
 const KIND_TEXT = 0x74; // t
@@ -19,6 +20,7 @@ const KIND_BINARY = 0x62; // b
  */
 export function writeTupleJson(w: JsonWriter, table: TableInfo, tuple: TupleRef, unchanged?: string[]): void {
   if (tuple.kind === 'C') return writeCopyRowJson(w, table, tuple);
+  if (tuple instanceof RecordImageTuple) return writeRecordImageJson(w, table, tuple, unchanged);
   const buf = tuple.buf;
   const columns = table.columns;
   const keyOnly = tuple.kind === 'K';

@@ -122,7 +122,8 @@ const NO_RENDERERS: ReadonlyMap<string, JsonValueRenderer> = new Map();
 export class ChangeMessageDecoder {
   /** JSON texts that are the placeholder: a string, an array of it, bytea's `\x` hex, bytes' base64. */
   readonly #placeholderTexts: readonly Buffer[];
-  readonly #placeholderLengths: ReadonlySet<number>;
+  /** Whether a value of each length (up to the longest placeholder text) may be a placeholder. */
+  readonly #placeholderLengths: Uint8Array;
   readonly #sourceReader = new SourceReader();
   readonly #placeholder: string;
   readonly #placeholderBytes: Buffer;
@@ -140,7 +141,8 @@ export class ChangeMessageDecoder {
       JSON.stringify(`\\x${this.#placeholderBytes.toString('hex')}`),
       JSON.stringify(this.#placeholderBytes.toString('base64')),
     ].map((text) => Buffer.from(text, 'utf8'));
-    this.#placeholderLengths = new Set(this.#placeholderTexts.map((text) => text.length));
+    this.#placeholderLengths = new Uint8Array(Math.max(...this.#placeholderTexts.map((text) => text.length)) + 1);
+    for (const text of this.#placeholderTexts) this.#placeholderLengths[text.length] = 1;
     this.#avro = options.schemaRegistry === undefined ? undefined : new AvroRecordDecoder(options.schemaRegistry);
   }
 
@@ -226,7 +228,7 @@ export class ChangeMessageDecoder {
       }
       switch (cursor.name) {
         case 'op':
-          op = stringAt(buf, start, cursor.skipValue());
+          op = opAt(buf, start, cursor.skipValue());
           break;
         case 'before': {
           const members = objectMembers(buf, start, memo.before);
@@ -277,7 +279,7 @@ export class ChangeMessageDecoder {
         starts[i] = NULL_SPAN;
         continue;
       }
-      if (placeholderLengths.has(e - s) && texts.some((text) => text.length === e - s && buf.compare(text, 0, text.length, s, e) === 0)) {
+      if (placeholderLengths[e - s] === 1 && isPlaceholder(buf, s, e, texts)) {
         starts[i] = UNCHANGED_SPAN;
         continue;
       }
@@ -410,6 +412,12 @@ export class ChangeMessageDecoder {
   }
 }
 
+/** Whether [start, end) of `buf` is one of the placeholder's JSON texts. */
+function isPlaceholder(buf: Buffer, start: number, end: number, texts: readonly Buffer[]): boolean {
+  for (const text of texts) if (text.length === end - start && buf.compare(text, 0, text.length, start, end) === 0) return true;
+  return false;
+}
+
 /** Whether `buf` holds `bytes` at `at`. */
 function bytesAt(buf: Buffer, at: number, bytes: Buffer): boolean {
   if (at + bytes.length > buf.length) return false;
@@ -513,7 +521,7 @@ class DecodedRowChange implements DecodedRow {
     this.table = source.table!;
     this.columns = columns;
     this.#key = key;
-    this.keyColumns = key === null ? NO_NAMES : key.names.includes(ROUTED_KEY_FIELD) ? key.names.filter((name) => name !== ROUTED_KEY_FIELD) : key.names;
+    this.keyColumns = key === null ? NO_NAMES : keyColumnsOf(key.names);
     this.beforeValues = before;
     this.afterValues = after;
     this.sourceLsn = source.lsn;
@@ -540,6 +548,37 @@ class DecodedRowChange implements DecodedRow {
 }
 
 const NO_NAMES: readonly string[] = Object.freeze([]);
+
+/** The key names array met last (a topic's JSON keys share one: MemberNameHint) and its key columns. */
+let lastKeyNames: readonly string[] = NO_NAMES;
+let lastKeyColumns: readonly string[] = NO_NAMES;
+
+/** A record key's field names without the routing field ByLogicalTableRouter adds. */
+function keyColumnsOf(names: readonly string[]): readonly string[] {
+  if (names === lastKeyNames) return lastKeyColumns;
+  const columns = names.includes(ROUTED_KEY_FIELD) ? names.filter((name) => name !== ROUTED_KEY_FIELD) : names;
+  if (Object.isFrozen(names)) {
+    lastKeyNames = names;
+    lastKeyColumns = columns;
+  }
+  return columns;
+}
+
+/** Debezium's one-letter ops, by their letter's byte: read without decoding a string per record. */
+const OPS: readonly (string | undefined)[] = (() => {
+  const ops = new Array<string | undefined>(128);
+  for (const op of ['c', 'u', 'd', 'r', 't', 'm']) ops[op.charCodeAt(0)] = op;
+  return ops;
+})();
+
+/** The `op` whose JSON value spans [start, end). */
+function opAt(buf: Buffer, start: number, end: number): string | undefined {
+  if (end - start === 3 && buf[start] === 0x22 && buf[start + 2] === 0x22) {
+    const op = OPS[buf[start + 1]!];
+    if (op !== undefined) return op;
+  }
+  return stringAt(buf, start, end);
+}
 
 function stringAt(buf: Buffer, start: number, end: number): string | undefined {
   return buf[start] === 0x22 ? decodeString(buf, start, end) : undefined;

@@ -24,6 +24,10 @@ export interface ObjectMembers {
   readonly ends: number[];
 }
 
+/** 1 for the bytes that end a number or a literal: `,`, `}`, `]` and whitespace. */
+const ENDS_SCALAR = new Uint8Array(256);
+for (const byte of [COMMA, CLOSE_BRACE, CLOSE_BRACKET, 0x20, 0x0a, 0x0d, 0x09]) ENDS_SCALAR[byte] = 1;
+
 function isWhitespace(byte: number): boolean {
   return byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09;
 }
@@ -82,11 +86,8 @@ export function valueEnd(buf: Buffer, i: number): number {
   if (first === undefined) throw new JsonScanError(`a value is missing at byte ${i}`);
   // A number or a literal: up to the next delimiter.
   let j = i;
-  while (j < buf.length) {
-    const byte = buf[j]!;
-    if (byte === COMMA || byte === CLOSE_BRACE || byte === CLOSE_BRACKET || isWhitespace(byte)) break;
-    j++;
-  }
+  const length = buf.length;
+  while (j < length && ENDS_SCALAR[buf[j]!] === 0) j++;
   if (j === i) throw new JsonScanError(`unexpected ${String.fromCharCode(first)} at byte ${i}`);
   return j;
 }
@@ -134,31 +135,51 @@ export class MemberNameHint {
   stable: readonly string[] | undefined;
 }
 
+/**
+ * `text` as V8's one copy of that string (what a property key becomes): comparing it with a
+ * literal (`switch (name) { case 'source': … }`) is then a pointer comparison, not a character one.
+ */
+function internalized(text: string): string {
+  return Object.keys({ [text]: true })[0] ?? text;
+}
+
 /** Whether the last memberName call decoded a name other than its hint's. */
 let nameChanged = false;
+/** Just past the closing quote of the name the last memberName call read. */
+let nameEnd = 0;
 
-/** The member name whose quotes span [start, end), the hint's `index`-th name when the bytes are the same. */
-function memberName(buf: Buffer, start: number, end: number, hint: MemberNameHint | undefined, index: number): string {
-  nameChanged = true;
-  if (hint === undefined) return decodeString(buf, start, end);
-  const known = hint.bytes[index];
-  const length = end - start - 2;
-  if (known !== undefined && known.length === length) {
-    let same = true;
-    for (let k = 0; k < length; k++) {
-      if (known[k] !== buf[start + 1 + k]) {
-        same = false;
-        break;
+/**
+ * The member name whose opening quote is at `start` (setting `nameEnd`): the hint's `index`-th
+ * name when the same bytes and a closing quote follow, found in one pass over them; else decoded.
+ */
+function memberName(buf: Buffer, start: number, hint: MemberNameHint | undefined, index: number): string {
+  const known = hint?.bytes[index];
+  if (known !== undefined) {
+    const length = known.length;
+    const from = start + 1;
+    if (buf[from + length] === QUOTE) {
+      let same = true;
+      for (let k = 0; k < length; k++) {
+        if (known[k] !== buf[from + k]) {
+          same = false;
+          break;
+        }
+      }
+      // The known bytes were a whole string's content, so the quote after them closes this one too.
+      if (same) {
+        nameChanged = false;
+        nameEnd = from + length + 1;
+        return hint!.names[index]!;
       }
     }
-    if (same) {
-      nameChanged = false;
-      return hint.names[index]!;
-    }
   }
-  const name = decodeString(buf, start, end);
+  nameChanged = true;
+  nameEnd = stringEnd(buf, start);
+  const decoded = decodeString(buf, start, nameEnd);
+  if (hint === undefined) return decoded;
+  const name = internalized(decoded);
   hint.names[index] = name;
-  hint.bytes[index] = Buffer.from(buf.subarray(start + 1, end - 1));
+  hint.bytes[index] = Buffer.from(buf.subarray(start + 1, nameEnd - 1));
   return name;
 }
 
@@ -172,38 +193,37 @@ export function objectMembers(buf: Buffer, start: number, hint?: MemberNameHint)
   const starts: number[] = [];
   const ends: number[] = [];
   let changed = false;
-  const finish = (end: number): ObjectMembers & { end: number } => {
-    if (hint === undefined) return { names, starts, ends, end };
-    if (changed || names.length !== hint.names.length) {
-      hint.names.length = names.length;
-      hint.bytes.length = names.length;
-      hint.stable = Object.freeze(names);
-      return { names, starts, ends, end };
-    }
-    hint.stable ??= Object.freeze(names);
-    return { names: hint.stable, starts, ends, end };
-  };
   let i = skipWhitespace(buf, start + 1);
-  if (buf[i] === CLOSE_BRACE) return finish(i + 1);
-  for (;;) {
-    if (buf[i] !== QUOTE) throw new JsonScanError(`a member name was expected at byte ${i}`);
-    const nameEnd = stringEnd(buf, i);
-    names.push(memberName(buf, i, nameEnd, hint, names.length));
-    if (nameChanged) changed = true;
-    i = skipWhitespace(buf, nameEnd);
-    if (buf[i] !== COLON) throw new JsonScanError(`":" was expected at byte ${i}`);
-    i = skipWhitespace(buf, i + 1);
-    const end = valueEnd(buf, i);
-    starts.push(i);
-    ends.push(end);
-    i = skipWhitespace(buf, end);
-    if (buf[i] === COMMA) {
+  if (buf[i] !== CLOSE_BRACE) {
+    for (;;) {
+      if (buf[i] !== QUOTE) throw new JsonScanError(`a member name was expected at byte ${i}`);
+      names.push(memberName(buf, i, hint, names.length));
+      if (nameChanged) changed = true;
+      i = skipWhitespace(buf, nameEnd);
+      if (buf[i] !== COLON) throw new JsonScanError(`":" was expected at byte ${i}`);
       i = skipWhitespace(buf, i + 1);
-      continue;
+      const end = valueEnd(buf, i);
+      starts.push(i);
+      ends.push(end);
+      i = skipWhitespace(buf, end);
+      if (buf[i] === COMMA) {
+        i = skipWhitespace(buf, i + 1);
+        continue;
+      }
+      if (buf[i] === CLOSE_BRACE) break;
+      throw new JsonScanError(`"," or "}" was expected at byte ${i}`);
     }
-    if (buf[i] === CLOSE_BRACE) return finish(i + 1);
-    throw new JsonScanError(`"," or "}" was expected at byte ${i}`);
   }
+  const end = i + 1;
+  if (hint === undefined) return { names, starts, ends, end };
+  if (changed || names.length !== hint.names.length) {
+    hint.names.length = names.length;
+    hint.bytes.length = names.length;
+    hint.stable = Object.freeze(names);
+    return { names, starts, ends, end };
+  }
+  hint.stable ??= Object.freeze(names);
+  return { names: hint.stable, starts, ends, end };
 }
 
 /** The [start, end) spans of the elements of the array whose `[` is at `start`. */
@@ -260,8 +280,7 @@ export class MemberCursor {
     let i = this.#at;
     if (buf[i] === CLOSE_BRACE) return false;
     if (buf[i] !== QUOTE) throw new JsonScanError(`a member name was expected at byte ${i}`);
-    const nameEnd = stringEnd(buf, i);
-    this.name = memberName(buf, i, nameEnd, this.#hint, this.#index++);
+    this.name = memberName(buf, i, this.#hint, this.#index++);
     i = skipWhitespace(buf, nameEnd);
     if (buf[i] !== COLON) throw new JsonScanError(`":" was expected at byte ${i}`);
     this.valueStart = skipWhitespace(buf, i + 1);

@@ -10,7 +10,7 @@
  */
 import type { ConnectionConfig, StreamConfig } from '../config/stream-config.js';
 import { PgcdcError } from '../errors/pgcdc-error.js';
-import { JsonValuedTables, valuesTuple } from '../events/json-valued-rows.js';
+import { JsonValuedTables, RecordImageTuple } from '../events/json-valued-rows.js';
 import type { StreamEvent, TransactionInfo } from '../events/stream-event.js';
 import type { Logger } from '../logging/logger.js';
 import { PostgresTarget } from '../targets/postgres/postgres-target.js';
@@ -57,10 +57,6 @@ function recordTransaction(record: SourceRecord): TransactionInfo {
   };
 }
 
-function recordId(message: KafkaMessage): string {
-  return `${message.topic}:${message.partition}:${message.offset}`;
-}
-
 /** Events for targets that receive them: rows over JSON-valued tables, truncates, messages. */
 export class EventTargetWriter implements SourceBatchWriter {
   readonly #target: Target;
@@ -78,47 +74,42 @@ export class EventTargetWriter implements SourceBatchWriter {
 
   async write(records: readonly SourceRecord[]): Promise<WrittenRecords> {
     const events: StreamEvent[] = [];
+    // Records come in runs of one partition: its name and last transaction are looked up once per run.
+    let runTopic: string | undefined;
+    let runPartition = -1;
+    let runName = '';
+    let runIdPrefix = '';
+    let last: TransactionInfo | undefined;
     for (const record of records) {
-      const change = record.change;
-      const txn = this.#transactionOf(record);
-      const lsn = change.sourceLsn ?? record.message.offset + 1;
+      const { change, message } = record;
+      if (message.partition !== runPartition || message.topic !== runTopic) {
+        if (runTopic !== undefined && last !== undefined) this.#lastTransactions.set(runName, last);
+        runTopic = message.topic;
+        runPartition = message.partition;
+        runName = partitionName(runTopic, runPartition);
+        runIdPrefix = `${runName}:`;
+        last = this.#lastTransactions.get(runName);
+      }
+      // The partition's previous record's transaction when it comes from the same source transaction (same xid and commit time).
+      const txn = last !== undefined && change.kind !== 'message' && change.txId !== undefined && last.xid === change.txId && change.tsMs !== undefined && last.commitTimeMicros === change.tsMs * 1000 ? last : (last = recordTransaction(record));
+      const lsn = change.sourceLsn ?? message.offset + 1;
+      const recordId = runIdPrefix + message.offset;
       if (change.kind === 'row') {
         const table = this.#tables.table(change.schema, change.table, change.columns, change.keyColumns);
-        events.push({
-          kind: 'row',
-          op: change.op,
-          table,
-          lsn,
-          txn,
-          before: change.beforeValues === null ? null : valuesTuple(change.beforeValues, 'O'),
-          after: change.afterValues === null ? null : valuesTuple(change.afterValues, 'N'),
-          ...(change.snapshot === undefined ? {} : { snapshot: change.snapshot }),
-          recordId: recordId(record.message),
-        });
+        const before = change.beforeValues === null ? null : new RecordImageTuple(change.beforeValues, 'O');
+        const after = change.afterValues === null ? null : new RecordImageTuple(change.afterValues, 'N');
+        events.push(change.snapshot === undefined ? { kind: 'row', op: change.op, table, lsn, txn, before, after, recordId } : { kind: 'row', op: change.op, table, lsn, txn, before, after, snapshot: change.snapshot, recordId });
       } else if (change.kind === 'truncate') {
         const table = this.#tables.table(change.schema, change.table, [], []);
-        events.push({ kind: 'truncate', table, lsn, txn, cascade: false, restartIdentity: false, recordId: recordId(record.message) });
+        events.push({ kind: 'truncate', table, lsn, txn, cascade: false, restartIdentity: false, recordId });
       } else {
         events.push({ kind: 'message', lsn, txn: change.transactional ? txn : null, prefix: change.prefix, content: change.content });
       }
     }
+    if (runTopic !== undefined && last !== undefined) this.#lastTransactions.set(runName, last);
     if (events.length === 0) return { durable: Promise.resolve() };
     const written = await this.#target.write({ events });
     return { durable: written ? written.durable : Promise.resolve() };
-  }
-
-  /**
-   * The record's transaction: its partition's previous record's when it comes from the same source
-   * transaction (same xid and commit time), else a new one positioned at the record.
-   */
-  #transactionOf(record: SourceRecord): TransactionInfo {
-    const change = record.change;
-    const name = partitionName(record.message.topic, record.message.partition);
-    const last = this.#lastTransactions.get(name);
-    if (last !== undefined && change.kind !== 'message' && change.txId !== undefined && last.xid === change.txId && change.tsMs !== undefined && last.commitTimeMicros === change.tsMs * 1000) return last;
-    const txn = recordTransaction(record);
-    this.#lastTransactions.set(name, txn);
-    return txn;
   }
 
   async release(held: ReadonlySet<string>): Promise<void> {
