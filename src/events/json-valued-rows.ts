@@ -226,11 +226,14 @@ export class RecordImageTuple implements TupleRef {
   readonly offset = 0;
   readonly kind: 'O' | 'N';
   readonly values: RowValues;
+  /** The image's column names, in the record's order (the values' order). */
+  readonly names: readonly string[];
   #buf: Buffer | undefined;
 
-  constructor(values: RowValues, kind: 'O' | 'N') {
+  constructor(values: RowValues, kind: 'O' | 'N', names: readonly string[]) {
     this.values = values;
     this.kind = kind;
+    this.names = names;
   }
 
   get buf(): Buffer {
@@ -238,11 +241,45 @@ export class RecordImageTuple implements TupleRef {
   }
 }
 
-/** writeTupleJson of a RecordImageTuple: each included column's value written from the record's bytes. */
+/** Per table: the record names it was checked against last, and what verbatimKeysLength said. */
+const verbatimKeys = new WeakMap<TableInfo, { readonly names: readonly string[]; readonly length: number }>();
+
+/**
+ * When images with these column `names` are written exactly as a compact record holds them (the
+ * table's columns are these, in this order, every one included, its value written as is, its name
+ * plain ASCII; nothing added), the length of all the `"name":` keys; else -1.
+ */
+function verbatimKeysLength(table: TableInfo, names: readonly string[]): number {
+  let checked = verbatimKeys.get(table);
+  if (checked === undefined || checked.names !== names) {
+    const columns = table.columns;
+    const verbatim =
+      table.addedFieldsJson === undefined &&
+      columns.length === names.length &&
+      columns.every((column, i) => column.name === names[i] && column.included && column.render === writeJsonText && column.renderNull === writeJsonNull && /^[\x20-\x7e]*$/.test(column.name) && !/["\\]/.test(column.name) && column.jsonKey === `"${column.name}":`);
+    checked = { names, length: verbatim ? columns.reduce((sum, column) => sum + column.jsonKey.length, 0) : -1 };
+    verbatimKeys.set(table, checked);
+  }
+  return checked.length;
+}
+
+/**
+ * writeTupleJson of a RecordImageTuple: each included column's value written from the record's
+ * bytes; the record's object copied whole when it is exactly what that would write (compact, its
+ * names as the table's keys, every value its bytes or null: its length tells, see RowValues).
+ */
 export function writeRecordImageJson(w: JsonWriter, table: TableInfo, tuple: RecordImageTuple, unchanged?: string[]): void {
-  const { buf, starts, ends, rendered } = tuple.values;
+  const values = tuple.values;
+  const { buf, starts, ends, rendered } = values;
   const columns = table.columns;
   const count = starts.length;
+  if (values.objectStart >= 0) {
+    const keysLength = verbatimKeysLength(table, tuple.names);
+    if (keysLength >= 0 && values.objectEnd - values.objectStart === 2 + Math.max(count - 1, 0) + values.valueBytes + keysLength) {
+      w.bytes(buf, values.objectStart, values.objectEnd);
+      return;
+    }
+  }
   let first = true;
   w.raw('{');
   for (let i = 0; i < count; i++) {

@@ -20,7 +20,7 @@ import {
   UNCHANGED,
   UNCHANGED_SPAN,
 } from './decoded-change.js';
-import { decodeString, integerAt, isNullAt, JsonScanError, MemberCursor, MemberNameHint, objectMembers, type ObjectMembers, skipWhitespace } from './json-scanner.js';
+import { decodeString, integerAt, isNullAt, JsonScanError, MemberCursor, MemberNameHint, objectMembers, type ObjectMembers, skipWhitespace, valueEnd } from './json-scanner.js';
 import { type ConnectSchemaJson, type JsonValueRenderer, structRenderers } from './connect-value-decoder.js';
 import { AvroRecordDecoder, type AvroValueRenderer, avroValueRenderer, decodeDatum, isConfluentFramed, recordFields, type WriterSchema } from './avro-record-decoder.js';
 
@@ -74,7 +74,30 @@ interface Envelope {
   /** Transaction metadata's BEGIN/END. */
   readonly status: string | undefined;
   /** Members of the payload, to name what a record without `op` holds. */
-  readonly members: () => readonly string[];
+  members(): readonly string[];
+}
+
+/** The envelope of the JSON record decoded last: one per decoder, filled for each record (nothing keeps it past the record). */
+class JsonEnvelope implements Envelope {
+  op: string | undefined;
+  before: RowImage | null = null;
+  after: RowImage | null = null;
+  source: SourceFacts | undefined;
+  message: Envelope['message'];
+  status: string | undefined;
+  #buf: Buffer = Buffer.alloc(0);
+  #payloadStart = 0;
+
+  reset(buf: Buffer, payloadStart: number): void {
+    this.op = this.source = this.message = this.status = undefined;
+    this.before = this.after = null;
+    this.#buf = buf;
+    this.#payloadStart = payloadStart;
+  }
+
+  members(): readonly string[] {
+    return objectMembers(this.#buf, this.#payloadStart).names;
+  }
 }
 
 /** A JsonConverter schema met last on a topic (as bytes) and the renderers it gives. */
@@ -130,6 +153,9 @@ export class ChangeMessageDecoder {
   readonly #avro: AvroRecordDecoder | undefined;
   readonly #topics = new Map<string, TopicMemo>();
   readonly #cursor = new MemberCursor();
+  readonly #envelope = new JsonEnvelope();
+  /** The renderers of the payload `#payload` found last. */
+  #payloadRenderers: ReadonlyMap<string, JsonValueRenderer> = NO_RENDERERS;
 
   constructor(options: ChangeMessageDecoderOptions) {
     const placeholder = options.unavailableValuePlaceholder;
@@ -166,10 +192,10 @@ export class ChangeMessageDecoder {
     const start = skipWhitespace(value, 0);
     if (value[start] !== 0x7b) throw new NotAChangeEvent(`${describeRecord(message)} is not a JSON object (it starts with ${JSON.stringify(value.toString('utf8', start, start + 12))}): the Kafka source reads Debezium change events in JSON or Avro; leave other topics out of its topic list`);
     const memo = this.#memoOf(message.topic);
-    const document = this.#payload(value, start, memo.value, envelopeImageSchema);
-    if (document === null) return TOMBSTONE;
-    const envelope = this.#jsonEnvelope(value, document.payloadStart, document.renderers, memo.value);
-    return this.#change(message, envelope, () => this.#keyImage(message, memo.key));
+    const payloadStart = this.#payload(value, start, memo.value, envelopeImageSchema);
+    if (payloadStart < 0) return TOMBSTONE;
+    const envelope = this.#jsonEnvelope(value, payloadStart, this.#payloadRenderers, memo.value);
+    return this.#change(message, envelope, memo.key);
   }
 
   #memoOf(topic: string): TopicMemo {
@@ -180,24 +206,26 @@ export class ChangeMessageDecoder {
 
   /**
    * Where the payload object of a JsonConverter document at `start` (a `{"schema","payload"}`
-   * envelope or the payload alone) starts, with the renderers of its row fields (`fieldsOf` picks
-   * the struct whose fields are columns); null for a null payload.
+   * envelope or the payload alone) starts, -1 for a null payload; the renderers of its row fields
+   * (`fieldsOf` picks the struct whose fields are columns) are left in `#payloadRenderers`.
    */
-  #payload(buf: Buffer, start: number, memo: DocumentMemo, fieldsOf: (schema: ConnectSchemaJson) => ConnectSchemaJson | undefined): { payloadStart: number; renderers: ReadonlyMap<string, JsonValueRenderer> } | null {
+  #payload(buf: Buffer, start: number, memo: DocumentMemo, fieldsOf: (schema: ConnectSchemaJson) => ConnectSchemaJson | undefined): number {
+    this.#payloadRenderers = NO_RENDERERS;
     const known = knownSchemaPayload(buf, start, memo.schema);
     if (known >= 0) {
       if (buf[known] !== 0x7b) return nullOrNotObject(buf, known);
-      return { payloadStart: known, renderers: memo.schema!.renderers };
+      this.#payloadRenderers = memo.schema!.renderers;
+      return known;
     }
-    if (!startsWithSchemaOrPayload(buf, start)) return { payloadStart: start, renderers: NO_RENDERERS };
+    if (!startsWithSchemaOrPayload(buf, start)) return start;
     const top = objectMembers(buf, start, memo.top);
-    if (top.names.length !== 2 || !top.names.includes('schema') || !top.names.includes('payload')) return { payloadStart: start, renderers: NO_RENDERERS };
+    if (top.names.length !== 2 || !top.names.includes('schema') || !top.names.includes('payload')) return start;
     const schemaAt = top.names.indexOf('schema');
     const payloadAt = 1 - schemaAt;
     const payloadStart = top.starts[payloadAt]!;
     if (buf[payloadStart] !== 0x7b) return nullOrNotObject(buf, payloadStart);
-    const renderers = this.#renderersOf(buf, top.starts[schemaAt]!, top.ends[schemaAt]!, memo, fieldsOf);
-    return { payloadStart, renderers };
+    this.#payloadRenderers = this.#renderersOf(buf, top.starts[schemaAt]!, top.ends[schemaAt]!, memo, fieldsOf);
+    return payloadStart;
   }
 
   /** The renderers of a schema, cached per topic and role while the schema's bytes stay the same. */
@@ -212,12 +240,8 @@ export class ChangeMessageDecoder {
   }
 
   #jsonEnvelope(buf: Buffer, payloadStart: number, renderers: ReadonlyMap<string, JsonValueRenderer>, memo: DocumentMemo): Envelope {
-    let op: string | undefined;
-    let before: RowImage | null = null;
-    let after: RowImage | null = null;
-    let source: SourceFacts | undefined;
-    let message: Envelope['message'];
-    let status: string | undefined;
+    const envelope = this.#envelope;
+    envelope.reset(buf, payloadStart);
     const cursor = this.#cursor;
     cursor.open(buf, payloadStart, memo.payload);
     while (cursor.next()) {
@@ -228,24 +252,24 @@ export class ChangeMessageDecoder {
       }
       switch (cursor.name) {
         case 'op':
-          op = opAt(buf, start, cursor.skipValue());
+          envelope.op = opAt(buf, start, cursor.skipValue());
           break;
         case 'before': {
           const members = objectMembers(buf, start, memo.before);
           cursor.valueRead(members.end);
-          before = this.#imageOf(buf, members, renderers);
+          envelope.before = this.#imageOf(buf, members, renderers);
           break;
         }
         case 'after': {
           const members = objectMembers(buf, start, memo.after);
           cursor.valueRead(members.end);
-          after = this.#imageOf(buf, members, renderers);
+          envelope.after = this.#imageOf(buf, members, renderers);
           break;
         }
         case 'source': {
           const facts = this.#sourceReader.read(buf, start, memo);
           cursor.valueRead(facts.end);
-          source = facts;
+          envelope.source = facts;
           break;
         }
         case 'message': {
@@ -253,43 +277,49 @@ export class ChangeMessageDecoder {
           cursor.valueRead(members.end);
           const prefix = memberString(buf, members, 'prefix') ?? '';
           const content = memberString(buf, members, 'content');
-          message = { prefix, content: Buffer.from(content ?? '', 'base64') };
+          envelope.message = { prefix, content: Buffer.from(content ?? '', 'base64') };
           break;
         }
         case 'status':
-          status = stringAt(buf, start, cursor.skipValue());
+          envelope.status = stringAt(buf, start, cursor.skipValue());
           break;
         default:
           cursor.skipValue();
       }
     }
-    return { op, before, after, source, message, status, members: () => objectMembers(buf, payloadStart).names };
+    return envelope;
   }
 
   /** The image of an object's members: its spans marked NULL_SPAN / UNCHANGED_SPAN, values with a logical type rendered. */
-  #imageOf(buf: Buffer, members: ObjectMembers, renderers: ReadonlyMap<string, JsonValueRenderer>): RowImage {
+  #imageOf(buf: Buffer, members: ObjectMembers & { end: number }, renderers: ReadonlyMap<string, JsonValueRenderer>): RowImage {
     const { names, starts, ends } = members;
     const texts = this.#placeholderTexts;
     const placeholderLengths = this.#placeholderLengths;
     let rendered: (string | undefined)[] | undefined;
+    let plain = true;
+    let valueBytes = 0;
     for (let i = 0; i < names.length; i++) {
       const s = starts[i]!;
       const e = ends[i]!;
+      valueBytes += e - s;
       if (isNullAt(buf, s, e)) {
         starts[i] = NULL_SPAN;
         continue;
       }
       if (placeholderLengths[e - s] === 1 && isPlaceholder(buf, s, e, texts)) {
         starts[i] = UNCHANGED_SPAN;
+        plain = false;
         continue;
       }
       const render = renderers.size === 0 ? undefined : renderers.get(names[i]!);
-      if (render !== undefined) (rendered ??= new Array<string | undefined>(names.length))[i] = render(buf, s, e);
+      if (render !== undefined) {
+        (rendered ??= new Array<string | undefined>(names.length))[i] = render(buf, s, e);
+        plain = false;
+      }
     }
-    return { names, values: new RowValues(buf, starts, ends, rendered) };
+    return { names, values: plain ? new RowValues(buf, starts, ends, rendered, members.start, members.end, valueBytes) : new RowValues(buf, starts, ends, rendered) };
   }
 
-  /** The record key's image (null: no key), read when a row change needs it. */
   /** The record key's image (null: no key), JSON or Avro (its writer schema fetched already), read when a change needs it. */
   #keyImage(message: KafkaMessage, memo: DocumentMemo): RowImage | null {
     const key = message.key;
@@ -305,8 +335,18 @@ export class ChangeMessageDecoder {
       if (isNullAt(key, start, key.length)) return null;
       throw new NotAChangeEvent(`${describeRecord(message)} has a key that is not a JSON object (${JSON.stringify(key.toString('utf8', 0, 40))}): a change event's key holds the table's key columns`);
     }
-    const document = this.#payload(key, start, memo, (schema) => schema);
-    return document === null ? null : this.#imageOf(key, objectMembers(key, document.payloadStart, memo.payload), document.renderers);
+    const payloadStart = this.#payload(key, start, memo, (schema) => schema);
+    return payloadStart < 0 ? null : this.#imageOf(key, objectMembers(key, payloadStart, memo.payload), this.#payloadRenderers);
+  }
+
+  /** The record key's field names; none when the key is not a JSON or Avro object (it only tells heartbeats apart). */
+  #keyNames(message: KafkaMessage, keyMemo: DocumentMemo): readonly string[] {
+    try {
+      return this.#keyImage(message, keyMemo)?.names ?? [];
+    } catch (error) {
+      if (error instanceof NotAChangeEvent || error instanceof JsonScanError || error instanceof SyntaxError) return [];
+      throw error;
+    }
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -325,7 +365,7 @@ export class ChangeMessageDecoder {
     const datum = avroDatum(message, valueSchema, value, 'value');
     if (datum === null || typeof datum !== 'object') throw new NotAChangeEvent(`${describeRecord(message)} is an Avro ${typeof datum}, not a change event record`);
     const envelope = this.#avroEnvelope(valueSchema, datum as Record<string, unknown>);
-    return this.#change(message, envelope, () => this.#keyImage(message, this.#memoOf(message.topic).key));
+    return this.#change(message, envelope, this.#memoOf(message.topic).key);
   }
 
   #avroEnvelope(writer: WriterSchema, datum: Record<string, unknown>): Envelope {
@@ -379,11 +419,12 @@ export class ChangeMessageDecoder {
   // ---------------------------------------------------------------------------------------------
   // Envelope → change
 
-  #change(message: KafkaMessage, envelope: Envelope, keyImage: () => RowImage | null): DecodedChange {
+  /** The change an envelope holds; the record key (its topic's `keyMemo`) is read for row changes and to tell heartbeats apart. */
+  #change(message: KafkaMessage, envelope: Envelope, keyMemo: DocumentMemo): DecodedChange {
     const { op } = envelope;
     if (op === undefined) {
       if (envelope.status === 'BEGIN' || envelope.status === 'END') return TRANSACTION;
-      if (message.topic.startsWith(HEARTBEAT_TOPIC_PREFIX) || keyNames(keyImage).includes('serverName')) return HEARTBEAT;
+      if (message.topic.startsWith(HEARTBEAT_TOPIC_PREFIX) || this.#keyNames(message, keyMemo).includes('serverName')) return HEARTBEAT;
       const members = envelope.members();
       if (members.includes('schemaChange')) throw new NotAChangeEvent(`${describeRecord(message)} is a schema change record (pgcdc's captureDdl), not a row change: leave the schema change topic (the topic prefix alone) out of the Kafka source's topics`);
       throw new NotAChangeEvent(`${describeRecord(message)} has no "op" (its members: ${members.slice(0, 8).join(', ') || 'none'}): not a Debezium change event; leave this topic out of the Kafka source's topics`);
@@ -398,7 +439,7 @@ export class ChangeMessageDecoder {
         const { before, after } = envelope;
         const shape = after ?? before;
         if (shape === null) throw new NotAChangeEvent(`${describeRecord(message)} (op "${op}") has neither "before" nor "after"`);
-        return new DecodedRowChange(op, source, shape.names, keyImage(), before === null ? null : alignedValues(shape.names, before), after === null ? null : after.values);
+        return new DecodedRowChange(op, source, shape.names, this.#keyImage(message, keyMemo), before === null ? null : alignedValues(shape.names, before), after === null ? null : after.values);
       }
       case 't':
         if (source?.schema === undefined || source.table === undefined) throw new NotAChangeEvent(`${describeRecord(message)} (op "t") has no source.schema and source.table: not a Debezium PostgreSQL truncate event`);
@@ -416,6 +457,14 @@ export class ChangeMessageDecoder {
 function isPlaceholder(buf: Buffer, start: number, end: number, texts: readonly Buffer[]): boolean {
   for (const text of texts) if (text.length === end - start && buf.compare(text, 0, text.length, start, end) === 0) return true;
   return false;
+}
+
+/** Whether `buf` holds `bytes[from, to)` at `at`. */
+function sameBytes(buf: Buffer, at: number, bytes: Buffer, from: number, to: number): boolean {
+  const length = to - from;
+  if (at + length > buf.length) return false;
+  for (let k = 0; k < length; k++) if (buf[at + k] !== bytes[from + k]) return false;
+  return true;
 }
 
 /** Whether `buf` holds `bytes` at `at`. */
@@ -460,9 +509,9 @@ function startsWithSchemaOrPayload(buf: Buffer, start: number): boolean {
   );
 }
 
-/** A payload that is not an object: null (a tombstone's), or a scan error. */
-function nullOrNotObject(buf: Buffer, at: number): null {
-  if (isNullAt(buf, at, at + 4)) return null;
+/** A payload that is not an object: null (a tombstone's: -1), or a scan error. */
+function nullOrNotObject(buf: Buffer, at: number): -1 {
+  if (isNullAt(buf, at, at + 4)) return -1;
   throw new JsonScanError(`the payload at byte ${at} is not an object`);
 }
 
@@ -470,16 +519,6 @@ function nullOrNotObject(buf: Buffer, at: number): null {
 function envelopeImageSchema(schema: ConnectSchemaJson): ConnectSchemaJson | undefined {
   const fields = schema.fields ?? [];
   return fields.find((field) => field.field === 'after' && field.type === 'struct') ?? fields.find((field) => field.field === 'before' && field.type === 'struct');
-}
-
-/** The record key's field names; none when the key is not a JSON or Avro object (it only tells heartbeats apart). */
-function keyNames(keyImage: () => RowImage | null): readonly string[] {
-  try {
-    return keyImage()?.names ?? [];
-  } catch (error) {
-    if (error instanceof NotAChangeEvent || error instanceof JsonScanError || error instanceof SyntaxError) return [];
-    throw error;
-  }
 }
 
 /** `before`'s values in the order of `names` (the same order in every record Debezium and pgcdc write). */
@@ -592,7 +631,9 @@ function memberString(buf: Buffer, members: ObjectMembers, name: string): string
 /**
  * Reads the facts of a JSON `source` block in one pass over its members, without listing them; its
  * strings are the topic's last record's when their bytes are the same. It returns itself: the
- * facts hold until the next `read`.
+ * facts hold until the next `read`. The records of one source transaction have the same block but
+ * for `sequence` and `lsn`: a block whose other bytes are the last block's (compared a segment at a
+ * time) keeps the last facts, and only its `lsn` is read.
  */
 class SourceReader implements SourceFacts {
   schema: string | undefined;
@@ -604,10 +645,21 @@ class SourceReader implements SourceFacts {
   /** Just past the block's `}`. */
   end = 0;
   readonly #cursor = new MemberCursor();
+  /** The last block read in full, and where its `sequence` and `lsn` values lie in it: `[sequenceAt, sequenceEnd)`, `[lsnAt, lsnEnd)`. */
+  #last: Buffer | undefined;
+  #sequenceAt = 0;
+  #sequenceEnd = 0;
+  #lsnAt = 0;
+  #lsnEnd = 0;
 
   read(buf: Buffer, start: number, memo: DocumentMemo): this {
+    if (this.#last !== undefined && this.#readLikeLast(buf, start)) return this;
     this.schema = this.table = this.snapshot = undefined;
     this.lsn = this.txId = this.tsMs = undefined;
+    let sequenceAt = -1;
+    let sequenceEnd = -1;
+    let lsnAt = -1;
+    let lsnEnd = -1;
     const cursor = this.#cursor;
     cursor.open(buf, start, memo.source);
     while (cursor.next()) {
@@ -620,7 +672,13 @@ class SourceReader implements SourceFacts {
           this.table = memo.sourceTable.read(buf, at, cursor.skipValue());
           break;
         case 'lsn':
-          this.lsn = integerAt(buf, at, cursor.skipValue());
+          lsnAt = at;
+          lsnEnd = cursor.skipValue();
+          this.lsn = integerAt(buf, at, lsnEnd);
+          break;
+        case 'sequence':
+          sequenceAt = at;
+          sequenceEnd = cursor.skipValue();
           break;
         case 'txId':
           this.txId = integerAt(buf, at, cursor.skipValue());
@@ -638,7 +696,36 @@ class SourceReader implements SourceFacts {
       }
     }
     this.end = cursor.objectEnd;
+    // Kept for the next records when `sequence` comes before `lsn` (as Debezium and pgcdc write them).
+    if (sequenceAt >= 0 && lsnAt > sequenceEnd) {
+      this.#last = Buffer.from(buf.subarray(start, this.end));
+      this.#sequenceAt = sequenceAt - start;
+      this.#sequenceEnd = sequenceEnd - start;
+      this.#lsnAt = lsnAt - start;
+      this.#lsnEnd = lsnEnd - start;
+    } else {
+      this.#last = undefined;
+    }
     return this;
+  }
+
+  /** Whether the block at `start` is the last one but for its `sequence` and `lsn` values (then read: `lsn`, `end`). */
+  #readLikeLast(buf: Buffer, start: number): boolean {
+    const last = this.#last!;
+    // Up to the sequence's value, the same bytes.
+    const sequenceAt = start + this.#sequenceAt;
+    if (!sameBytes(buf, start, last, 0, this.#sequenceAt)) return false;
+    const sequenceEnd = valueEnd(buf, sequenceAt);
+    // From after it up to the lsn's value, the same bytes.
+    const lsnAt = sequenceEnd + this.#lsnAt - this.#sequenceEnd;
+    if (!sameBytes(buf, sequenceEnd, last, this.#sequenceEnd, this.#lsnAt)) return false;
+    const lsnEnd = valueEnd(buf, lsnAt);
+    // From after it to the block's end, the same bytes.
+    const end = lsnEnd + last.length - this.#lsnEnd;
+    if (!sameBytes(buf, lsnEnd, last, this.#lsnEnd, last.length)) return false;
+    this.lsn = integerAt(buf, lsnAt, lsnEnd);
+    this.end = end;
+    return true;
   }
 }
 

@@ -20,20 +20,32 @@ export const UNCHANGED_SPAN = -2;
  * The values of a row image as the record holds them: each value's JSON text is the bytes
  * `[starts[i], ends[i])` of `buf` (NULL_SPAN, UNCHANGED_SPAN otherwise), or `rendered[i]` where a
  * Connect schema's logical type was turned into pgcdc's representation. Targets taking JSON write
- * the bytes as they are; `texts()` gives them as strings (made once, when first asked).
+ * the bytes as they are (the whole object at once when it is laid out as they would write it:
+ * `objectStart`); `texts()` gives them as strings (made once, when first asked).
  */
 export class RowValues {
   readonly buf: Buffer;
   readonly starts: readonly number[];
   readonly ends: readonly number[];
   readonly rendered: readonly (string | undefined)[] | undefined;
+  /**
+   * `[objectStart, objectEnd)`: the image's JSON object in `buf`, when every value is the record's
+   * bytes or null (none UNCHANGED or rendered); objectStart is -1 otherwise.
+   */
+  readonly objectStart: number;
+  readonly objectEnd: number;
+  /** The values' bytes in all (a null counts 4), with `objectStart`. */
+  readonly valueBytes: number;
   #texts: ColumnValue[] | undefined;
 
-  constructor(buf: Buffer, starts: readonly number[], ends: readonly number[], rendered: readonly (string | undefined)[] | undefined) {
+  constructor(buf: Buffer, starts: readonly number[], ends: readonly number[], rendered: readonly (string | undefined)[] | undefined, objectStart = -1, objectEnd = -1, valueBytes = 0) {
     this.buf = buf;
     this.starts = starts;
     this.ends = ends;
     this.rendered = rendered;
+    this.objectStart = objectStart;
+    this.objectEnd = objectEnd;
+    this.valueBytes = valueBytes;
   }
 
   /** Values given as texts (Avro records, realigned images). */

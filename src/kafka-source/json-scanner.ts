@@ -19,6 +19,8 @@ export class JsonScanError extends Error {}
 
 /** The members of one JSON object: names, and the [start, end) byte span of each value. */
 export interface ObjectMembers {
+  /** Where the object starts (its `{`). */
+  readonly start: number;
   readonly names: readonly string[];
   readonly starts: number[];
   readonly ends: number[];
@@ -215,15 +217,15 @@ export function objectMembers(buf: Buffer, start: number, hint?: MemberNameHint)
     }
   }
   const end = i + 1;
-  if (hint === undefined) return { names, starts, ends, end };
+  if (hint === undefined) return { start, names, starts, ends, end };
   if (changed || names.length !== hint.names.length) {
     hint.names.length = names.length;
     hint.bytes.length = names.length;
     hint.stable = Object.freeze(names);
-    return { names, starts, ends, end };
+    return { start, names, starts, ends, end };
   }
   hint.stable ??= Object.freeze(names);
-  return { names: hint.stable, starts, ends, end };
+  return { start, names: hint.stable, starts, ends, end };
 }
 
 /** The [start, end) spans of the elements of the array whose `[` is at `start`. */

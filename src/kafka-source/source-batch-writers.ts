@@ -96,8 +96,8 @@ export class EventTargetWriter implements SourceBatchWriter {
       const recordId = runIdPrefix + message.offset;
       if (change.kind === 'row') {
         const table = this.#tables.table(change.schema, change.table, change.columns, change.keyColumns);
-        const before = change.beforeValues === null ? null : new RecordImageTuple(change.beforeValues, 'O');
-        const after = change.afterValues === null ? null : new RecordImageTuple(change.afterValues, 'N');
+        const before = change.beforeValues === null ? null : new RecordImageTuple(change.beforeValues, 'O', change.columns);
+        const after = change.afterValues === null ? null : new RecordImageTuple(change.afterValues, 'N', change.columns);
         events.push(change.snapshot === undefined ? { kind: 'row', op: change.op, table, lsn, txn, before, after, recordId } : { kind: 'row', op: change.op, table, lsn, txn, before, after, snapshot: change.snapshot, recordId });
       } else if (change.kind === 'truncate') {
         const table = this.#tables.table(change.schema, change.table, [], []);

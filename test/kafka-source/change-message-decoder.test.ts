@@ -420,3 +420,44 @@ describe('ChangeMessageDecoder', () => {
     for (const reason of reasons) expect(reason).not.toContain('\n');
   });
 });
+
+describe('ChangeMessageDecoder: source blocks', () => {
+  it('reads every record\'s source facts, also where a block repeats the last one but for sequence and lsn', () => {
+    const decoder = new ChangeMessageDecoder({ unavailableValuePlaceholder: PLACEHOLDER });
+    // Blocks as Debezium and pgcdc write them, varied record to record in one member at a time (or
+    // laid out otherwise); the oracle is JSON.parse of the record.
+    let seed = 7;
+    const random = (n: number): number => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) % n;
+    const source = { version: '3.6.1.Final', connector: 'postgresql', name: 'shop', ts_ms: 1_700_000_000_000, snapshot: 'false', db: 'shop', sequence: '[null,"100"]', ts_us: 1, ts_ns: 2, schema: 'public', table: 'orders', txId: 700, lsn: 100, xmin: null };
+    const variations: (() => void)[] = [
+      () => undefined,
+      () => (source.lsn += 1 + random(10 ** random(12))),
+      () => (source.sequence = `["${random(1000)}","${source.lsn}"]`),
+      () => (source.txId += 1),
+      () => (source.table = source.table === 'orders' ? 'items' : 'orders'),
+      () => (source.schema = source.schema === 'public' ? 'shop' : 'public'),
+      () => (source.ts_ms += random(5)),
+      () => (source.snapshot = ['false', 'true', 'last', 'first'][random(4)]!),
+      () => (source.db = random(2) === 0 ? 'shop' : 'shop2'),
+    ];
+    for (let offset = 0; offset < 2000; offset++) {
+      variations[random(variations.length)]!();
+      source.lsn += 1 + random(3);
+      let block = JSON.stringify(source);
+      if (random(20) === 0) block = JSON.stringify(source, null, 1); // whitespace
+      if (random(20) === 0) block = JSON.stringify({ ...source, lsn: undefined }).replace('{', `{"lsn":${source.lsn},`); // lsn before sequence
+      const value = `{"before":null,"after":{"id":${offset}},"source":${block},"op":"c","ts_ms":5}`;
+      const change = decoder.decode({ topic: 'shop.public.orders', partition: 0, offset, key: Buffer.from(`{"id":${offset}}`), value: Buffer.from(value), headers: new Map(), timestamp: 0 }) as DecodedRow;
+      const expected = (JSON.parse(value) as { source: typeof source }).source;
+      expect({ schema: change.schema, table: change.table, txId: change.txId, lsn: change.sourceLsn, tsMs: change.tsMs, snapshot: change.snapshot ?? 'false' }, `record ${offset}: ${block}`).toEqual({
+        schema: expected.schema,
+        table: expected.table,
+        txId: expected.txId,
+        lsn: expected.lsn,
+        tsMs: expected.ts_ms,
+        snapshot: expected.snapshot,
+      });
+      expect(change.afterValues!.texts()).toEqual([String(offset)]);
+    }
+  });
+});

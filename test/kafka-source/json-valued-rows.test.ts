@@ -9,7 +9,10 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { JsonWriter } from '../../src/encoding/json-writer.js';
 import { DebeziumJsonEncoder, type DebeziumEncoderOptions } from '../../src/events/debezium-json-encoder.js';
-import { JsonValuedTables, textTuple } from '../../src/events/json-valued-rows.js';
+import { JsonValuedTables, RecordImageTuple, textTuple } from '../../src/events/json-valued-rows.js';
+import { writeTupleJson } from '../../src/events/tuple-json.js';
+import { ChangeMessageDecoder } from '../../src/kafka-source/change-message-decoder.js';
+import type { DecodedRow } from '../../src/kafka-source/decoded-change.js';
 import type { RowEvent, StreamEvent, TableInfo, TransactionInfo } from '../../src/events/stream-event.js';
 import { UNCHANGED, type ColumnValue } from '../../src/kafka-source/decoded-change.js';
 import { silentLogger } from '../../src/logging/logger.js';
@@ -108,5 +111,31 @@ describe('Kafka source: JSON-valued rows', () => {
       ['id', 'json', true],
     ]);
     expect(tables.table('public', 'keyless', ['v'], []).replicaIdentity).toBe('f');
+  });
+  it("write a record's row image as the encoder lays it out, whether the record's object is copied whole or value by value", () => {
+    const decoder = new ChangeMessageDecoder({ unavailableValuePlaceholder: '__debezium_unavailable_value' });
+    const tables = new JsonValuedTables();
+    let offset = 0;
+    /** The `after` image the encoder writes for a record whose `after` is `image` (JSON text), through the tuple EventTargetWriter makes. */
+    const written = (image: string, columns?: readonly string[]): string => {
+      const value = Buffer.from(`{"before":null,"after":${image},"source":{"schema":"public","table":"t","lsn":1,"txId":2,"ts_ms":3},"op":"c","ts_ms":4}`);
+      const change = decoder.decode({ topic: 't', partition: 0, offset: offset++, key: null, value, headers: new Map(), timestamp: 0 }) as DecodedRow;
+      const table = tables.table('public', 't', columns ?? change.columns, []);
+      const w = new JsonWriter(4096);
+      writeTupleJson(w, table, new RecordImageTuple(change.afterValues!, 'N', change.columns));
+      return Buffer.concat(w.take()).toString('utf8');
+    };
+    // Laid out as the encoder writes it: the same bytes (copied whole).
+    const compact = '{"id":1,"n":null,"s":"a \\" b","doc":{"k":[1,2.50]},"big":123456789012345678901234567890}';
+    expect(written(compact)).toBe(compact);
+    expect(written(compact)).toBe(compact); // names and table known from the record before
+    // Laid out otherwise: the same JSON, in the encoder's layout (value by value); the oracle is expectedImage.
+    expect(written('{ "id" : 1 ,\n "n":null}')).toBe(expectedImage(['id', 'n'], ['1', null]));
+    expect(written('{"i\\u0064":1,"n":2}')).toBe(expectedImage(['id', 'n'], ['1', '2']));
+    expect(written('{"naïve":1}')).toBe(expectedImage(['naïve'], ['1']));
+    expect(written('{"id":1,"n":"__debezium_unavailable_value"}')).toBe('{"id":1,"n":"__debezium_unavailable_value"}');
+    expect(written('{"id":1,"s":"__debezium_unavailable_value","n":3}')).toBe('{"id":1,"s":"__debezium_unavailable_value","n":3}');
+    // A table whose columns are named otherwise (a rename by a transform), names of the same length: its names, never the record's.
+    expect(written('{"id":1,"n":2}', ['id', 'm'])).toBe('{"id":1,"m":2}');
   });
 });
