@@ -20,7 +20,7 @@ import {
   UNCHANGED,
   UNCHANGED_SPAN,
 } from './decoded-change.js';
-import { decodeString, integerAt, isNullAt, JsonScanError, MemberCursor, MemberNameHint, objectMembers, type ObjectMembers, skipWhitespace, valueEnd } from './json-scanner.js';
+import { decodeString, integerAt, isNullAt, JsonScanError, MemberCursor, MemberNameHint, objectMembers, type ObjectMembers, sameBytes, skipWhitespace, valueEnd } from './json-scanner.js';
 import { type ConnectSchemaJson, type JsonValueRenderer, structRenderers } from './connect-value-decoder.js';
 import { AvroRecordDecoder, type AvroValueRenderer, avroValueRenderer, decodeDatum, isConfluentFramed, recordFields, type WriterSchema } from './avro-record-decoder.js';
 
@@ -115,7 +115,7 @@ class RepeatedString {
   read(buf: Buffer, start: number, end: number): string | undefined {
     if (buf[start] !== 0x22) return undefined;
     const known = this.#bytes;
-    if (known !== undefined && known.length === end - start && bytesAt(buf, start, known)) return this.#text;
+    if (known !== undefined && known.length === end - start && sameBytes(buf, start, known)) return this.#text;
     this.#text = decodeString(buf, start, end);
     this.#bytes = Buffer.from(buf.subarray(start, end));
     return this.#text;
@@ -231,7 +231,7 @@ export class ChangeMessageDecoder {
   /** The renderers of a schema, cached per topic and role while the schema's bytes stay the same. */
   #renderersOf(buf: Buffer, start: number, end: number, memo: DocumentMemo, fieldsOf: (schema: ConnectSchemaJson) => ConnectSchemaJson | undefined): ReadonlyMap<string, JsonValueRenderer> {
     const cached = memo.schema;
-    if (cached !== undefined && cached.bytes.length === end - start && bytesAt(buf, start, cached.bytes)) return cached.renderers;
+    if (cached !== undefined && cached.bytes.length === end - start && sameBytes(buf, start, cached.bytes)) return cached.renderers;
     const bytes = Buffer.from(buf.subarray(start, end));
     const schema = JSON.parse(bytes.toString('utf8')) as ConnectSchemaJson | null;
     const renderers = schema === null ? NO_RENDERERS : structRenderers(fieldsOf(schema));
@@ -459,23 +459,6 @@ function isPlaceholder(buf: Buffer, start: number, end: number, texts: readonly 
   return false;
 }
 
-/** Whether `buf` holds `bytes[from, to)` at `at`. */
-function sameBytes(buf: Buffer, at: number, bytes: Buffer, from: number, to: number): boolean {
-  const length = to - from;
-  if (at + length > buf.length) return false;
-  for (let k = 0; k < length; k++) if (buf[at + k] !== bytes[from + k]) return false;
-  return true;
-}
-
-/** Whether `buf` holds `bytes` at `at`. */
-function bytesAt(buf: Buffer, at: number, bytes: Buffer): boolean {
-  if (at + bytes.length > buf.length) return false;
-  // A short pattern compares faster in a loop than through a native call.
-  if (bytes.length > 32) return buf.compare(bytes, 0, bytes.length, at, at + bytes.length) === 0;
-  for (let k = 0; k < bytes.length; k++) if (buf[at + k] !== bytes[k]) return false;
-  return true;
-}
-
 const SCHEMA_MEMBER = Buffer.from('"schema"');
 const PAYLOAD_MEMBER = Buffer.from('"payload"');
 
@@ -487,16 +470,16 @@ const PAYLOAD_MEMBER = Buffer.from('"payload"');
 function knownSchemaPayload(buf: Buffer, start: number, cached: CachedSchema | undefined): number {
   if (cached === undefined) return -1;
   let i = skipWhitespace(buf, start + 1);
-  if (!bytesAt(buf, i, SCHEMA_MEMBER)) return -1;
+  if (!sameBytes(buf, i, SCHEMA_MEMBER)) return -1;
   i = skipWhitespace(buf, i + SCHEMA_MEMBER.length);
   if (buf[i] !== 0x3a) return -1;
   i = skipWhitespace(buf, i + 1);
   const bytes = cached.bytes;
-  if (!bytesAt(buf, i, bytes)) return -1;
+  if (!sameBytes(buf, i, bytes)) return -1;
   i = skipWhitespace(buf, i + bytes.length);
   if (buf[i] !== 0x2c) return -1;
   i = skipWhitespace(buf, i + 1);
-  if (!bytesAt(buf, i, PAYLOAD_MEMBER)) return -1;
+  if (!sameBytes(buf, i, PAYLOAD_MEMBER)) return -1;
   i = skipWhitespace(buf, i + PAYLOAD_MEMBER.length);
   return buf[i] === 0x3a ? skipWhitespace(buf, i + 1) : -1;
 }
@@ -505,7 +488,7 @@ function knownSchemaPayload(buf: Buffer, start: number, cached: CachedSchema | u
 function startsWithSchemaOrPayload(buf: Buffer, start: number): boolean {
   const i = skipWhitespace(buf, start + 1);
   return (
-    bytesAt(buf, i, SCHEMA_MEMBER) || bytesAt(buf, i, PAYLOAD_MEMBER)
+    sameBytes(buf, i, SCHEMA_MEMBER) || sameBytes(buf, i, PAYLOAD_MEMBER)
   );
 }
 

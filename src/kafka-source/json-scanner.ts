@@ -137,6 +137,16 @@ export class MemberNameHint {
   stable: readonly string[] | undefined;
 }
 
+/** Whether `buf` holds `bytes[from, to)` (by default all of `bytes`) at `at`. */
+export function sameBytes(buf: Buffer, at: number, bytes: Buffer, from = 0, to = bytes.length): boolean {
+  const length = to - from;
+  if (at + length > buf.length) return false;
+  // A short run compares faster in a loop than through a native call.
+  if (length > 32) return buf.compare(bytes, from, to, at, at + length) === 0;
+  for (let k = 0; k < length; k++) if (buf[at + k] !== bytes[from + k]) return false;
+  return true;
+}
+
 /**
  * `text` as V8's one copy of that string (what a property key becomes): comparing it with a
  * literal (`switch (name) { case 'source': … }`) is then a pointer comparison, not a character one.
@@ -159,20 +169,11 @@ function memberName(buf: Buffer, start: number, hint: MemberNameHint | undefined
   if (known !== undefined) {
     const length = known.length;
     const from = start + 1;
-    if (buf[from + length] === QUOTE) {
-      let same = true;
-      for (let k = 0; k < length; k++) {
-        if (known[k] !== buf[from + k]) {
-          same = false;
-          break;
-        }
-      }
-      // The known bytes were a whole string's content, so the quote after them closes this one too.
-      if (same) {
-        nameChanged = false;
-        nameEnd = from + length + 1;
-        return hint!.names[index]!;
-      }
+    // The known bytes were a whole string's content, so the quote after them closes this one too.
+    if (buf[from + length] === QUOTE && sameBytes(buf, from, known)) {
+      nameChanged = false;
+      nameEnd = from + length + 1;
+      return hint!.names[index]!;
     }
   }
   nameChanged = true;
