@@ -20,7 +20,7 @@ import {
   UNCHANGED,
   UNCHANGED_SPAN,
 } from './decoded-change.js';
-import { decodeString, integerAt, isNullAt, JsonScanError, MemberCursor, MemberNameHint, objectMembers, type ObjectMembers, sameBytes, skipWhitespace, valueEnd } from './json-scanner.js';
+import { decodeString, integerAt, isNullAt, JsonScanError, MemberCursor, MemberNameHint, objectMembers, objectNames, type ObjectMembers, sameBytes, skipWhitespace, valueEnd } from './json-scanner.js';
 import { type ConnectSchemaJson, type JsonValueRenderer, structRenderers } from './connect-value-decoder.js';
 import { AvroRecordDecoder, type AvroValueRenderer, avroValueRenderer, decodeDatum, isConfluentFramed, recordFields, type WriterSchema } from './avro-record-decoder.js';
 
@@ -141,6 +141,9 @@ interface TopicMemo {
 }
 
 const NO_RENDERERS: ReadonlyMap<string, JsonValueRenderer> = new Map();
+
+/** The decoder's reading of a record key's image, for a row change's key values read when first asked. */
+let recordKeyImage: (decoder: ChangeMessageDecoder, message: KafkaMessage, memo: DocumentMemo) => RowImage | null;
 
 export class ChangeMessageDecoder {
   /** JSON texts that are the placeholder: a string, an array of it, bytea's `\x` hex, bytes' base64. */
@@ -330,13 +333,37 @@ export class ChangeMessageDecoder {
       const datum = avroDatum(message, schema, key, 'key');
       return datum === null || typeof datum !== 'object' ? null : this.#avroImage(schema, schema.json, datum as Record<string, unknown>);
     }
+    const payloadStart = this.#jsonKeyPayload(message, key, memo);
+    return payloadStart < 0 ? null : this.#imageOf(key, objectMembers(key, payloadStart, memo.payload), this.#payloadRenderers);
+  }
+
+  /**
+   * A row change's record key: its field names alone when it is JSON whose values need no
+   * rendering (the values are read from the record when first asked, as the same image), else its
+   * whole image; null when the record has no key. Either way a key that is not a change event's
+   * fails here, while the record is decoded.
+   */
+  #rowKey(message: KafkaMessage, memo: DocumentMemo): RowImage | readonly string[] | null {
+    const key = message.key;
+    if (key === null || isConfluentFramed(key)) return this.#keyImage(message, memo);
+    const payloadStart = this.#jsonKeyPayload(message, key, memo);
+    if (payloadStart < 0) return null;
+    if (this.#payloadRenderers.size !== 0) return this.#imageOf(key, objectMembers(key, payloadStart, memo.payload), this.#payloadRenderers);
+    return objectNames(key, payloadStart, memo.payload);
+  }
+
+  /** Where a JSON key's payload object starts (-1: a null key), its renderers left in `#payloadRenderers`. */
+  #jsonKeyPayload(message: KafkaMessage, key: Buffer, memo: DocumentMemo): number {
     const start = skipWhitespace(key, 0);
     if (key[start] !== 0x7b) {
-      if (isNullAt(key, start, key.length)) return null;
+      if (isNullAt(key, start, key.length)) return -1;
       throw new NotAChangeEvent(`${describeRecord(message)} has a key that is not a JSON object (${JSON.stringify(key.toString('utf8', 0, 40))}): a change event's key holds the table's key columns`);
     }
-    const payloadStart = this.#payload(key, start, memo, (schema) => schema);
-    return payloadStart < 0 ? null : this.#imageOf(key, objectMembers(key, payloadStart, memo.payload), this.#payloadRenderers);
+    return this.#payload(key, start, memo, (schema) => schema);
+  }
+
+  static {
+    recordKeyImage = (decoder, message, memo) => decoder.#keyImage(message, memo);
   }
 
   /** The record key's field names; none when the key is not a JSON or Avro object (it only tells heartbeats apart). */
@@ -439,7 +466,7 @@ export class ChangeMessageDecoder {
         const { before, after } = envelope;
         const shape = after ?? before;
         if (shape === null) throw new NotAChangeEvent(`${describeRecord(message)} (op "${op}") has neither "before" nor "after"`);
-        return new DecodedRowChange(op, source, shape.names, this.#keyImage(message, keyMemo), before === null ? null : alignedValues(shape.names, before), after === null ? null : after.values);
+        return new DecodedRowChange(op, source, shape.names, this.#rowKey(message, keyMemo), before === null ? null : alignedValues(shape.names, before), after === null ? null : after.values, this, message, keyMemo);
       }
       case 't':
         if (source?.schema === undefined || source.table === undefined) throw new NotAChangeEvent(`${describeRecord(message)} (op "t") has no source.schema and source.table: not a Debezium PostgreSQL truncate event`);
@@ -534,28 +561,37 @@ class DecodedRowChange implements DecodedRow {
   readonly txId: number | undefined;
   readonly tsMs: number | undefined;
   readonly snapshot: DecodedRow['snapshot'];
-  readonly #key: RowImage | null;
+  /** The record key: its image, or its names alone (the image read from the record when `key` is first asked), or null. */
+  readonly #key: RowImage | readonly string[] | null;
+  readonly #decoder: ChangeMessageDecoder;
+  readonly #message: KafkaMessage;
+  readonly #keyMemo: DocumentMemo;
   #keyValues: readonly ColumnValue[] | undefined;
 
-  constructor(op: DecodedRow['op'], source: SourceFacts, columns: readonly string[], key: RowImage | null, before: RowValues | null, after: RowValues | null) {
+  constructor(op: DecodedRow['op'], source: SourceFacts, columns: readonly string[], key: RowImage | readonly string[] | null, before: RowValues | null, after: RowValues | null, decoder: ChangeMessageDecoder, message: KafkaMessage, keyMemo: DocumentMemo) {
     this.op = op;
     this.schema = source.schema!;
     this.table = source.table!;
     this.columns = columns;
     this.#key = key;
-    this.keyColumns = key === null ? NO_NAMES : keyColumnsOf(key.names);
+    this.keyColumns = key === null ? NO_NAMES : keyColumnsOf(isNames(key) ? key : key.names);
     this.beforeValues = before;
     this.afterValues = after;
     this.sourceLsn = source.lsn;
     this.txId = source.txId;
     this.tsMs = source.tsMs;
     this.snapshot = source.snapshot;
+    this.#decoder = decoder;
+    this.#message = message;
+    this.#keyMemo = keyMemo;
   }
 
   get key(): readonly ColumnValue[] {
     if (this.#keyValues !== undefined) return this.#keyValues;
-    const key = this.#key;
-    if (key === null) return (this.#keyValues = []);
+    const known = this.#key;
+    if (known === null) return (this.#keyValues = []);
+    // Its names were read while decoding: the same bytes give the same image now.
+    const key = isNames(known) ? recordKeyImage(this.#decoder, this.#message, this.#keyMemo)! : known;
     const texts = key.values.texts();
     return (this.#keyValues = key.names.includes(ROUTED_KEY_FIELD) ? texts.filter((_, i) => key.names[i] !== ROUTED_KEY_FIELD) : texts);
   }
@@ -570,6 +606,11 @@ class DecodedRowChange implements DecodedRow {
 }
 
 const NO_NAMES: readonly string[] = Object.freeze([]);
+
+function isNames(key: RowImage | readonly string[]): key is readonly string[] {
+  return Array.isArray(key);
+}
+
 
 /** The key names array met last (a topic's JSON keys share one: MemberNameHint) and its key columns. */
 let lastKeyNames: readonly string[] = NO_NAMES;

@@ -47,6 +47,11 @@ export class ChangeTopicConsumer {
   #closed = false;
   /** Since when commits to the group coordinator have failed without one succeeding (Date.now()). */
   #coordinatorFailingSince: number | undefined;
+  /** Offsets to commit once the commit under way is done, by partition name. */
+  readonly #toCommit = new Map<string, PartitionOffset>();
+  #committing: Promise<void> | undefined;
+  /** Whether #commitQueued is under way (it may end within the call that starts it). */
+  #commitRunning = false;
   /** The member id and generation of the assignment last seen. */
   #memberId: string | null = null;
   #generation = 0;
@@ -165,19 +170,41 @@ export class ChangeTopicConsumer {
 
   /**
    * Commits the offsets of partitions this member still holds (a partition that moved is the new
-   * holder's to commit).
+   * holder's to commit), after those given before. One commit request is under way at a time:
+   * offsets given meanwhile go in the next one, the latest of each partition. Resolves once they
+   * are committed or the commit failed (logged; the member fails when the coordinator refuses
+   * commits for a session timeout); the caller need not wait for it (`committed` does).
    */
-  async commit(offsets: Iterable<PartitionOffset>): Promise<void> {
-    const held = [...offsets].filter((o) => this.#assigned.has(partitionName(o.topic, o.partition)));
-    if (held.length === 0) return;
+  commit(offsets: Iterable<PartitionOffset>): Promise<void> {
+    for (const offset of offsets) this.#toCommit.set(partitionName(offset.topic, offset.partition), offset);
+    if (!this.#commitRunning) this.#committing = this.#commitQueued();
+    return this.#committing!;
+  }
+
+  /** Resolves once every offset given to `commit` so far was committed (or its commit failed). */
+  committed(): Promise<void> {
+    return this.#commitRunning ? this.#committing! : Promise.resolve();
+  }
+
+  async #commitQueued(): Promise<void> {
+    this.#commitRunning = true;
     try {
-      await this.#consumer.commit({ offsets: held.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset, leaderEpoch: -1 })) });
-      this.#coordinatorFailingSince = undefined;
-    } catch (error) {
-      // A rebalance under way: the partitions' next holder reads from the last commit, or the
-      // target's own position; nothing is lost, at most read again.
-      this.#logger.warn({ error: describeKafkaError(error) }, 'could not commit the consumed offsets to Kafka (a rebalance?); what they cover may be read again');
-      this.#commitFailed(error);
+      while (this.#toCommit.size > 0) {
+        const held = [...this.#toCommit].filter(([name]) => this.#assigned.has(name)).map(([, o]) => ({ topic: o.topic, partition: o.partition, offset: o.offset, leaderEpoch: -1 }));
+        this.#toCommit.clear();
+        if (held.length === 0) continue;
+        try {
+          await this.#consumer.commit({ offsets: held });
+          this.#coordinatorFailingSince = undefined;
+        } catch (error) {
+          // A rebalance under way: the partitions' next holder reads from the last commit, or the
+          // target's own position; nothing is lost, at most read again.
+          this.#logger.warn({ error: describeKafkaError(error) }, 'could not commit the consumed offsets to Kafka (a rebalance?); what they cover may be read again');
+          this.#commitFailed(error);
+        }
+      }
+    } finally {
+      this.#commitRunning = false;
     }
   }
 
@@ -233,6 +260,7 @@ export class ChangeTopicConsumer {
 
   async close(): Promise<void> {
     this.#closed = true;
+    await this.committed();
     await this.#fetcher?.close();
     this.#fetcher = undefined;
     await new Promise<void>((resolve) => this.#consumer.close(true, () => resolve()));
@@ -322,6 +350,9 @@ export class ChangeTopicConsumer {
     if (same && !missedGeneration) return;
     const names = new Set(assigned.keys());
     this.#assigned = names;
+    // Offsets not committed yet of partitions let go are the next holder's; after a missed
+    // generation another member may have committed past them.
+    for (const name of [...this.#toCommit.keys()]) if (missedGeneration || !names.has(name)) this.#toCommit.delete(name);
     if (missedGeneration) {
       this.#buffered = [];
       this.#fetcher?.assign(new Map());

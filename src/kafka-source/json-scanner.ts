@@ -188,26 +188,49 @@ function memberName(buf: Buffer, start: number, hint: MemberNameHint | undefined
 
 /**
  * The members of the object whose `{` is at `start` (`end` just past its `}`). With a hint, an
- * object with the same names as the hint's last one gets the same (frozen) names array.
+ * object with the same names as the hint's last one gets the same (frozen) names array, and no
+ * names array is made for it.
  */
 export function objectMembers(buf: Buffer, start: number, hint?: MemberNameHint): ObjectMembers & { end: number } {
+  // Sized for the hint's last object: most objects of a topic have as many members.
+  const expected = hint === undefined ? 0 : hint.names.length;
+  const starts: number[] = expected === 0 ? [] : new Array<number>(expected);
+  const ends: number[] = expected === 0 ? [] : new Array<number>(expected);
+  const names = scanObject(buf, start, hint, starts, ends);
+  return { start, names, starts, ends, end: scannedEnd };
+}
+
+/** The member names of the object whose `{` is at `start`, its values skipped (with a hint, as objectMembers gives them). */
+export function objectNames(buf: Buffer, start: number, hint?: MemberNameHint): readonly string[] {
+  return scanObject(buf, start, hint, undefined, undefined);
+}
+
+/** Just past the `}` of the object the last scanObject call read. */
+let scannedEnd = 0;
+
+/** Reads the object at `start`: its names (returned), its values' spans into `starts` and `ends` when given, its end into `scannedEnd`. */
+function scanObject(buf: Buffer, start: number, hint: MemberNameHint | undefined, starts: number[] | undefined, ends: number[] | undefined): readonly string[] {
   if (buf[start] !== OPEN_BRACE) throw new JsonScanError(`an object was expected at byte ${start}`);
-  const names: string[] = [];
-  const starts: number[] = [];
-  const ends: number[] = [];
+  // Without a hint the names are collected; with one, memberName keeps the hint's names this object's.
+  const names: string[] | undefined = hint === undefined ? [] : undefined;
+  let count = 0;
   let changed = false;
   let i = skipWhitespace(buf, start + 1);
   if (buf[i] !== CLOSE_BRACE) {
     for (;;) {
       if (buf[i] !== QUOTE) throw new JsonScanError(`a member name was expected at byte ${i}`);
-      names.push(memberName(buf, i, hint, names.length));
-      if (nameChanged) changed = true;
+      const name = memberName(buf, i, hint, count);
+      if (names !== undefined) names.push(name);
+      else if (nameChanged) changed = true;
       i = skipWhitespace(buf, nameEnd);
       if (buf[i] !== COLON) throw new JsonScanError(`":" was expected at byte ${i}`);
       i = skipWhitespace(buf, i + 1);
       const end = valueEnd(buf, i);
-      starts.push(i);
-      ends.push(end);
+      if (starts !== undefined) {
+        starts[count] = i;
+        ends![count] = end;
+      }
+      count++;
       i = skipWhitespace(buf, end);
       if (buf[i] === COMMA) {
         i = skipWhitespace(buf, i + 1);
@@ -217,16 +240,18 @@ export function objectMembers(buf: Buffer, start: number, hint?: MemberNameHint)
       throw new JsonScanError(`"," or "}" was expected at byte ${i}`);
     }
   }
-  const end = i + 1;
-  if (hint === undefined) return { start, names, starts, ends, end };
-  if (changed || names.length !== hint.names.length) {
-    hint.names.length = names.length;
-    hint.bytes.length = names.length;
-    hint.stable = Object.freeze(names);
-    return { start, names, starts, ends, end };
+  scannedEnd = i + 1;
+  if (starts !== undefined && starts.length > count) {
+    starts.length = count;
+    ends!.length = count;
   }
-  hint.stable ??= Object.freeze(names);
-  return { start, names: hint.stable, starts, ends, end };
+  if (names !== undefined) return names;
+  if (changed || count !== hint!.names.length) {
+    hint!.names.length = count;
+    hint!.bytes.length = count;
+    hint!.stable = Object.freeze(hint!.names.slice());
+  }
+  return (hint!.stable ??= Object.freeze(hint!.names.slice()));
 }
 
 /** The [start, end) spans of the elements of the array whose `[` is at `start`. */

@@ -117,10 +117,11 @@ class GroupMember {
         if (newTopics !== undefined) {
           if (pending) await this.#settle(pending, consumer);
           pending = undefined;
+          await consumer.committed();
           this.#logger.info({ topics: newTopics }, 'new topics match spec.source.kafka.topicPattern: joining the group again with them');
           return 'new-topics';
         }
-        // Nothing more to read at once: the last batch settles (its offsets committed) before waiting.
+        // Nothing more to read at once: the last batch settles (its offsets committed meanwhile) before waiting.
         if (pending && !consumer.hasBuffered) {
           await this.#settle(pending, consumer);
           pending = undefined;
@@ -131,6 +132,7 @@ class GroupMember {
         if (consumer.assigned !== held) {
           if (pending) await this.#settle(pending, consumer);
           pending = undefined;
+          await consumer.committed();
           held = consumer.assigned;
           await writer.release(held);
           this.#logger.info({ partitions: [...held].sort(), generation: consumer.generation }, 'the group moved partitions: holding these now');
@@ -143,11 +145,13 @@ class GroupMember {
           // What came before the record is delivered and committed; the record and the rest are not.
           await this.#settle(pending, consumer);
           pending = undefined;
+          await consumer.committed();
           throw stop;
         }
       }
       if (pending) await this.#settle(pending, consumer);
       pending = undefined;
+      await consumer.committed();
       return 'stopped';
     } finally {
       clearInterval(watch);
@@ -188,10 +192,14 @@ class GroupMember {
     return new EventTargetWriter(target);
   }
 
-  /** Waits for a batch to be durable, then commits its offsets. */
+  /**
+   * Waits for a batch to be durable, then has its offsets committed: the commit goes on while the
+   * next batches are read (each waits for the broker's log flush); `consumer.committed()` waits
+   * for it where the offsets must be in Kafka first.
+   */
   async #settle(batch: PendingBatch, consumer: ChangeTopicConsumer): Promise<void> {
     await batch.durable;
-    await consumer.commit(batch.offsets.values());
+    void consumer.commit(batch.offsets.values());
     this.madeProgress = true;
     this.#counters.events += batch.events;
   }

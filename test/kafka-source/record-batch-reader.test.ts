@@ -3,7 +3,8 @@
  * ChangeTopicConsumer on a real Kafka 4 broker, against Kafka's Java consumer (TopicDump) as the
  * oracle: records recompressed by the broker with each codec, with headers, null keys and
  * tombstones, log-append timestamps, committed and aborted Kafka transactions (read_committed and
- * read_uncommitted), resuming after committed offsets, and `startFrom: latest`.
+ * read_uncommitted), commits given while one is under way (the Admin API's committed offsets the
+ * oracle), resuming after committed offsets, and `startFrom: latest`.
  */
 import * as kafkaClient from '@platformatic/kafka';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -188,6 +189,39 @@ describe('Kafka source: the fetch path', () => {
     }
     throw new Error(`in ${tries} groups the member holding the buffered records never got partition 0`);
   }, 600_000);
+
+  it("commits offsets given while a commit is under way in the next one, the latest of each partition, and none of a partition it does not hold", async () => {
+    const topic = 'rb.commits';
+    await kafka().createTopic(topic, { partitions: 3 });
+    await kafka().produce(topic, Array.from({ length: 60 }, (_, i) => ({ key: `k${i}`, value: `v${i}`, partition: i % 3 })));
+    const consumer = await started(config('rb-commits', [topic]));
+    await read(consumer, 60);
+    // The group's committed offsets as Kafka's Admin API lists them (-1: none).
+    const admin = new kafkaClient.Admin({ clientId: 'rb-commits-admin', bootstrapBrokers: kafka().bootstrapServers.split(',') });
+    const committedOffsets = async (): Promise<bigint[]> => {
+      const [group] = await admin.listConsumerGroupOffsets({ groups: [{ groupId: 'rb-commits', topics: [{ name: topic, partitionIndexes: [0, 1, 2] }] }] });
+      const offsets = [-1n, -1n, -1n];
+      for (const t of group?.topics ?? []) for (const p of t.partitions) offsets[p.partitionIndex] = p.committedOffset;
+      return offsets;
+    };
+    try {
+      // Offsets of a partition not held only (a topic it does not read): nothing to commit, and
+      // the commits after it still go out.
+      await consumer.commit([{ topic: 'rb.not-read', partition: 0, offset: 5n }]);
+      // 60 commits without waiting, each partition's offsets rising.
+      const given: Promise<void>[] = [];
+      for (let i = 1; i <= 20; i++) for (const partition of [0, 1, 2]) given.push(consumer.commit([{ topic, partition, offset: BigInt(i) }]));
+      await consumer.committed();
+      expect(await committedOffsets()).toEqual([20n, 20n, 20n]);
+      // Every promise commit gave resolved (none left waiting).
+      await Promise.all(given);
+      // One more after the queue drained goes out too.
+      await consumer.commit([{ topic, partition: 1, offset: 19n }]);
+      expect(await committedOffsets()).toEqual([20n, 19n, 20n]);
+    } finally {
+      await admin.close();
+    }
+  }, 300_000);
 
   it('resumes after the committed offsets, and with startFrom latest skips what was there', async () => {
     const topic = 'rb.resume';
