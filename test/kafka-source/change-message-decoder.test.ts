@@ -461,3 +461,28 @@ describe('ChangeMessageDecoder: source blocks', () => {
     }
   });
 });
+
+describe('ChangeMessageDecoder: record keys', () => {
+  it("gives each row change its own key columns and values, read once every record was decoded, while keys change shape and carry schemas or not", () => {
+    const decoder = new ChangeMessageDecoder({ unavailableValuePlaceholder: PLACEHOLDER });
+    let seed = 11;
+    const random = (n: number): number => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) % n;
+    const shapes = [['id'], ['id'], ['id'], ['tenant', 'id'], ['k"q', 'ñ'], ['id', '__dbz__physicalTableIdentifier']];
+    const decoded: { change: DecodedRow; expected: Record<string, unknown> }[] = [];
+    for (let offset = 0; offset < 600; offset++) {
+      const names = shapes[random(shapes.length)]!;
+      const payload = Object.fromEntries(names.map((name, i) => [name, name.startsWith('__dbz') ? 'shop.public.orders' : random(3) === 0 ? `v${offset}-${i}` : offset * 10 + i]));
+      // A Connect schema for some keys (plain int64/string fields: no value needs rendering).
+      const schema = { type: 'struct', optional: false, name: 'shop.public.orders.Key', fields: names.map((name) => ({ field: name, type: typeof payload[name] === 'number' ? 'int64' : 'string', optional: false })) };
+      const key = random(3) === 0 ? JSON.stringify({ schema, payload }) : JSON.stringify(payload, null, random(8) === 0 ? 1 : undefined);
+      const value = `{"before":null,"after":{"id":${offset}},"source":{"schema":"public","table":"orders","lsn":${offset + 1}},"op":"c"}`;
+      const change = decoder.decode({ topic: 'shop.public.orders', partition: 0, offset, key: Buffer.from(key), value: Buffer.from(value), headers: new Map(), timestamp: 0 }) as DecodedRow;
+      decoded.push({ change, expected: payload });
+    }
+    for (const [offset, { change, expected }] of decoded.entries()) {
+      const columns = Object.keys(expected).filter((name) => !name.startsWith('__dbz'));
+      expect(change.keyColumns, `record ${offset}`).toEqual(columns);
+      expect(change.key, `record ${offset}`).toEqual(columns.map((name) => JSON.stringify(expected[name])));
+    }
+  });
+});
