@@ -611,7 +611,6 @@ function isNames(key: RowImage | readonly string[]): key is readonly string[] {
   return Array.isArray(key);
 }
 
-
 /** The key names array met last (a topic's JSON keys share one: MemberNameHint) and its key columns. */
 let lastKeyNames: readonly string[] = NO_NAMES;
 let lastKeyColumns: readonly string[] = NO_NAMES;
