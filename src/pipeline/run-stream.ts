@@ -48,7 +48,11 @@ export interface RunStreamOptions {
   readonly logger: Logger;
   /** Stop once everything up to this position is delivered and acknowledged; `now` = the source's WAL position at start. */
   readonly stopAt?: 'now' | Lsn;
-  /** Aborting stops the stream gracefully: what was received is delivered and acknowledged first. */
+  /**
+   * Aborting stops the stream gracefully: the transaction being received is received whole (for up
+   * to 30 s: a target keeping its first part would get it again), and what was received is
+   * delivered and acknowledged first.
+   */
   readonly signal?: AbortSignal;
   /** A target to use instead of the one the spec names (library use, benchmarks). */
   readonly target?: Target;

@@ -18,6 +18,13 @@ import { StreamProcessor, type StreamProcessorParts } from './stream-processor.j
 
 export type StopReason = 'signal' | 'stop-at' | 'snapshot-complete' | 'tombstone';
 
+/**
+ * How long a graceful stop waits for the transaction being received to end. Stopping in its middle
+ * leaves its first part with a target that keeps what it takes (a broker, an endpoint), and the
+ * slot sends the whole transaction again at the next start: a duplicate a stop should not cause.
+ */
+const STOP_TRANSACTION_WAIT_MS = 30_000;
+
 /** Everything that lives across connections: what a stream processor needs but its decoder. */
 export type PipelineParts = Omit<StreamProcessorParts, 'decoder'>;
 
@@ -107,6 +114,13 @@ export async function streamWithRetries(config: StreamConfig, parts: PipelinePar
   }
 }
 
+/** Resolves once `processor` handed over the transaction it is receiving, or after STOP_TRANSACTION_WAIT_MS. */
+function transactionEnded(processor: StreamProcessor): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const waited = new Promise<void>((resolve) => (timer = setTimeout(resolve, STOP_TRANSACTION_WAIT_MS)));
+  return Promise.race([processor.stopAtTransactionEnd(), waited]).finally(() => clearTimeout(timer));
+}
+
 /**
  * One replication connection, from START_REPLICATION to a graceful stop or a failure; `sync` when
  * it stopped at a transaction boundary for tables to be synchronised.
@@ -159,7 +173,7 @@ async function streamOnce(
       stopWaitingForWork = options.tableSync?.synchronizer.onWork(() => void processor.stopAtTransactionEnd().then(() => resolve('sync')));
       queue.onFailure(reject);
       if (options.signal?.aborted) resolve('signal');
-      options.signal?.addEventListener('abort', () => resolve('signal'), { once: true });
+      options.signal?.addEventListener('abort', () => void transactionEnded(processor).then(() => resolve('signal')), { once: true });
       options.until?.then(() => resolve('snapshot-complete'), reject);
       options.tombstone?.then(() => resolve('tombstone'), reject);
       const stopAt = options.stopAt;
@@ -178,7 +192,8 @@ async function streamOnce(
         stopPolling = setInterval(() => reporter.send(true), 50);
       }
     });
-    // Graceful stop: take nothing more, deliver what was taken, acknowledge it, end the stream.
+    // Graceful stop: take nothing more (a signal waited for the transaction being received to end),
+    // deliver what was taken, acknowledge it, end the stream.
     processor.stop();
     await queue.drain();
     reporter.send();

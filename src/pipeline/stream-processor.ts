@@ -89,6 +89,8 @@ export class StreamProcessor implements ReplicationHandlers {
   #stopped = false;
   /** Set by stopAtTransactionEnd: resolves it once the current transaction is handed over. */
   #atBoundary: (() => void) | undefined;
+  /** What stopAtTransactionEnd returns while it waits (one promise for every caller). */
+  #boundary: Promise<void> | undefined;
   /** Called after each keepalive (after the checkpointer saw it). */
   onKeepaliveSeen: ((walEnd: Lsn, replyRequested: boolean) => void) | undefined;
   /** Called with the end of each received message. */
@@ -112,14 +114,15 @@ export class StreamProcessor implements ReplicationHandlers {
 
   /**
    * Stops at the next transaction boundary: at once between transactions, else right after the
-   * current transaction's Commit was handed to the queue. Resolves once stopped.
+   * current transaction's Commit was handed to the queue. Resolves once stopped (every caller:
+   * tables to synchronise and a graceful stop may both ask).
    */
   stopAtTransactionEnd(): Promise<void> {
     if (this.#stopped || (this.#txn === undefined && this.#streamXid === undefined)) {
       this.stop();
       return Promise.resolve();
     }
-    return new Promise((resolve) => (this.#atBoundary = resolve));
+    return (this.#boundary ??= new Promise((resolve) => (this.#atBoundary = resolve)));
   }
 
   onMessage(lsn: Lsn, buf: Buffer, start: number, end: number): void | Promise<void> {

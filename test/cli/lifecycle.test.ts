@@ -56,6 +56,30 @@ describe('command line lifecycle', () => {
     expect(gone.publication.exists).toBe(false);
   });
 
+  it('a SIGTERM while a transaction is delivered stops after it: the next run delivers none of it again', async () => {
+    const url = await createDatabase(server());
+    await sql(url, 'create table orders (id int primary key)');
+    const { specFile, outFile } = await fileStream({ url });
+    expect((await runCli(['init', '-c', specFile])).code).toBe(0);
+    const rows = 200_000;
+    await sql(url, `insert into orders select generate_series(1, ${rows})`);
+    const run = startCli(['run', '-c', specFile]);
+    await waitFor(() => (fs.existsSync(outFile) && fs.statSync(outFile).size > 0 ? true : undefined), 60_000, 'the first events of the transaction');
+    run.child.kill('SIGTERM');
+    const deliveredAtSignal = readEvents(outFile).length;
+    expect(deliveredAtSignal, 'the signal came in the middle of the transaction').toBeLessThan(rows);
+    const finished = await run.finished();
+    expect(finished.code, finished.stderr).toBe(0);
+    // The File target keeps what it took: stopping in the middle would leave the transaction's first
+    // part there, and the slot would send all of it again.
+    expect(readEvents(outFile).length).toBe(rows);
+    await sql(url, `insert into orders values (${rows + 1})`);
+    expect((await runCli(['run', '-c', specFile, '--stop-at', 'now'])).code).toBe(0);
+    const ids = readEvents(outFile).map((event) => event.after.id as number);
+    expect(ids.length).toBe(rows + 1);
+    expect(new Set(ids).size).toBe(rows + 1);
+  });
+
   it('streams to standard output, logs JSON to standard error, and never prints the password', async () => {
     const admin = await createDatabase(server());
     const password = 'Unguessable-9f2c41';

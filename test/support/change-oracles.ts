@@ -72,12 +72,15 @@ export async function loggedChanges(url: string): Promise<{ op: string; id: numb
   return (await sql(url, 'select op, id from audit order by seq')).rows;
 }
 
-/** The change events of `items` records (tombstones left out; snapshot reads as creates), in topic order. */
-export function recordedChanges(records: readonly KafkaRecord[]): { op: string; id: number }[] {
+/**
+ * The change events of `items` records (tombstones left out; snapshot reads as creates), in topic
+ * order. `payload` takes the event out of a value (identity without schemas).
+ */
+export function recordedChanges(records: readonly KafkaRecord[], payload: (value: any) => any = (value) => value): { op: string; id: number }[] {
   return records
     .filter((record) => record.value !== null)
     .map((record) => {
-      const event = JSON.parse(record.value!);
+      const event = payload(JSON.parse(record.value!));
       return { op: event.op === 'r' ? 'c' : event.op, id: (event.after ?? event.before).id };
     });
 }
@@ -103,12 +106,14 @@ export async function expectExactlyOnce(url: string, records: readonly KafkaReco
 
 /**
  * Each logged change at least once, per key in order (a subsequence of the recorded ones), and the
- * records rebuild the table; returns how many changes were recorded more than once.
+ * records rebuild the table; returns how many changes were recorded more than once. `payload` as
+ * for `rebuild`.
  */
-export async function expectNothingLost(url: string, records: readonly KafkaRecord[]): Promise<number> {
+export async function expectNothingLost(url: string, records: readonly KafkaRecord[], payload: (value: any) => any = (value) => value): Promise<number> {
   const loggedList = await loggedChanges(url);
   const logged = changesPerKey(loggedList);
-  const recorded = changesPerKey(recordedChanges(records));
+  const recordedList = recordedChanges(records, payload);
+  const recorded = changesPerKey(recordedList);
   const missing: string[] = [];
   for (const [id, ops] of logged) {
     const got = recorded.get(id) ?? '';
@@ -117,8 +122,8 @@ export async function expectNothingLost(url: string, records: readonly KafkaReco
     if (at < ops.length) missing.push(`id ${id}: logged ${ops}, recorded ${got}`);
   }
   expect(missing.slice(0, 10), `${missing.length} keys miss changes`).toEqual([]);
-  expect(rebuild(records)).toEqual(await sourceTable(url));
-  return recordedChanges(records).length - loggedList.length;
+  expect(rebuild(records, payload)).toEqual(await sourceTable(url));
+  return recordedList.length - loggedList.length;
 }
 
 export interface ItemsWorkloadOptions {

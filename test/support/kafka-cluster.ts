@@ -259,13 +259,21 @@ function runAny(command: string, args: readonly string[], timeoutMs: number, inp
   });
 }
 
-/** Runs one of the test/jvm programs. */
-async function java(mainClass: string, args: readonly string[], options: { timeoutMs?: number; input?: string } = {}): Promise<RunResult> {
-  const { classpath } = await ensureKafkaJars();
-  return runAny('java', [...TOOL_JVM_FLAGS, '-cp', classpath, mainClass, ...args], options.timeoutMs ?? 60_000, options.input);
+interface JavaRunOptions {
+  readonly timeoutMs?: number;
+  readonly input?: string;
+  /** The heap's limit (-Xmx) when the tools' 256 MiB is too little. */
+  readonly maxHeap?: string;
 }
 
-async function javaOk(mainClass: string, args: readonly string[], options: { timeoutMs?: number; input?: string } = {}): Promise<string> {
+/** Runs one of the test/jvm programs. */
+async function java(mainClass: string, args: readonly string[], options: JavaRunOptions = {}): Promise<RunResult> {
+  const { classpath } = await ensureKafkaJars();
+  const flags = options.maxHeap === undefined ? TOOL_JVM_FLAGS : [...TOOL_JVM_FLAGS, `-Xmx${options.maxHeap}`];
+  return runAny('java', [...flags, '-cp', classpath, mainClass, ...args], options.timeoutMs ?? 60_000, options.input);
+}
+
+async function javaOk(mainClass: string, args: readonly string[], options: JavaRunOptions = {}): Promise<string> {
   const result = await java(mainClass, args, options);
   if (result.code !== 0) throw new Error(`${mainClass} ${args.join(' ')} exited with ${result.code}: ${result.stderr.trim().slice(-4000)}`);
   return result.stdout;
@@ -651,7 +659,8 @@ export async function startKafkaCluster(options: KafkaClusterOptions = {}): Prom
       const timeoutMs = consume.timeoutMs ?? 30_000;
       const args = [bootstrapServers, consume.isolation ?? 'read_committed', topicRegex, '--timeout-ms', String(timeoutMs)];
       if (consume.expect !== undefined) args.push('--expect', String(consume.expect));
-      return lines(await javaOk('TopicDump', args, { timeoutMs: timeoutMs + 30_000 })) as KafkaRecord[];
+      // It holds every record until it prints them in offset order: a topic of tens of thousands of records with schemas needs more than 256 MiB.
+      return lines(await javaOk('TopicDump', args, { timeoutMs: timeoutMs + 30_000, maxHeap: '2g' })) as KafkaRecord[];
     },
     stop,
   };

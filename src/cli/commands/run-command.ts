@@ -1,6 +1,7 @@
 /**
  * `pgcdc run -c FILE [--stop-at now|LSN]`: snapshots as the snapshot mode says, then streams until
- * Ctrl-C/SIGTERM (graceful: what was received is delivered and acknowledged first) or, with
+ * Ctrl-C/SIGTERM (graceful: the transaction being received is received whole, for up to 30 s, and
+ * what was received is delivered and acknowledged first) or, with
  * --stop-at, until everything up to that position is delivered and acknowledged; with
  * snapshotMode initial_only, until the snapshot is done.
  */
