@@ -70,13 +70,13 @@ describe('Kafka target, exactly once', () => {
       const usurper = new kafkaClient.Producer({ clientId: 'usurper', bootstrapBrokers: [kafka().bootstrapServers], idempotent: true, transactionalId: 'pgcdc-e2', producerId: -1n, producerEpoch: -1 });
       await (await usurper.beginTransaction()).cancel();
       await usurper.close();
-      const { rows: before } = await sql(url, "select confirmed_flush_lsn::text as lsn from pg_replication_slots where slot_name = 'pgcdc_e2'");
       await sql(url, 'insert into items values (2, 2, null)');
       const error = await run;
       expect(error.message).toMatch(/another Kafka producer took over transactional id "pgcdc-e2"/);
-      const { rows: after } = await sql(url, "select confirmed_flush_lsn::text as lsn, pg_current_wal_lsn()::text as now from pg_replication_slots where slot_name = 'pgcdc_e2'");
-      expect(after[0].lsn).toBe(before[0].lsn);
       expect(recordedChanges(await kafka().consume('e2\\.public\\.items', { timeoutMs: 30_000 }))).toEqual([{ op: 'c', id: 1 }]);
+      // Nothing Kafka does not hold was acknowledged: the slot sends the second change again, once.
+      await runStream(config, { logger: silentLogger(), stopAt: 'now' });
+      expect(recordedChanges(await kafka().consume('e2\\.public\\.items', { timeoutMs: 30_000 }))).toEqual([{ op: 'c', id: 1 }, { op: 'c', id: 2 }]);
     } finally {
       stop.abort();
     }

@@ -17,7 +17,7 @@ import { describe, expect, it } from 'vitest';
 import { errorLine, runCli, startCli, type CliResult, type StartedProgram } from '../support/cli.js';
 import { useKafkaCluster, type KafkaCluster } from '../support/kafka-cluster.js';
 import { CHANGE_LOG_SQL, expectNothingLost, ITEMS_ONLY, javaPartitions, rebuild, sourceTable } from '../support/change-oracles.js';
-import { createDatabase, sql, useTestServer, waitFor } from '../support/postgres.js';
+import { confirmedAtMost, createDatabase, sql, useTestServer, waitFor, walPosition } from '../support/postgres.js';
 import { below, testRandom } from '../support/seeded-random.js';
 import { targetStream, tempDir } from '../support/stream-fixtures.js';
 
@@ -58,17 +58,6 @@ function startWorkload(url: string): { committed: () => number; stop: () => Prom
       return committed;
     },
   };
-}
-
-/** The source's current WAL position, text. */
-async function walPosition(url: string): Promise<string> {
-  return (await sql(url, 'select pg_current_wal_lsn()::text as lsn')).rows[0].lsn as string;
-}
-
-/** Whether the slot's confirmed_flush_lsn is at or before `lsn`. */
-async function confirmedAtMost(url: string, lsn: string): Promise<boolean> {
-  const { rows } = await sql(url, 'select confirmed_flush_lsn <= $1::pg_lsn as ok from pg_replication_slots where database = current_database()', [lsn]);
-  return rows[0].ok as boolean;
 }
 
 /** Waits until the slot's confirmed_flush_lsn reaches `lsn` (the stream delivered everything committed before it). */

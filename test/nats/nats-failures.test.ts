@@ -13,7 +13,7 @@ import { describe, expect, it } from 'vitest';
 import { errorLine, runCli, type CliResult } from '../support/cli.js';
 import { recordedChanges } from '../support/change-oracles.js';
 import { useNatsServer } from '../support/nats-server.js';
-import { createDatabase, sql, useTestServer } from '../support/postgres.js';
+import { confirmedAtMost, createDatabase, sql, useTestServer, walPosition } from '../support/postgres.js';
 import { freeLoopbackPort } from '../support/server-process.js';
 import { targetStream, tempDir } from '../support/stream-fixtures.js';
 
@@ -27,16 +27,6 @@ const run = (specFile: string, args: readonly string[] = []) => runCli(['run', '
 function expectOneLine(result: CliResult, pattern: RegExp): void {
   expect(result.code, result.stderr.slice(-3000)).not.toBe(0);
   expect(errorLine(result)).toMatch(pattern);
-}
-
-async function walPosition(url: string): Promise<string> {
-  return (await sql(url, 'select pg_current_wal_lsn()::text as lsn')).rows[0].lsn as string;
-}
-
-/** Whether the slot's confirmed_flush_lsn is at or before `lsn`. */
-async function confirmedAtMost(url: string, lsn: string): Promise<boolean> {
-  const { rows } = await sql(url, 'select confirmed_flush_lsn <= $1::pg_lsn as ok from pg_replication_slots where database = current_database()', [lsn]);
-  return rows[0].ok as boolean;
 }
 
 describe('NATS JetStream target failures', () => {

@@ -11,7 +11,7 @@
 import { describe, expect, it } from 'vitest';
 import { runCli, startCli } from '../support/cli.js';
 import { expectExactlyOnce, ITEMS_ONLY, ITEMS_TABLE, itemsWorkload, rebuild, sourceTable } from '../support/change-oracles.js';
-import { createDatabase, sql, useTestServer, waitFor } from '../support/postgres.js';
+import { confirmedAtMost, createDatabase, sql, useTestServer, waitFor, walPosition } from '../support/postgres.js';
 import { asKafkaRecords, deduplicated, type RabbitMQMessage, useRabbitMQServer } from '../support/rabbitmq-server.js';
 import { below, testRandom } from '../support/seeded-random.js';
 import { targetStream, tempDir } from '../support/stream-fixtures.js';
@@ -43,15 +43,6 @@ function identity(message: RabbitMQMessage): unknown {
     op: message.headers['pgcdc-op'],
     change: event && { op: event.op, before: event.before, after: event.after, lsn: event.source.lsn, txId: event.source.txId },
   };
-}
-
-async function walPosition(url: string): Promise<string> {
-  return (await sql(url, 'select pg_current_wal_lsn()::text as lsn')).rows[0].lsn as string;
-}
-
-async function confirmedAtMost(url: string, lsn: string): Promise<boolean> {
-  const { rows } = await sql(url, 'select confirmed_flush_lsn <= $1::pg_lsn as ok from pg_replication_slots where database = current_database()', [lsn]);
-  return rows[0].ok as boolean;
 }
 
 describe('RabbitMQ target, crashes', () => {

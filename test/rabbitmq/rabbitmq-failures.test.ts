@@ -12,7 +12,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type CliResult, errorLine, runCli, startCli } from '../support/cli.js';
 import { CHANGE_LOG_SQL, changesPerKey, ITEMS_ONLY, loggedChanges, rebuild, recordedChanges, sourceTable } from '../support/change-oracles.js';
-import { createDatabase, sql, useTestServer, waitFor } from '../support/postgres.js';
+import { confirmedAtMost, createDatabase, sql, useTestServer, waitFor, walPosition } from '../support/postgres.js';
 import { asKafkaRecords, deduplicated, RABBITMQ_PASSWORD, RABBITMQ_USER, type RabbitMQMessage, useRabbitMQServer } from '../support/rabbitmq-server.js';
 import { freeLoopbackPort } from '../support/server-process.js';
 import { targetStream, tempDir } from '../support/stream-fixtures.js';
@@ -24,16 +24,6 @@ const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 function expectFailure(result: CliResult, code: string, start: string, end: string): void {
   expect(result.code, result.stderr.slice(-3000)).toBe(1);
   expect(errorLine(result)).toMatch(new RegExp(`^${escape(`pgcdc: error[${code}] ${start}`)}.*${escape(end)}$`));
-}
-
-async function walPosition(url: string): Promise<string> {
-  return (await sql(url, 'select pg_current_wal_lsn()::text as lsn')).rows[0].lsn as string;
-}
-
-/** Whether the slot's confirmed_flush_lsn is at or before `lsn`. */
-async function confirmedAtMost(url: string, lsn: string): Promise<boolean> {
-  const { rows } = await sql(url, 'select confirmed_flush_lsn <= $1::pg_lsn as ok from pg_replication_slots where database = current_database()', [lsn]);
-  return rows[0].ok as boolean;
 }
 
 /** Every logged change is in the queue once (by message-id), in order per key, and the queue rebuilds the table. */

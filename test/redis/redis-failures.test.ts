@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { errorLine, runCli, type CliResult } from '../support/cli.js';
-import { createDatabase, sql, useTestServer } from '../support/postgres.js';
+import { confirmedAtMost, createDatabase, sql, useTestServer, walPosition } from '../support/postgres.js';
 import { useRedisServer } from '../support/redis-server.js';
 import { targetStream, tempDir } from '../support/stream-fixtures.js';
 
@@ -30,16 +30,6 @@ const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 function expectFailure(result: CliResult, code: string, start: string, end: string): void {
   expect(result.code, result.stderr.slice(-3000)).not.toBe(0);
   expect(errorLine(result)).toMatch(new RegExp(`^${escape(`pgcdc: error[${code}] ${start}`)}.*${escape(end)}$`));
-}
-
-async function walPosition(url: string): Promise<string> {
-  return (await sql(url, 'select pg_current_wal_lsn()::text as lsn')).rows[0].lsn as string;
-}
-
-/** Whether the slot's confirmed_flush_lsn is at or before `lsn`. */
-async function confirmedAtMost(url: string, lsn: string): Promise<boolean> {
-  const { rows } = await sql(url, 'select confirmed_flush_lsn <= $1::pg_lsn as ok from pg_replication_slots where database = current_database()', [lsn]);
-  return rows[0].ok as boolean;
 }
 
 describe('RedisStreams target, bad input', () => {

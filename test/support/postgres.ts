@@ -98,6 +98,17 @@ export async function waitFor<T>(check: () => Promise<T | undefined> | T | undef
   }
 }
 
+/** The server's current WAL position, as text. */
+export async function walPosition(url: string): Promise<string> {
+  return (await sql(url, 'select pg_current_wal_lsn()::text as lsn')).rows[0].lsn as string;
+}
+
+/** Whether the slot of the database of `url` has confirmed_flush_lsn at or before `lsn`. */
+export async function confirmedAtMost(url: string, lsn: string): Promise<boolean> {
+  const { rows } = await sql(url, 'select confirmed_flush_lsn <= $1::pg_lsn as ok from pg_replication_slots where database = current_database()', [lsn]);
+  return rows[0].ok as boolean;
+}
+
 /**
  * A WAL position the walsender will reach: a checkpoint writes and flushes all WAL (asynchronously
  * committed transactions included); the write position after it ends on a record.
