@@ -47,7 +47,7 @@ export class ChangeTopicConsumer {
   #closed = false;
   /** Since when commits to the group coordinator have failed without one succeeding (Date.now()). */
   #coordinatorFailingSince: number | undefined;
-  /** Offsets to commit once the commit under way is done, by partition name. */
+  /** Offsets of partitions held, to commit once the commit under way is done, by partition name (those let go are dropped). */
   readonly #toCommit = new Map<string, PartitionOffset>();
   #committing: Promise<void> | undefined;
   /** Whether #commitQueued is under way (it may end within the call that starts it). */
@@ -176,7 +176,10 @@ export class ChangeTopicConsumer {
    * commits for a session timeout); the caller need not wait for it (`committed` does).
    */
   commit(offsets: Iterable<PartitionOffset>): Promise<void> {
-    for (const offset of offsets) this.#toCommit.set(partitionName(offset.topic, offset.partition), offset);
+    for (const offset of offsets) {
+      const name = partitionName(offset.topic, offset.partition);
+      if (this.#assigned.has(name)) this.#toCommit.set(name, offset);
+    }
     if (!this.#commitRunning) this.#committing = this.#commitQueued();
     return this.#committing!;
   }
@@ -190,11 +193,10 @@ export class ChangeTopicConsumer {
     this.#commitRunning = true;
     try {
       while (this.#toCommit.size > 0) {
-        const held = [...this.#toCommit].filter(([name]) => this.#assigned.has(name)).map(([, o]) => ({ topic: o.topic, partition: o.partition, offset: o.offset, leaderEpoch: -1 }));
+        const offsets = [...this.#toCommit.values()].map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset, leaderEpoch: -1 }));
         this.#toCommit.clear();
-        if (held.length === 0) continue;
         try {
-          await this.#consumer.commit({ offsets: held });
+          await this.#consumer.commit({ offsets });
           this.#coordinatorFailingSince = undefined;
         } catch (error) {
           // A rebalance under way: the partitions' next holder reads from the last commit, or the

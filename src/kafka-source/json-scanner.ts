@@ -245,13 +245,13 @@ function scanObject(buf: Buffer, start: number, hint: MemberNameHint | undefined
     starts.length = count;
     ends!.length = count;
   }
-  if (names !== undefined) return names;
-  if (changed || count !== hint!.names.length) {
-    hint!.names.length = count;
-    hint!.bytes.length = count;
-    hint!.stable = Object.freeze(hint!.names.slice());
+  if (hint === undefined) return names!;
+  if (changed || count !== hint.names.length) {
+    hint.names.length = count;
+    hint.bytes.length = count;
+    hint.stable = undefined;
   }
-  return (hint!.stable ??= Object.freeze(hint!.names.slice()));
+  return (hint.stable ??= Object.freeze(hint.names.slice()));
 }
 
 /** The [start, end) spans of the elements of the array whose `[` is at `start`. */

@@ -115,9 +115,8 @@ class GroupMember {
       for (;;) {
         // New topics: what was written settles; what was fetched and not written is read again by the next member.
         if (newTopics !== undefined) {
-          if (pending) await this.#settle(pending, consumer);
+          await this.#settleCommitted(pending, consumer);
           pending = undefined;
-          await consumer.committed();
           this.#logger.info({ topics: newTopics }, 'new topics match spec.source.kafka.topicPattern: joining the group again with them');
           return 'new-topics';
         }
@@ -130,9 +129,8 @@ class GroupMember {
         if (signal.aborted && messages.length === 0) break;
         // Partitions moved: what was written settles (its offsets committed), then the writer lets go.
         if (consumer.assigned !== held) {
-          if (pending) await this.#settle(pending, consumer);
+          await this.#settleCommitted(pending, consumer);
           pending = undefined;
-          await consumer.committed();
           held = consumer.assigned;
           await writer.release(held);
           this.#logger.info({ partitions: [...held].sort(), generation: consumer.generation }, 'the group moved partitions: holding these now');
@@ -143,15 +141,13 @@ class GroupMember {
         pending = { durable, offsets, events: records.length };
         if (stop) {
           // What came before the record is delivered and committed; the record and the rest are not.
-          await this.#settle(pending, consumer);
+          await this.#settleCommitted(pending, consumer);
           pending = undefined;
-          await consumer.committed();
           throw stop;
         }
       }
-      if (pending) await this.#settle(pending, consumer);
+      await this.#settleCommitted(pending, consumer);
       pending = undefined;
-      await consumer.committed();
       return 'stopped';
     } finally {
       clearInterval(watch);
@@ -202,6 +198,15 @@ class GroupMember {
     void consumer.commit(batch.offsets.values());
     this.madeProgress = true;
     this.#counters.events += batch.events;
+  }
+
+  /**
+   * Settles `batch` (when there is one), then waits until its offsets and every earlier batch's
+   * are committed: before partitions are let go, the group is joined again, or the member stops.
+   */
+  async #settleCommitted(batch: PendingBatch | undefined, consumer: ChangeTopicConsumer): Promise<void> {
+    if (batch) await this.#settle(batch, consumer);
+    await consumer.committed();
   }
 
   /**

@@ -21,6 +21,7 @@ import { waitForDebeziumWrites } from '../support/debezium-writes.js';
 import { type KafkaRecord, useKafkaCluster } from '../support/kafka-cluster.js';
 import { createDatabase, sql, useTestServer, waitFor } from '../support/postgres.js';
 import { useSchemaRegistry } from '../support/schema-registry.js';
+import { below, testRandom } from '../support/seeded-random.js';
 import { targetStream, tempDir } from '../support/stream-fixtures.js';
 import { COLUMNS as VALS_COLUMNS, EDGE_ROW, JSON_COLUMNS, ROWS as VALS_ROWS, SCHEMA as VALS_SCHEMA } from '../support/value-fixtures.js';
 
@@ -465,8 +466,7 @@ describe('ChangeMessageDecoder: source blocks', () => {
 describe('ChangeMessageDecoder: record keys', () => {
   it("gives each row change its own key columns and values, read once every record was decoded, while keys change shape and carry schemas or not", () => {
     const decoder = new ChangeMessageDecoder({ unavailableValuePlaceholder: PLACEHOLDER });
-    let seed = 11;
-    const random = (n: number): number => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) % n;
+    const random = (n: number): number => below(testRandom, n);
     const shapes = [['id'], ['id'], ['id'], ['tenant', 'id'], ['k"q', 'ñ'], ['id', '__dbz__physicalTableIdentifier']];
     const decoded: { change: DecodedRow; expected: Record<string, unknown> }[] = [];
     for (let offset = 0; offset < 600; offset++) {
