@@ -2,11 +2,12 @@
  * Kafka as a source, end to end on a real broker: a source database → pgcdc's Kafka target →
  * a 4-partition topic → pgcdc processes in one consumer group → a Postgres target (and, in another
  * group, File targets). Two processes, one killed with -9 mid-stream, a third added: the Postgres
- * target must end equal to the source (rows as `to_jsonb` gives them, and an md5 checksum of the
- * table computed by each server), which also rules out duplicates; the File targets together must
- * hold every change the source's own trigger logged, per key in the logged order, each file giving
- * a key's changes in source order the first time it writes them (a rebalance repeats a tail). Bad input: a missing topic, a record that is not a change event (stopping,
- * or dead-lettered with its topic, partition and offset), unreachable brokers.
+ * target must end equal to the source (rows as `to_jsonb` gives them, an md5 checksum of the
+ * table computed by each server, and `pgcdc verify`) and apply each record of the topic once; the
+ * File targets together must hold every change the source's own trigger logged, per key in the
+ * logged order, each file giving a key's changes in source order the first time it writes them (a
+ * rebalance repeats a tail). Bad input: a missing topic, a record that is not a change event
+ * (stopping, or dead-lettered with its topic, partition and offset), unreachable brokers.
  */
 import * as kafkaClient from '@platformatic/kafka';
 import path from 'node:path';
@@ -103,6 +104,10 @@ describe('Kafka source: consumer groups', () => {
         throw new Error(`${(error as Error).message}; the target's processes logged:\n${logsOf(postgresSpec)}`);
       });
       expect(await tableChecksum(targetUrl)).toBe(await tableChecksum(sourceUrl));
+      // pgcdc verify, as a user would run it: a spec with the source database and the target.
+      const { specFile: verifySpec } = await targetStream({ url: sourceUrl, name: 'ks1-verify', dir: tempDir(), source: ITEMS_ONLY, target: { type: 'Postgres', postgres: { url: targetUrl } } });
+      const verified = await runCli(['verify', '-c', verifySpec]);
+      expect(verified.code, verified.stdout + verified.stderr).toBe(0);
       const logged = await loggedChanges(sourceUrl);
       // Exactly once from Kafka on: the target applied each record of the topic once (read by
       // Kafka's own consumer). The topic holds every logged change; the Kafka target writing it is
